@@ -1,0 +1,1 @@
+"""Prefect flows: they orchestrate; the work is in ``intercom_enrichment``."""

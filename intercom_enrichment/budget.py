@@ -1,0 +1,127 @@
+"""A rate budget fed by Intercom's ``X-RateLimit-*`` headers, shared across threads.
+
+Intercom counts calls in fixed 10-second windows and tells, on every response, how many calls
+are left (``X-RateLimit-Remaining``) and when the window refills (``X-RateLimit-Reset``). The
+budget spends that allowance without probing by failure: each request reserves one call; when
+none is left it waits until the window's reset (plus a small margin for clock skew), and every
+response corrects the count.
+
+Batch tasks run in separate threads, each with its own event loop, so the state is guarded by a
+``threading.Lock`` and waiting is left to the caller (``await asyncio.sleep(delay)``): the budget
+itself never sleeps. One budget exists per app and process (``shared_budget``).
+"""
+
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+WINDOW_SECONDS = 10.0
+
+
+@dataclass(frozen=True)
+class RateHeaders:
+    limit: int
+    remaining: int
+    reset: float
+
+    @classmethod
+    def parse(cls, headers: Mapping[str, str]) -> "RateHeaders | None":
+        try:
+            return cls(
+                limit=int(headers["x-ratelimit-limit"]),
+                remaining=int(headers["x-ratelimit-remaining"]),
+                reset=float(headers["x-ratelimit-reset"]),
+            )
+        except (KeyError, ValueError):
+            return None
+
+
+class RateBudget:
+    """Thread-safe accounting of the calls left in the current rate-limit window.
+
+    ``reserve()`` returns 0.0 when a call may go now (and counts it), otherwise the seconds to
+    wait before asking again. ``observe()`` feeds the headers of every response; ``release()``
+    ends a reservation that got no response.
+    """
+
+    def __init__(
+        self,
+        *,
+        clock: Callable[[], float] = time.time,
+        skew_margin: float = 0.1,
+        reserve_calls: int = 0,
+        probe_concurrency: int = 8,
+    ) -> None:
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._margin = skew_margin  # wait this long past a reset before trusting it
+        self._keep = reserve_calls  # calls left unused in each window (other clients)
+        self._probe = probe_concurrency  # in flight before the first headers arrive
+        self._limit: int | None = None
+        self._remaining = 0
+        self._reset = 0.0
+        self._in_flight = 0
+        self._not_before = 0.0  # set by Retry-After
+
+    @property
+    def limit(self) -> int | None:
+        return self._limit
+
+    def reserve(self) -> float:
+        with self._lock:
+            now = self._clock()
+            if now < self._not_before:
+                return self._not_before - now
+            if self._limit is None:  # nothing known yet: a few probes, then wait for headers
+                if self._in_flight < self._probe:
+                    self._in_flight += 1
+                    return 0.0
+                return 0.05
+            if now >= self._reset + self._margin:  # the window has rolled over
+                periods = int((now - self._reset) // WINDOW_SECONDS) + 1
+                self._reset += periods * WINDOW_SECONDS
+                self._remaining = self._limit
+            if self._remaining > self._keep:
+                self._remaining -= 1
+                self._in_flight += 1
+                return 0.0
+            return max(self._reset + self._margin - now, 0.01)
+
+    def release(self) -> None:
+        with self._lock:
+            self._in_flight = max(self._in_flight - 1, 0)
+
+    def observe(self, headers: RateHeaders | None, *, rate_limited: bool = False) -> None:
+        """Correct the count from a response's headers; ends the request's reservation."""
+        with self._lock:
+            self._in_flight = max(self._in_flight - 1, 0)
+            if headers is None:
+                return
+            self._limit = headers.limit
+            if headers.reset > self._reset:  # a newer window than the one tracked
+                self._reset = headers.reset
+                self._remaining = max(headers.remaining - self._in_flight, 0)
+            elif headers.reset == self._reset:
+                self._remaining = min(self._remaining, headers.remaining)
+            if rate_limited:
+                self._remaining = 0
+
+    def block_until(self, when: float) -> None:
+        """After a 429 with ``Retry-After``: spend nothing before ``when``."""
+        with self._lock:
+            self._not_before = max(self._not_before, when)
+            self._remaining = 0
+
+
+_BUDGETS: dict[str, RateBudget] = {}
+_BUDGETS_LOCK = threading.Lock()
+
+
+def shared_budget(key: str) -> RateBudget:
+    """The process-wide budget of one app (key: base URL and a token fingerprint)."""
+    with _BUDGETS_LOCK:
+        budget = _BUDGETS.get(key)
+        if budget is None:
+            budget = _BUDGETS[key] = RateBudget()
+        return budget

@@ -1,0 +1,125 @@
+"""Look up a set of contacts: bulk search first, single GETs for what the search did not return.
+
+``POST /contacts/search`` leaves out merged contacts and contacts created minutes ago, so every
+id it does not return is fetched with ``GET /contacts/{id}``: 404 means the contact is gone
+(``contact_not_found``), 410 names the canonical contact in its ``Link`` header, which is
+followed once. An id that still fails after the client's retries is recorded with its reason;
+the caller writes its conversations with ``enrichment_status=failed``.
+"""
+
+import asyncio
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import ValidationError
+
+from .client import IntercomClient
+from .errors import (
+    ContactMerged,
+    Forbidden,
+    IntercomError,
+    NotFound,
+    NotIntercom,
+    Unauthorized,
+)
+from .listing import quarantine_record
+from .models import Contact, Segment
+from .settings import CONTACT_SEARCH_MAX_IDS
+
+# Errors that mean the whole run cannot succeed: never swallowed per contact.
+RUN_FATAL = (Unauthorized, Forbidden, NotIntercom)
+
+
+@dataclass
+class ContactLookup:
+    found: dict[str, Contact] = field(default_factory=dict)  # by the id asked for
+    not_found: set[str] = field(default_factory=set)
+    failed: dict[str, str] = field(default_factory=dict)  # id → reason
+    segments: dict[str, list[str]] = field(default_factory=dict)
+    segment_failures: dict[str, str] = field(default_factory=dict)  # id → reason
+    quarantine: list[dict[str, Any]] = field(default_factory=list)
+
+    def reasons(self) -> Counter[str]:
+        return Counter(self.failed.values()) + Counter(
+            f"segments {r}" for r in self.segment_failures.values()
+        )
+
+
+def _reason(exc: IntercomError) -> str:
+    status = f"HTTP {exc.status}" if exc.status is not None else "no response"
+    return f"{exc.method} {exc.path.rsplit('/', 1)[0]}/…: {status}".strip()
+
+
+async def lookup_contacts(
+    client: IntercomClient, ids: list[str], *, include_segments: bool = False
+) -> ContactLookup:
+    result = ContactLookup()
+    chunks = [
+        ids[i : i + CONTACT_SEARCH_MAX_IDS] for i in range(0, len(ids), CONTACT_SEARCH_MAX_IDS)
+    ]
+    pages = await asyncio.gather(*(_search(client, chunk) for chunk in chunks))
+    wanted = set(ids)
+    for raw in (item for page in pages for item in page):
+        _accept(result, str(raw.get("id")), raw, wanted)
+    missing = [i for i in ids if i not in result.found and i not in result.failed]
+    await asyncio.gather(*(_fetch_one(client, cid, result) for cid in missing))
+    if include_segments:
+        await asyncio.gather(*(_segments(client, cid, result) for cid in list(result.found)))
+    return result
+
+
+async def _search(client: IntercomClient, chunk: list[str]) -> list[dict[str, Any]]:
+    try:
+        return await client.search_contacts(chunk)
+    except RUN_FATAL:
+        raise
+    except IntercomError:
+        return []  # every id of the chunk falls back to a single GET
+
+
+def _accept(result: ContactLookup, asked: str, raw: dict[str, Any], wanted: set[str]) -> None:
+    if asked not in wanted:
+        return
+    try:
+        result.found[asked] = Contact.model_validate(raw)
+    except ValidationError as exc:
+        result.failed[asked] = "invalid contact record"
+        result.quarantine.append(quarantine_record("contact", raw, exc))
+
+
+async def _fetch_one(client: IntercomClient, contact_id: str, result: ContactLookup) -> None:
+    try:
+        try:
+            raw = await client.get_contact(contact_id)
+        except ContactMerged as merged:
+            if not merged.canonical_id:
+                raise
+            raw = await client.get_contact(merged.canonical_id)  # follow once, not further
+        _accept(result, contact_id, raw, {contact_id})
+    except RUN_FATAL:
+        raise
+    except NotFound:
+        result.not_found.add(contact_id)
+    except IntercomError as exc:
+        result.failed[contact_id] = _reason(exc)
+
+
+async def _segments(client: IntercomClient, contact_id: str, result: ContactLookup) -> None:
+    try:
+        raw = await client.get_contact_segments(contact_id)
+    except RUN_FATAL:
+        raise
+    except NotFound:
+        result.segments[contact_id] = []
+        return
+    except IntercomError as exc:
+        result.segment_failures[contact_id] = _reason(exc)
+        return
+    names = []
+    for item in raw:
+        try:
+            names.append(Segment.model_validate(item).name or "")
+        except ValidationError:
+            continue
+    result.segments[contact_id] = sorted(n for n in names if n)

@@ -1,0 +1,153 @@
+"""Enrich one batch: look up its contacts (and parts, segments), shape rows, count what happened.
+
+Plain async Python, no Prefect: ``tasks/`` wraps ``enrich_batch`` and the tests call it directly.
+"""
+
+import asyncio
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import ValidationError
+
+from .batching import ConversationBatch
+from .client import IntercomClient
+from .contacts import RUN_FATAL, ContactLookup, lookup_contacts
+from .errors import IntercomError, NotFound
+from .listing import Listing, quarantine_record
+from .metrics import EnrichmentMetrics
+from .models import Conversation, PartList
+from .rows import Lineage, contact_row, conversation_row, part_rows
+from .writer import BatchRecords
+
+
+@dataclass(frozen=True)
+class EnrichOptions:
+    include_parts: bool = False
+    include_segments: bool = False
+
+
+def status_of(conv: Conversation, lookup: ContactLookup) -> str:
+    if not conv.contact_ids:
+        return "no_contact"
+    primary = conv.contact_ids[0]
+    if primary in lookup.found:
+        return "enriched"
+    if primary in lookup.not_found:
+        return "contact_not_found"
+    return "failed"
+
+
+@dataclass
+class _Parts:
+    by_conversation: dict[str, PartList]
+    failures: Counter[str]
+    quarantine: list[dict[str, Any]]
+
+
+async def _fetch_parts(client: IntercomClient, conversations: list[Conversation]) -> _Parts:
+    result = _Parts({}, Counter(), [])
+
+    async def one(conv: Conversation) -> None:
+        try:
+            raw = await client.get_conversation(conv.id)
+        except RUN_FATAL:
+            raise
+        except NotFound:
+            return  # deleted since it was listed: the row stays, without parts
+        except IntercomError as exc:
+            result.failures[f"parts GET /conversations/…: HTTP {exc.status}"] += 1
+            return
+        try:
+            parts = Conversation.model_validate(raw).conversation_parts or PartList()
+        except ValidationError as exc:
+            result.failures["parts: invalid conversation record"] += 1
+            result.quarantine.append(quarantine_record("conversation_parts", raw, exc))
+            return
+        result.by_conversation[conv.id] = parts
+
+    await asyncio.gather(*(one(c) for c in conversations))
+    return result
+
+
+async def enrich_batch(
+    client: IntercomClient,
+    batch: ConversationBatch,
+    *,
+    lineage: Lineage,
+    options: EnrichOptions,
+) -> tuple[BatchRecords, EnrichmentMetrics]:
+    lookup_task = lookup_contacts(
+        client, batch.contact_ids, include_segments=options.include_segments
+    )
+    if options.include_parts:
+        lookup, parts = await asyncio.gather(lookup_task, _fetch_parts(client, batch.conversations))
+    else:
+        lookup, parts = await lookup_task, _Parts({}, Counter(), [])
+
+    records = BatchRecords(quarantine=lookup.quarantine + parts.quarantine)
+    statuses: Counter[str] = Counter()
+    segments_of = lookup.segments.get if options.include_segments else (lambda _id: None)
+    for conv in batch.conversations:
+        status = status_of(conv, lookup)
+        statuses[status] += 1
+        primary = conv.contact_ids[0] if conv.contact_ids else None
+        contact = lookup.found.get(primary) if primary else None
+        part_list = parts.by_conversation.get(conv.id)
+        records.conversations.append(
+            conversation_row(
+                conv,
+                status=status,
+                contact=contact,
+                lineage=lineage,
+                segments=segments_of(primary) if contact and primary else None,
+                parts_total_count=part_list.total_count if part_list else None,
+                parts_returned=len(part_list.conversation_parts) if part_list else None,
+            )
+        )
+        if part_list:
+            records.conversation_parts.extend(
+                part_rows(conv.id, part_list.conversation_parts, lineage)
+            )
+    seen: set[str] = set()
+    for asked, contact in lookup.found.items():
+        if contact.id not in seen:  # a merged id and its canonical contact are one row
+            seen.add(contact.id)
+            records.contacts.append(contact_row(contact, lineage, segments_of(asked)))
+
+    metrics = EnrichmentMetrics(
+        conversations_written=len(batch.conversations),
+        contacts_unique=len(batch.contact_ids),
+        contacts_fetched=len(lookup.found),
+        contacts_not_found=len(lookup.not_found),
+        contact_lookups_failed=len(lookup.failed),
+        parts_written=len(records.conversation_parts),
+        parts_fetch_failed=sum(parts.failures.values()),
+        status_enriched=statuses["enriched"],
+        status_no_contact=statuses["no_contact"],
+        status_contact_not_found=statuses["contact_not_found"],
+        status_failed=statuses["failed"],
+        **_request_metrics(client),
+        failure_reasons=dict(lookup.reasons() + parts.failures),
+    )
+    return records, metrics
+
+
+def listing_metrics(listing: Listing, client: IntercomClient) -> EnrichmentMetrics:
+    return EnrichmentMetrics(
+        conversations_listed=len(listing.conversations) + len(listing.quarantine),
+        conversations_quarantined=len(listing.quarantine),
+        listing_pages=listing.pages,
+        **_request_metrics(client),
+    )
+
+
+def _request_metrics(client: IntercomClient) -> dict[str, Any]:
+    stats = client.stats
+    return {
+        "api_requests": sum(stats.requests.values()),
+        "api_retries": stats.retries,
+        "api_rate_limited": stats.rate_limited,
+        "rate_limit_wait_seconds": stats.rate_limit_wait_seconds,
+        "requests_by_endpoint": dict(stats.requests),
+    }

@@ -1,0 +1,210 @@
+"""The error tree, and the one function that decides "retry or fail".
+
+::
+
+    IntercomEnrichmentError
+    ├── ConfigError                bad input from the user: one line, exit 2
+    ├── OutputError                output location unusable
+    └── IntercomError              an answer (or no answer) from the API
+        ├── RetryableError         worth another attempt
+        │   ├── RateLimited        429 (wait until X-RateLimit-Reset / Retry-After)
+        │   ├── ServerError        5xx
+        │   ├── TransportError     connection dropped, refused, timed out
+        │   └── MalformedResponse  2xx whose body is not the JSON object expected
+        └── FatalError             stop: retrying cannot help
+            ├── Unauthorized       401 (invalid token, or a token for another region)
+            ├── Forbidden          403 (plan restricted, missing scope)
+            ├── BadRequest         400 (unknown Intercom-Version, bad query)
+            │   └── InvalidCursor  400 on a cursor: restart that listing
+            ├── NotFound           404
+            ├── ContactMerged      410, with the canonical contact id from the Link header
+            └── NotIntercom        the server answered something that is not Intercom's API
+
+Every ``IntercomError`` carries the status, method, path and Intercom's ``request_id``; none ever
+carries the token or request headers.
+"""
+
+import re
+from typing import Any
+
+import httpx
+
+
+class IntercomEnrichmentError(Exception):
+    """Base of every error this package raises on purpose."""
+
+
+class ConfigError(IntercomEnrichmentError):
+    """Bad configuration or arguments."""
+
+
+class OutputError(IntercomEnrichmentError):
+    """The output location cannot be written."""
+
+
+class IntercomError(IntercomEnrichmentError):
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        method: str = "",
+        path: str = "",
+        request_id: str | None = None,
+        code: str | None = None,
+    ) -> None:
+        self.message = message
+        self.status = status
+        self.method = method
+        self.path = path
+        self.request_id = request_id
+        self.code = code
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        where = f"{self.method} {self.path}".strip()
+        status = f"HTTP {self.status}" if self.status is not None else "no response"
+        rid = f", request_id={self.request_id}" if self.request_id else ""
+        code = f" [{self.code}]" if self.code else ""
+        return f"{where}: {status}{code}: {self.message}{rid}"
+
+    def __reduce__(self) -> tuple[Any, ...]:  # picklable across processes (Dask, Prefect)
+        return (_rebuild, (type(self), self.__dict__.copy()))
+
+
+def _rebuild(cls: type[IntercomError], state: dict[str, Any]) -> IntercomError:
+    err = cls.__new__(cls)
+    err.__dict__.update(state)
+    Exception.__init__(err, str(err))
+    return err
+
+
+class RetryableError(IntercomError):
+    """Transient: another attempt may succeed."""
+
+
+class RateLimited(RetryableError):
+    def __init__(self, message: str, *, retry_at: float | None = None, **kw: Any) -> None:
+        self.retry_at = retry_at  # UNIX time after which a retry may succeed
+        super().__init__(message, **kw)
+
+
+class ServerError(RetryableError):
+    pass
+
+
+class TransportError(RetryableError):
+    pass
+
+
+class MalformedResponse(RetryableError):
+    pass
+
+
+class FatalError(IntercomError):
+    """Retrying cannot help."""
+
+
+class Unauthorized(FatalError):
+    pass
+
+
+class Forbidden(FatalError):
+    pass
+
+
+class BadRequest(FatalError):
+    pass
+
+
+class InvalidCursor(BadRequest):
+    pass
+
+
+class NotFound(FatalError):
+    pass
+
+
+class ContactMerged(FatalError):
+    def __init__(self, message: str, *, canonical_id: str | None = None, **kw: Any) -> None:
+        self.canonical_id = canonical_id
+        super().__init__(message, **kw)
+
+
+class NotIntercom(FatalError):
+    pass
+
+
+_LINK_CANONICAL = re.compile(r"<[^>]*/contacts/([^/>?]+)>\s*;\s*rel=\"?canonical\"?")
+
+
+def _error_body(response: httpx.Response) -> tuple[str | None, str | None, str | None]:
+    """(code, message, request_id) from an Intercom ``error.list`` body, if it is one."""
+    try:
+        body = response.json()
+    except ValueError:
+        return None, None, None
+    if not isinstance(body, dict):
+        return None, None, None
+    errors = body.get("errors") or [{}]
+    first = errors[0] if isinstance(errors, list) and isinstance(errors[0], dict) else {}
+    code, message = first.get("code"), first.get("message")
+    return (
+        str(code) if code is not None else None,
+        str(message) if message is not None else None,
+        body.get("request_id"),
+    )
+
+
+def _float_header(headers: httpx.Headers, name: str) -> float | None:
+    try:
+        return float(headers[name])
+    except (KeyError, ValueError):
+        return None
+
+
+def classify(response: httpx.Response, *, now: float) -> IntercomError | None:
+    """The error a response means, or None when it is a usable JSON answer.
+
+    The one place that maps statuses to the error tree; callers never inspect status codes.
+    """
+    status = response.status_code
+    request = response.request
+    where: dict[str, Any] = {"status": status, "method": request.method, "path": request.url.path}
+    content_type = response.headers.get("content-type", "")
+    if 200 <= status < 300:
+        if "json" not in content_type:
+            if "html" in content_type:
+                return NotIntercom(
+                    "the server answered an HTML page, not Intercom's JSON API: "
+                    "check INTERCOM_BASE_URL",
+                    **where,
+                )
+            return MalformedResponse(f"unexpected content type {content_type!r}", **where)
+        return None
+    code, message, request_id = _error_body(response)
+    kw: dict[str, Any] = {**where, "request_id": request_id, "code": code}
+    text = message or response.reason_phrase or "error"
+    if status == 429:
+        retry_after = _float_header(response.headers, "retry-after")
+        reset = _float_header(response.headers, "x-ratelimit-reset")
+        retry_at = now + retry_after if retry_after is not None else reset
+        return RateLimited(text, retry_at=retry_at, **kw)
+    if status >= 500:
+        return ServerError(text, **kw)
+    if code is None and "json" not in content_type:
+        return NotIntercom(
+            f"HTTP {status} without an Intercom error body: check INTERCOM_BASE_URL", **kw
+        )
+    if status == 401:
+        return Unauthorized(f"{text} (invalid token, or a token for another region)", **kw)
+    if status == 403:
+        return Forbidden(text, **kw)
+    if status == 404:
+        return NotFound(text, **kw)
+    if status == 410:
+        match = _LINK_CANONICAL.search(response.headers.get("link", ""))
+        return ContactMerged(text, canonical_id=match.group(1) if match else None, **kw)
+    if status == 400 and code is not None and "cursor" in code:
+        return InvalidCursor(text, **kw)
+    return BadRequest(text, **kw)

@@ -1,0 +1,227 @@
+"""pydantic models of the Intercom objects this project reads.
+
+Tolerant where Intercom's versions differ (see ../shared/docs/intercom-api.md): ids arrive as
+integers or strings and always leave as strings; an unassigned assignee is null (≤2.15) or 0
+(2.16); ``priority`` is free text; unknown fields are ignored. Strict where it matters: a
+conversation without an id or ``updated_at`` is invalid and is quarantined, not guessed.
+"""
+
+from typing import Annotated, Any
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+
+
+def _id(value: Any) -> Any:
+    if isinstance(value, bool):
+        raise ValueError("an id cannot be a boolean")
+    if isinstance(value, int):
+        return str(value)
+    return value
+
+
+def _assignee(value: Any) -> Any:
+    """Unassigned is null in ≤2.15 and 0 in 2.16: both mean None."""
+    value = _id(value)
+    return None if value in (None, "", "0") else value
+
+
+def _unix(value: Any) -> Any:
+    """UNIX seconds; tolerate floats and numeric strings."""
+    if isinstance(value, bool):
+        raise ValueError("a timestamp cannot be a boolean")
+    if isinstance(value, float):
+        return int(value)
+    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        return int(value)
+    return value
+
+
+Id = Annotated[str, BeforeValidator(_id)]
+AssigneeId = Annotated[str | None, BeforeValidator(_assignee)]
+Unix = Annotated[int, BeforeValidator(_unix)]
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+class Ref(Model):
+    type: str | None = None
+    id: Id | None = None
+
+
+class ContactRef(Model):
+    id: Id
+    external_id: str | None = None
+
+
+class ContactRefList(Model):
+    contacts: list[ContactRef] = Field(default_factory=list)
+
+
+class Author(Model):
+    type: str | None = None
+    id: Id | None = None
+    name: str | None = None
+    email: str | None = None
+
+
+class Source(Model):
+    type: str | None = None
+    delivered_as: str | None = None
+    subject: str | None = None
+    author: Author | None = None
+
+
+class Tag(Model):
+    id: Id | None = None
+    name: str | None = None
+
+
+class TagList(Model):
+    tags: list[Tag] = Field(default_factory=list)
+
+
+class Statistics(Model):
+    time_to_assignment: int | None = None
+    time_to_admin_reply: int | None = None
+    time_to_first_close: int | None = None
+    median_time_to_reply: int | None = None
+    first_admin_reply_at: Unix | None = None
+    last_close_at: Unix | None = None
+    count_reopens: int | None = None
+    count_assignments: int | None = None
+    count_conversation_parts: int | None = None
+
+
+class Rating(Model):
+    rating: int | None = None
+    remark: str | None = None
+
+
+class SlaApplied(Model):
+    sla_name: str | None = None
+    sla_status: str | None = None
+
+
+class ConversationPart(Model):
+    id: Id
+    part_type: str | None = None
+    body: str | None = None
+    created_at: Unix | None = None
+    updated_at: Unix | None = None
+    author: Author | None = None
+    assigned_to: Ref | None = None
+    redacted: bool | None = None
+
+
+class PartList(Model):
+    conversation_parts: list[ConversationPart] = Field(default_factory=list)
+    total_count: int | None = None
+
+
+class Conversation(Model):
+    id: Id
+    created_at: Unix
+    updated_at: Unix
+    title: str | None = None
+    state: str | None = None
+    open: bool | None = None
+    read: bool | None = None
+    priority: str | None = None
+    admin_assignee_id: AssigneeId = None
+    team_assignee_id: AssigneeId = None
+    waiting_since: Unix | None = None
+    snoozed_until: Unix | None = None
+    source: Source | None = None
+    contacts: ContactRefList = Field(default_factory=ContactRefList)
+    tags: TagList = Field(default_factory=TagList)
+    statistics: Statistics | None = None
+    conversation_rating: Rating | None = None
+    sla_applied: SlaApplied | None = None
+    ai_agent_participated: bool | None = None
+    custom_attributes: dict[str, Any] = Field(default_factory=dict)
+    conversation_parts: PartList | None = None
+
+    @property
+    def contact_ids(self) -> list[str]:
+        """Every contact on the conversation, in API order, without repeats."""
+        return list(dict.fromkeys(ref.id for ref in self.contacts.contacts))
+
+
+class Location(Model):
+    country: str | None = None
+    region: str | None = None
+    city: str | None = None
+    country_code: str | None = None
+    continent_code: str | None = None
+
+
+class IdList(Model):
+    data: list[Ref] = Field(default_factory=list)
+
+
+class NamedList(Model):
+    data: list[Tag] = Field(default_factory=list)
+
+
+class Contact(Model):
+    id: Id
+    external_id: str | None = None
+    role: str | None = None
+    email: str | None = None
+    email_domain: str | None = None
+    phone: str | None = None
+    name: str | None = None
+    owner_id: AssigneeId = None
+    created_at: Unix | None = None
+    updated_at: Unix | None = None
+    signed_up_at: Unix | None = None
+    last_seen_at: Unix | None = None
+    last_replied_at: Unix | None = None
+    last_contacted_at: Unix | None = None
+    browser: str | None = None
+    os: str | None = None
+    language_override: str | None = None
+    location: Location | None = None
+    custom_attributes: dict[str, Any] = Field(default_factory=dict)
+    tags: NamedList | None = None
+    companies: IdList | None = None
+
+
+class Segment(Model):
+    id: Id
+    name: str | None = None
+
+
+class NextPage(Model):
+    starting_after: str | None = None
+
+
+class Pages(Model):
+    next: NextPage | None = None
+    total_pages: int | None = None
+
+
+class ConversationPage(Model):
+    """One page of ``POST /conversations/search``; items stay raw until validated one by one."""
+
+    conversations: list[dict[str, Any]] = Field(default_factory=list)
+    total_count: int | None = None
+    pages: Pages | None = None
+
+    @property
+    def next_cursor(self) -> str | None:
+        return self.pages.next.starting_after if self.pages and self.pages.next else None
+
+
+class ContactPage(Model):
+    """One page of ``POST /contacts/search``."""
+
+    data: list[dict[str, Any]] = Field(default_factory=list)
+    total_count: int | None = None
+    pages: Pages | None = None
+
+    @property
+    def next_cursor(self) -> str | None:
+        return self.pages.next.starting_after if self.pages and self.pages.next else None

@@ -1,0 +1,88 @@
+"""Endpoint facts and connection settings, in one place.
+
+Secrets enter here, once, at the edge: ``IntercomSettings.from_env`` (or a caller holding a value
+from a Prefect Secret block) builds a ``SecretStr`` that is handed to the client's constructor.
+Nothing deeper reads ``os.environ``.
+"""
+
+import hashlib
+import os
+from collections.abc import Mapping
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+
+from .errors import ConfigError
+
+REGION_BASE_URLS: dict[str, str] = {
+    "us": "https://api.intercom.io",
+    "eu": "https://api.eu.intercom.io",
+    "au": "https://api.au.intercom.io",
+}
+DEFAULT_API_VERSION = "2.14"
+KNOWN_API_VERSIONS = frozenset(f"2.{minor}" for minor in range(17))
+
+SEARCH_PAGE_SIZE = 150  # POST /conversations/search: max per_page
+CONTACT_SEARCH_MAX_IDS = 150  # POST /contacts/search: ids per `IN` filter (per_page cap)
+MAX_PARTS_RETURNED = 500  # GET /conversations/{id}: most recent parts returned
+
+ENV_TOKEN = "INTERCOM_ACCESS_TOKEN"
+ENV_BASE_URL = "INTERCOM_BASE_URL"
+ENV_REGION = "INTERCOM_REGION"
+ENV_VERSION = "INTERCOM_VERSION"
+
+
+class IntercomSettings(BaseModel):
+    """How to reach one Intercom app. ``token`` is a ``SecretStr``: it never prints."""
+
+    model_config = ConfigDict(frozen=True)
+
+    token: SecretStr
+    base_url: str = REGION_BASE_URLS["us"]
+    api_version: str = DEFAULT_API_VERSION
+    timeout_seconds: float = Field(default=30.0, gt=0)
+    max_concurrency: int = Field(default=32, ge=1, description="requests in flight per client")
+    max_attempts: int = Field(default=6, ge=1, description="attempts per request (1 = no retry)")
+
+    @field_validator("base_url")
+    @classmethod
+    def _strip_slash(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError(f"base URL must start with http:// or https://, got {value!r}")
+        return value.rstrip("/")
+
+    @field_validator("api_version")
+    @classmethod
+    def _known_version(cls, value: str) -> str:
+        if value not in KNOWN_API_VERSIONS:
+            raise ValueError(f"unknown Intercom-Version {value!r} (expected 2.0 … 2.16)")
+        return value
+
+    @property
+    def budget_key(self) -> str:
+        """Identifies the app's rate budget without revealing the token."""
+        digest = hashlib.sha256(self.token.get_secret_value().encode()).hexdigest()[:12]
+        return f"{self.base_url}#{digest}"
+
+    @classmethod
+    def from_env(
+        cls, environ: Mapping[str, str] | None = None, *, token: str | None = None
+    ) -> "IntercomSettings":
+        """Settings from ``INTERCOM_*`` variables; ``token`` (e.g. from a Secret block) wins."""
+        env = os.environ if environ is None else environ
+        token = token or env.get(ENV_TOKEN, "").strip()
+        if not token:
+            raise ConfigError(f"no Intercom token: set {ENV_TOKEN} or name a Prefect Secret block")
+        base_url = env.get(ENV_BASE_URL, "").strip()
+        if not base_url:
+            region = env.get(ENV_REGION, "us").strip().lower() or "us"
+            if region not in REGION_BASE_URLS:
+                raise ConfigError(
+                    f"{ENV_REGION}={region!r} is not one of {', '.join(REGION_BASE_URLS)}"
+                )
+            base_url = REGION_BASE_URLS[region]
+        version = env.get(ENV_VERSION, "").strip() or DEFAULT_API_VERSION
+        try:
+            return cls(token=SecretStr(token), base_url=base_url, api_version=version)
+        except ValueError as exc:
+            first = exc.errors()[0]["msg"] if hasattr(exc, "errors") else str(exc)
+            raise ConfigError(f"invalid Intercom settings: {first}") from None

@@ -1,0 +1,1 @@
+"""Thin Prefect tasks around the plain ``intercom_enrichment`` package."""

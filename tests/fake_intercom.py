@@ -1,0 +1,139 @@
+"""A second, independent Intercom-compatible server for ``httpx.MockTransport``.
+
+It deliberately differs from the sandbox wherever the API documentation leaves room: results in
+descending or scrambled order, strict or inclusive ``>``/``<``, a different cursor format,
+optional repeats across pages. The client must get every conversation exactly once from both.
+"""
+
+import json
+import random
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+
+def conversation(conv_id: int, updated_at: int, contact_ids: list[str]) -> dict[str, Any]:
+    return {
+        "type": "conversation",
+        "id": str(conv_id),
+        "created_at": updated_at - 100,
+        "updated_at": updated_at,
+        "state": "open",
+        "open": True,
+        "read": False,
+        "priority": "not_priority",
+        "admin_assignee_id": None,
+        "team_assignee_id": 0,
+        "contacts": {
+            "type": "contact.list",
+            "contacts": [{"type": "contact", "id": c, "external_id": None} for c in contact_ids],
+        },
+        "tags": {"type": "tag.list", "tags": []},
+        "custom_attributes": {"b": 2, "a": 1},
+    }
+
+
+def contact(contact_id: str) -> dict[str, Any]:
+    return {
+        "type": "contact",
+        "id": contact_id,
+        "role": "user",
+        "email": f"{contact_id}@example.com",
+        "name": f"Name {contact_id}",
+        "owner_id": 12,
+        "created_at": 1_700_000_000,
+        "location": {"type": "location", "country": "Ireland", "city": "Dublin"},
+        "custom_attributes": {"plan": "pro"},
+        "companies": {"type": "list", "data": [{"type": "company", "id": "co1"}]},
+    }
+
+
+def error(
+    status: int, code: str, message: str, headers: dict[str, str] | None = None
+) -> httpx.Response:
+    body = {
+        "type": "error.list",
+        "request_id": "req-1",
+        "errors": [{"code": code, "message": message}],
+    }
+    return httpx.Response(status, json=body, headers=headers)
+
+
+@dataclass
+class FakeIntercom:
+    conversations: list[dict[str, Any]]
+    contacts: dict[str, dict[str, Any]] = field(default_factory=dict)
+    boundary: str = "strict"  # or "inclusive"
+    order: str = "descending"  # or "scrambled", "ascending"
+    duplicate_across_pages: bool = False
+    unsearchable: set[str] = field(default_factory=set)  # contacts only GET finds
+    token: str = "fake-token"
+    requests: list[str] = field(default_factory=list)
+    fail_next: list[httpx.Response] = field(default_factory=list)  # served before anything else
+
+    def transport(self) -> httpx.MockTransport:
+        return httpx.MockTransport(self.handle)
+
+    def handle(self, request: httpx.Request) -> httpx.Response:
+        self.requests.append(f"{request.method} {request.url.path}")
+        if request.headers.get("authorization") != f"Bearer {self.token}":
+            return error(401, "unauthorized", "Access Token Invalid")
+        if self.fail_next:
+            return self.fail_next.pop(0)
+        path = request.url.path
+        if path == "/conversations/search":
+            return self._search(json.loads(request.content))
+        if path == "/contacts/search":
+            ids = json.loads(request.content)["query"]["value"]
+            data = [
+                self.contacts[i] for i in ids if i in self.contacts and i not in self.unsearchable
+            ]
+            return httpx.Response(
+                200, json={"type": "list", "data": data, "total_count": len(data)}
+            )
+        if path.startswith("/contacts/"):
+            cid = path.rsplit("/", 1)[1]
+            if cid in self.contacts:
+                return httpx.Response(200, json=self.contacts[cid])
+            return error(404, "not_found", "User Not Found")
+        return error(404, "not_found", "Resource Not Found")
+
+    def _matches(self, conv: dict[str, Any], filters: list[dict[str, Any]]) -> bool:
+        for f in filters:
+            value, bound = conv["updated_at"], int(f["value"])
+            strict = self.boundary == "strict"
+            if f["operator"] == ">" and not (value > bound if strict else value >= bound):
+                return False
+            if f["operator"] == "<" and not (value < bound if strict else value <= bound):
+                return False
+        return True
+
+    def _search(self, body: dict[str, Any]) -> httpx.Response:
+        hits = [c for c in self.conversations if self._matches(c, body["query"]["value"])]
+        if self.order == "descending":
+            hits.sort(key=lambda c: (-c["updated_at"], c["id"]))
+        elif self.order == "scrambled":
+            random.Random(len(hits)).shuffle(hits)
+        per_page = min(body["pagination"].get("per_page", 20), 150)
+        cursor = body["pagination"].get("starting_after")
+        offset = int(cursor.split(":")[1]) if cursor else 0
+        page = hits[offset : offset + per_page]
+        if cursor and self.duplicate_across_pages:
+            page = [hits[offset - 1], *page]
+        pages: dict[str, Any] = {
+            "type": "pages",
+            "page": offset // per_page + 1,
+            "per_page": per_page,
+        }
+        if offset + per_page < len(hits):
+            pages["next"] = {"per_page": per_page, "starting_after": f"opaque:{offset + per_page}"}
+        return httpx.Response(
+            200,
+            json={
+                "type": "conversation.list",
+                "conversations": page,
+                "total_count": len(hits),
+                "pages": pages,
+            },
+        )

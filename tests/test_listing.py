@@ -1,0 +1,107 @@
+"""Listing returns every conversation of [start, end) exactly once, whatever the server's habits."""
+
+import asyncio
+from datetime import UTC, datetime
+
+import pytest
+from pydantic import SecretStr
+
+from intercom_enrichment.batching import distinct_contact_ids, plan_batches
+from intercom_enrichment.budget import RateBudget
+from intercom_enrichment.client import IntercomClient
+from intercom_enrichment.listing import Listing, list_window
+from intercom_enrichment.models import Conversation
+from intercom_enrichment.settings import IntercomSettings
+from intercom_enrichment.windows import Window
+
+from .fake_intercom import FakeIntercom, conversation
+
+START, END = 1_790_000_000, 1_790_003_600
+WINDOW = Window(datetime.fromtimestamp(START, UTC), datetime.fromtimestamp(END, UTC))
+
+
+def world() -> list[dict]:
+    """Conversations around, on and inside the window's edges, many sharing a timestamp."""
+    stamps = [
+        START - 2,
+        START - 1,
+        START,
+        START,
+        START + 1,
+        *range(START + 5, END - 5, 7),
+        END - 1,
+        END - 1,
+        END,
+        END + 1,
+    ]
+    return [conversation(1000 + i, ts, [f"c{i % 13}"]) for i, ts in enumerate(stamps)]
+
+
+def expected_ids(convs: list[dict]) -> list[str]:
+    return sorted((c["id"] for c in convs if START <= c["updated_at"] < END), key=int)
+
+
+def list_with(fake: FakeIntercom, **kw: object) -> Listing:
+    async def main() -> Listing:
+        s = IntercomSettings(token=SecretStr(fake.token), base_url="https://api.intercom.io")
+        async with IntercomClient(s, budget=RateBudget(), transport=fake.transport()) as client:
+            return await list_window(client, WINDOW, **kw)  # type: ignore[arg-type]
+
+    return asyncio.run(main())
+
+
+@pytest.mark.parametrize("boundary", ["strict", "inclusive"])
+@pytest.mark.parametrize("order", ["ascending", "descending", "scrambled"])
+@pytest.mark.parametrize("parallel", [1, 8])
+def test_exactly_the_window_exactly_once(boundary: str, order: str, parallel: int) -> None:
+    convs = world()
+    fake = FakeIntercom(convs, boundary=boundary, order=order)
+    listing = list_with(fake, per_page=20, max_parallel=parallel, pages_per_subwindow=2)
+    ids = [c.id for c in listing.conversations]
+    assert ids == expected_ids(convs)
+    assert "1002" in ids and "1003" in ids  # stamped exactly on start: in
+    assert not any(c.updated_at >= END for c in listing.conversations)  # on end: out
+    assert listing.quarantine == []
+
+
+def test_duplicates_across_pages_are_removed() -> None:
+    convs = world()
+    fake = FakeIntercom(convs, order="descending", duplicate_across_pages=True)
+    listing = list_with(fake, per_page=10, max_parallel=1)
+    assert [c.id for c in listing.conversations] == expected_ids(convs)
+
+
+def test_sub_windows_page_concurrently_and_lose_nothing() -> None:
+    convs = world()
+    sequential = list_with(FakeIntercom(convs, boundary="inclusive"), per_page=10, max_parallel=1)
+    fake = FakeIntercom(convs, boundary="inclusive")
+    parallel = list_with(fake, per_page=10, max_parallel=6, pages_per_subwindow=1)
+    assert parallel.conversations == sequential.conversations
+    assert len(fake.requests) >= 7  # first page, then six sub-window searches
+
+
+def test_invalid_items_are_quarantined_with_their_reason() -> None:
+    convs = world()
+    broken = conversation(99, START + 10, [])
+    broken["created_at"] = "yesterday"
+    fake = FakeIntercom([*convs, broken], order="ascending")
+    listing = list_with(fake, per_page=500)
+    assert [q["id"] for q in listing.quarantine] == ["99"]
+    assert "created_at" in listing.quarantine[0]["reason"]
+    assert [c.id for c in listing.conversations] == expected_ids(convs)
+
+
+def _conv(i: int, contacts: list[str]) -> Conversation:
+    return Conversation.model_validate(conversation(i, START + i, contacts))
+
+
+def test_batches_own_whole_contact_chunks_and_every_conversation_once() -> None:
+    convs = [_conv(i, [f"p{i % 400}", f"s{i % 7}"] if i % 10 else []) for i in range(3000)]
+    batches = plan_batches(convs, batch_size=500)
+    ids = distinct_contact_ids(convs)
+    assert sorted(c.id for b in batches for c in b.conversations) == sorted(c.id for c in convs)
+    fetched = [cid for b in batches for cid in b.contact_ids]
+    assert sorted(fetched) == sorted(ids)  # each contact looked up by exactly one batch
+    assert all(len(b.contact_ids) % 150 == 0 for b in batches[:-1])  # bulk calls stay full
+    for b in batches:  # a batch looks up the primary contact of each of its conversations
+        assert {c.contact_ids[0] for c in b.conversations if c.contact_ids} <= set(b.contact_ids)

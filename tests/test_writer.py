@@ -1,0 +1,111 @@
+"""Parquet output: one schema per table, all-or-nothing files, reruns replace, manifests last."""
+
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pyarrow.dataset as ds
+import pyarrow.parquet as pq
+import pytest
+
+from intercom_enrichment.errors import OutputError
+from intercom_enrichment.models import Conversation
+from intercom_enrichment.rows import Lineage, conversation_row
+from intercom_enrichment.schema import CONTACTS, CONVERSATIONS
+from intercom_enrichment.storage import Storage
+from intercom_enrichment.windows import Window
+from intercom_enrichment.writer import BatchRecords, WindowWriter, read_manifest, window_completed
+
+from .fake_intercom import conversation
+
+T0 = datetime(2026, 10, 1, 22, tzinfo=UTC)
+WINDOW = Window(T0, T0 + timedelta(hours=4))  # crosses midnight: two partitions
+LINEAGE = Lineage(WINDOW, T0 + timedelta(days=1))
+
+
+def rows(*offsets_hours: float, status: str = "no_contact") -> list[dict]:
+    out = []
+    for i, h in enumerate(offsets_hours):
+        conv = Conversation.model_validate(
+            conversation(500 + i, int((T0 + timedelta(hours=h)).timestamp()), [])
+        )
+        out.append(conversation_row(conv, status=status, contact=None, lineage=LINEAGE))
+    return out
+
+
+def test_every_file_has_the_fixed_schema_even_when_columns_are_all_null(tmp_path: Path) -> None:
+    writer = WindowWriter(Storage(str(tmp_path)), WINDOW, ["conversations", "contacts"])
+    writer.append(BatchRecords(conversations=rows(0.5, 3.5)))  # all contact columns null
+    files = writer.publish({"schema_version": 1})
+    conv_files = [f for f in files if f.table == "conversations"]
+    assert sorted(f.path for f in conv_files) == [
+        f"conversations/updated_date=2026-10-01/{WINDOW.key}.parquet",
+        f"conversations/updated_date=2026-10-02/{WINDOW.key}.parquet",
+    ]
+    for f in conv_files:
+        assert pq.read_schema(tmp_path / f.path).remove_metadata() == CONVERSATIONS
+    table = ds.dataset(tmp_path / "conversations", format="parquet", partitioning="hive").to_table()
+    assert (
+        table.num_rows == 2
+        and table.schema.field("contact_email").type == CONVERSATIONS.field("contact_email").type
+    )
+    assert CONTACTS.field("contact_id").nullable is False
+
+
+def test_nothing_is_visible_before_publish_and_abort_leaves_no_trace(tmp_path: Path) -> None:
+    storage = Storage(str(tmp_path))
+    first = WindowWriter(storage, WINDOW, ["conversations"])
+    first.append(BatchRecords(conversations=rows(1)))
+    first.publish({})
+    before = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*") if p.is_file())
+    second = WindowWriter(storage, WINDOW, ["conversations"])
+    second.append(BatchRecords(conversations=rows(1, 2)))
+    staged = [p for p in tmp_path.rglob("*.tmp")]
+    assert staged and all(p.name.startswith(".") for p in staged)  # readers skip these
+    assert (
+        ds.dataset(tmp_path / "conversations", format="parquet", partitioning="hive").count_rows()
+        == 1
+    )
+    second.abort()
+    after = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*") if p.is_file())
+    assert after == before  # the published window is untouched
+
+
+def test_rerun_replaces_files_and_removes_partitions_that_emptied(tmp_path: Path) -> None:
+    storage = Storage(str(tmp_path))
+    w1 = WindowWriter(storage, WINDOW, ["conversations"])
+    w1.append(BatchRecords(conversations=rows(0.5, 3.5)))
+    w1.publish({})
+    w2 = WindowWriter(storage, WINDOW, ["conversations"])
+    w2.append(BatchRecords(conversations=rows(0.5)))
+    files = w2.publish({"flow_run_id": "x"})
+    parquet = sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*.parquet"))
+    assert parquet == [f"conversations/updated_date=2026-10-01/{WINDOW.key}.parquet"]
+    manifest = read_manifest(storage, WINDOW)
+    assert (
+        manifest is not None
+        and manifest["status"] == "completed"
+        and window_completed(storage, WINDOW)
+    )
+    assert manifest["files"] == [{"path": files[0].path, "rows": 1, "table": "conversations"}]
+
+
+def test_incomplete_runs_are_not_marked_complete(tmp_path: Path) -> None:
+    storage = Storage(str(tmp_path))
+    writer = WindowWriter(storage, WINDOW, ["conversations"])
+    writer.append(
+        BatchRecords(
+            conversations=rows(1, status="failed"), quarantine=[{"id": "9", "reason": "bad"}]
+        )
+    )
+    writer.publish({}, complete=False)
+    assert not window_completed(storage, WINDOW)
+    lines = (tmp_path / "_quarantine" / f"{WINDOW.key}.jsonl").read_text().splitlines()
+    assert [json.loads(line)["reason"] for line in lines] == ["bad"]
+
+
+def test_unwritable_output_is_a_clear_error(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    with pytest.raises(OutputError, match="not writable"):
+        Storage(str(blocker / "out")).check_writable()
