@@ -6,7 +6,7 @@ lookups still failed after the retries writes its rows with ``enrichment_status=
 then ends Failed, so nothing is lost silently; rerunning the window repairs it.
 """
 
-# No `from __future__ import annotations` here: it breaks parameter schemas (PrefectHQ/prefect#19447).
+# No `from __future__ import annotations`: it breaks parameter schemas (PrefectHQ/prefect#19447).
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 

@@ -4,18 +4,18 @@ Bad arguments, a missing token or an unusable output: one line on stderr, exit 2
 A run that fails: one line on stderr, exit 1. Times without a zone are taken as UTC.
 """
 
+import asyncio
 import os
-import sys
-import time
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 import typer
 
-from .errors import ConfigError, IntercomEnrichmentError, OutputError
+from .client import check_access
+from .errors import ConfigError, FatalError, IntercomEnrichmentError, IntercomError, OutputError
 from .settings import IntercomSettings
 from .storage import Storage
-from .windows import Window, parse_instant
+from .windows import Window, parse_instant, resolve_window
 
 app = typer.Typer(
     add_completion=False,
@@ -25,6 +25,7 @@ app = typer.Typer(
 )
 
 EXIT_FAILED, EXIT_USAGE = 1, 2
+HOUR = timedelta(hours=1)
 
 
 def _fail(message: str, code: int) -> None:
@@ -52,7 +53,7 @@ def run_flow(**params: Any) -> dict[str, Any]:
         _fail(str(exc), EXIT_USAGE)
     except IntercomEnrichmentError as exc:
         _fail(str(exc), EXIT_FAILED)
-    except Exception as exc:  # noqa: BLE001 - the CLI's last line of defence
+    except Exception as exc:
         _fail(f"{type(exc).__name__}: {exc}", EXIT_FAILED)
     raise AssertionError("unreachable")
 
@@ -83,10 +84,16 @@ def run(
     """
     try:
         window = _window(start, end)
-        IntercomSettings.from_env()
+        now = datetime.now(UTC)
+        resolve_window(window.start, window.end, every=HOUR, lag=HOUR * 0, scheduled=now, now=now)
+        settings = IntercomSettings.from_env()
         Storage(output).check_writable()
     except (ConfigError, OutputError) as exc:
         _fail(str(exc), EXIT_USAGE)
+    try:
+        asyncio.run(check_access(settings))
+    except IntercomError as exc:
+        _fail(str(exc), EXIT_USAGE if isinstance(exc, FatalError) else EXIT_FAILED)
     result = run_flow(
         start=window.start,
         end=window.end,
@@ -116,12 +123,10 @@ def sandbox(
     server.start()
     typer.echo(f"INTERCOM_BASE_URL={server.url}")
     typer.echo(f"INTERCOM_ACCESS_TOKEN={server.token}")
-    typer.echo(
-        f"window with data: {config.window_start.isoformat()} → {config.window_end.isoformat()}"
-    )
+    data = Window(config.window_start, datetime.fromtimestamp(config.end_ts, UTC))
+    typer.echo(f"conversations updated in [{data.start.isoformat()}, {data.end.isoformat()})")
     try:
-        while True:
-            time.sleep(3600)
+        server.wait()
     except KeyboardInterrupt:
         pass
     finally:
@@ -159,4 +164,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    main()

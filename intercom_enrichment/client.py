@@ -247,3 +247,9 @@ def _parse(model: type[PageT], body: dict[str, Any], path: str) -> PageT:
         return model.model_validate(body)
     except ValueError as exc:
         raise MalformedResponse(f"unexpected page shape: {exc}", path=path) from None
+
+
+async def check_access(settings: IntercomSettings) -> None:
+    """One ``GET /me``: a bad token, region, version or base URL fails here, in one line."""
+    async with IntercomClient(settings) as client:
+        await client.me()

@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from .models import Contact, Conversation, ConversationPart
+from .schema import CONTACT_FIELDS
 from .windows import Window
 
 
@@ -31,10 +32,13 @@ def json_text(value: dict[str, Any] | None) -> str | None:
     return None if value is None else json.dumps(value, sort_keys=True, default=str)
 
 
+CONTACT_DETAIL_COLUMNS = tuple(name for name, _ in CONTACT_FIELDS)
+
+
 def contact_details(contact: Contact | None, segments: list[str] | None = None) -> dict[str, Any]:
     """The contact columns shared by both tables (unprefixed names)."""
     if contact is None:
-        return {}
+        return dict.fromkeys(CONTACT_DETAIL_COLUMNS)
     location = contact.location
     return {
         "external_id": contact.external_id,

@@ -21,7 +21,7 @@ def _schema(*columns: tuple[str, pa.DataType] | tuple[str, pa.DataType, bool]) -
     )
 
 
-_CONTACT_FIELDS: list[tuple[str, pa.DataType]] = [
+CONTACT_FIELDS: list[tuple[str, pa.DataType]] = [
     ("external_id", STR),
     ("email", STR),
     ("name", STR),
@@ -57,7 +57,7 @@ CONVERSATIONS = _schema(
     ("tag_names", STRS),
     ("contact_ids", STRS),
     ("contact_id", STR),
-    *[(f"contact_{name}", dtype) for name, dtype in _CONTACT_FIELDS],
+    *[(f"contact_{name}", dtype) for name, dtype in CONTACT_FIELDS],
     ("enrichment_status", STR, False),
     ("time_to_assignment", INT),
     ("time_to_admin_reply", INT),
@@ -102,7 +102,7 @@ CONVERSATION_PARTS = _schema(
 
 CONTACTS = _schema(
     ("contact_id", STR, False),
-    *_CONTACT_FIELDS,
+    *CONTACT_FIELDS,
     ("email_domain", STR),
     ("region", STR),
     ("country_code", STR),

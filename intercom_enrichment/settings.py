@@ -8,6 +8,7 @@ Nothing deeper reads ``os.environ``.
 import hashlib
 import os
 from collections.abc import Mapping
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
@@ -29,6 +30,7 @@ ENV_TOKEN = "INTERCOM_ACCESS_TOKEN"
 ENV_BASE_URL = "INTERCOM_BASE_URL"
 ENV_REGION = "INTERCOM_REGION"
 ENV_VERSION = "INTERCOM_VERSION"
+ENV_MAX_ATTEMPTS = "INTERCOM_MAX_ATTEMPTS"
 
 
 class IntercomSettings(BaseModel):
@@ -81,8 +83,10 @@ class IntercomSettings(BaseModel):
                 )
             base_url = REGION_BASE_URLS[region]
         version = env.get(ENV_VERSION, "").strip() or DEFAULT_API_VERSION
+        attempts = env.get(ENV_MAX_ATTEMPTS, "").strip()
+        extra: dict[str, Any] = {"max_attempts": attempts} if attempts else {}
         try:
-            return cls(token=SecretStr(token), base_url=base_url, api_version=version)
+            return cls(token=SecretStr(token), base_url=base_url, api_version=version, **extra)
         except ValueError as exc:
             first = exc.errors()[0]["msg"] if hasattr(exc, "errors") else str(exc)
             raise ConfigError(f"invalid Intercom settings: {first}") from None

@@ -40,3 +40,21 @@ def prefect_harness() -> Iterator[None]:
 
     with prefect_test_harness(server_startup_timeout=60):
         yield
+
+
+@pytest.fixture
+def sandbox():  # type: ignore[no-untyped-def]
+    """Start sandboxes on free loopback ports; each is stopped after the test."""
+    from intercom_enrichment.sandbox import SandboxConfig, SandboxServer
+
+    servers: list[SandboxServer] = []
+
+    def start(**config: object) -> SandboxServer:
+        server = SandboxServer(SandboxConfig(**config))  # type: ignore[arg-type]
+        server.start()
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        server.stop()

@@ -1,3 +1,4 @@
+import itertools
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -77,7 +78,7 @@ def test_split_covers_the_window_exactly(start: int, span: int, parts: int) -> N
     outer = Window(datetime.fromtimestamp(start, UTC), datetime.fromtimestamp(start + span, UTC))
     subs = outer.split(parts)
     assert subs[0].start == outer.start and subs[-1].end == outer.end
-    assert all(a.end == b.start for a, b in zip(subs, subs[1:], strict=False))
+    assert all(a.end == b.start for a, b in itertools.pairwise(subs))
     assert len(subs) == min(parts, span)
     for ts in (start, start + span // 2, start + span - 1):  # each second owned by one sub-window
         assert sum(s.contains(ts) for s in subs) == 1

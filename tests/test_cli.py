@@ -1,0 +1,119 @@
+"""The command line: bad input is one line on stderr and exit 2; nothing is written."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    base = {k: v for k, v in os.environ.items() if not k.startswith("INTERCOM_")}
+    return subprocess.run(
+        [sys.executable, "-m", "intercom_enrichment.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=ROOT,
+        env={**base, **(env or {})},
+    )
+
+
+def one_line_error(proc: subprocess.CompletedProcess[str], code: int, needle: str) -> None:
+    assert proc.returncode == code, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("intercom-enrich: error:"), proc.stderr
+    assert needle in lines[0]
+
+
+TOKEN = {"INTERCOM_ACCESS_TOKEN": "tok-SECRET-cli", "INTERCOM_BASE_URL": "http://127.0.0.1:9"}
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "needle"),
+    [
+        ("2026-10-02", "2026-10-01", "is not after start"),
+        ("2026-10-01", "2026-10-01", "is not after start"),
+        ("yesterday", "2026-10-01", "not an ISO 8601"),
+        ("2026-10-01", "2999-01-01", "in the future"),
+    ],
+)
+def test_bad_dates(tmp_path: Path, start: str, end: str, needle: str) -> None:
+    proc = cli("run", "--start", start, "--end", end, "--output", str(tmp_path / "out"), env=TOKEN)
+    one_line_error(proc, 2, needle)
+    assert not (tmp_path / "out").exists()
+
+
+def test_missing_token(tmp_path: Path) -> None:
+    proc = cli("run", "--start", "2026-10-01", "--end", "2026-10-02", "--output", str(tmp_path))
+    one_line_error(proc, 2, "INTERCOM_ACCESS_TOKEN")
+
+
+def test_unwritable_output(tmp_path: Path) -> None:
+    (tmp_path / "f").write_text("x")
+    proc = cli(
+        "run",
+        "--start",
+        "2026-10-01",
+        "--end",
+        "2026-10-02",
+        "--output",
+        str(tmp_path / "f" / "o"),
+        env=TOKEN,
+    )
+    one_line_error(proc, 2, "not writable")
+
+
+def test_invalid_token_stops_before_any_work(sandbox, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    server = sandbox(conversations=10, contacts=5)
+    env = {"INTERCOM_ACCESS_TOKEN": "tok-SECRET-wrong", "INTERCOM_BASE_URL": server.url}
+    proc = cli(
+        "run",
+        "--start",
+        "2026-10-01",
+        "--end",
+        "2026-10-02",
+        "--output",
+        str(tmp_path / "o"),
+        env=env,
+    )
+    one_line_error(proc, 2, "HTTP 401")
+    assert "tok-SECRET-wrong" not in proc.stderr + proc.stdout
+    assert not list((tmp_path / "o").rglob("*.parquet"))
+
+
+def test_unknown_version_and_region(tmp_path: Path) -> None:
+    proc = cli(
+        "run",
+        "--start",
+        "2026-10-01",
+        "--end",
+        "2026-10-02",
+        "--output",
+        str(tmp_path),
+        env={**TOKEN, "INTERCOM_VERSION": "9.9"},
+    )
+    one_line_error(proc, 2, "Intercom-Version")
+    env = {"INTERCOM_ACCESS_TOKEN": "t", "INTERCOM_REGION": "mars"}
+    one_line_error(
+        cli(
+            "run",
+            "--start",
+            "2026-10-01",
+            "--end",
+            "2026-10-02",
+            "--output",
+            str(tmp_path),
+            env=env,
+        ),
+        2,
+        "mars",
+    )
+
+
+def test_help_says_naive_times_are_utc() -> None:
+    proc = cli("run", "--help")
+    assert proc.returncode == 0 and "UTC" in proc.stdout
