@@ -6,6 +6,7 @@ A run that fails: one line on stderr, exit 1. Times without a zone are taken as 
 
 import asyncio
 import os
+import sys
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
@@ -42,13 +43,37 @@ def _window(start: str, end: str) -> Window:
     return Window(parse_instant(start), parse_instant(end))
 
 
+def _preflight(start: str, end: str, output: str) -> Window:
+    """Every check that needs no Prefect: dates, token, output, and one GET /me."""
+    try:
+        window = _window(start, end)
+        now = datetime.now(UTC)
+        resolve_window(
+            window.start, window.end, every=HOUR, lag=timedelta(0), scheduled=now, now=now
+        )
+        settings = IntercomSettings.from_env()
+        Storage(output).check_writable()
+    except (ConfigError, OutputError) as exc:
+        _fail(str(exc), EXIT_USAGE)
+    try:
+        asyncio.run(check_access(settings))
+    except IntercomError as exc:
+        _fail(str(exc), EXIT_USAGE if isinstance(exc, FatalError) else EXIT_FAILED)
+    return window
+
+
 def run_flow(**params: Any) -> dict[str, Any]:
-    """Run the flow in this process; map failures to one-line errors and exit codes."""
+    """Run ``enrich-conversations`` in this process."""
     _quiet_prefect()
     from flows.enrich_conversations import enrich_conversations
 
+    return _run(enrich_conversations, **params)
+
+
+def _run(flow: Any, **params: Any) -> dict[str, Any]:
+    """Run a flow; map failures to one-line errors and exit codes."""
     try:
-        return enrich_conversations(**params)
+        return dict(flow(**params))
     except (ConfigError, OutputError) as exc:
         _fail(str(exc), EXIT_USAGE)
     except IntercomEnrichmentError as exc:
@@ -82,18 +107,7 @@ def run(
     The token comes from INTERCOM_ACCESS_TOKEN; the API from INTERCOM_BASE_URL or
     INTERCOM_REGION (us, eu, au).
     """
-    try:
-        window = _window(start, end)
-        now = datetime.now(UTC)
-        resolve_window(window.start, window.end, every=HOUR, lag=HOUR * 0, scheduled=now, now=now)
-        settings = IntercomSettings.from_env()
-        Storage(output).check_writable()
-    except (ConfigError, OutputError) as exc:
-        _fail(str(exc), EXIT_USAGE)
-    try:
-        asyncio.run(check_access(settings))
-    except IntercomError as exc:
-        _fail(str(exc), EXIT_USAGE if isinstance(exc, FatalError) else EXIT_FAILED)
+    window = _preflight(start, end, output)
     result = run_flow(
         start=window.start,
         end=window.end,
@@ -103,6 +117,55 @@ def run(
         include_segments=include_segments,
     )
     typer.echo(f"wrote {len(result['files'])} files for {result['window']} to {output}")
+
+
+@app.command()
+def backfill(
+    start: StartOpt,
+    end: EndOpt,
+    output: OutputOpt,
+    every: Annotated[str, typer.Option(help="Window length: 1h or 1d.")] = "1d",
+    max_concurrent: Annotated[int, typer.Option(min=1, max=16, help="Windows at once.")] = 2,
+    force: Annotated[bool, typer.Option("--force", help="Redo completed windows.")] = False,
+    include_parts: PartsOpt = False,
+    include_segments: SegmentsOpt = False,
+    batch_size: BatchOpt = 2000,
+) -> None:
+    """Walk [START, END) window by window; completed windows are skipped, so a killed
+    backfill resumes where it stopped."""
+    if every not in ("1h", "1d"):
+        _fail(f"--every must be 1h or 1d, not {every!r}", EXIT_USAGE)
+    window = _preflight(start, end, output)
+    _quiet_prefect()
+    from tqdm import tqdm
+
+    from flows.backfill import backfill_conversations, progress_listeners
+    from intercom_enrichment.windows import make_windows, parse_every
+
+    total = len(make_windows(window.start, window.end, parse_every(every)))
+    with tqdm(total=total, unit="window", desc="backfill", file=sys.stderr) as bar:
+
+        def advance(w: Window, outcome: str) -> None:
+            bar.set_postfix_str(f"{w.label} {outcome}")
+            bar.update(1)
+
+        progress_listeners.append(advance)
+        try:
+            result = _run(
+                backfill_conversations,
+                start=window.start,
+                end=window.end,
+                every=every,
+                output=output,
+                max_concurrent_windows=max_concurrent,
+                force=force,
+                include_parts=include_parts,
+                include_segments=include_segments,
+                batch_size=batch_size,
+            )
+        finally:
+            progress_listeners.remove(advance)
+    typer.echo(f"backfill done: {result['ran']} windows run, {result['skipped']} already complete")
 
 
 @app.command()

@@ -58,6 +58,13 @@ class Storage:
         self.fs.put_file(staged, target)
         os.remove(staged)
 
+    def discard_stale(self, rel: str) -> None:
+        """Remove staging files of ``rel`` left behind by a killed run (local disk only)."""
+        if self.local:
+            target = Path(self.path(rel))
+            for leftover in target.parent.glob(f".{target.name}.*.tmp"):
+                self.discard(str(leftover))
+
     @staticmethod
     def discard(staged: str) -> None:
         with contextlib.suppress(FileNotFoundError):

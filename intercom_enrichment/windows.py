@@ -12,10 +12,13 @@ _UNITS = {"m": "minutes", "h": "hours", "d": "days"}
 
 
 def as_utc(value: datetime) -> datetime:
-    """A naive datetime is taken as UTC; an aware one is converted to UTC."""
-    if value.tzinfo is None:
-        return value.replace(tzinfo=UTC)
-    return value.astimezone(UTC)
+    """A plain ``datetime`` in UTC; a naive one is taken as UTC.
+
+    Subclasses (Prefect's pendulum-backed ``DateTime``) are rebuilt as plain datetimes: their
+    arithmetic can drop the zone.
+    """
+    v = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    return datetime(v.year, v.month, v.day, v.hour, v.minute, v.second, v.microsecond, tzinfo=UTC)
 
 
 def parse_instant(text: str) -> datetime:
@@ -44,8 +47,8 @@ class Window:
     def __post_init__(self) -> None:
         if self.start.tzinfo is None or self.end.tzinfo is None:
             raise ConfigError("window bounds must be timezone-aware")
-        object.__setattr__(self, "start", self.start.astimezone(UTC))
-        object.__setattr__(self, "end", self.end.astimezone(UTC))
+        object.__setattr__(self, "start", as_utc(self.start))
+        object.__setattr__(self, "end", as_utc(self.end))
         if self.end <= self.start:
             raise ConfigError(
                 f"window end {self.end.isoformat()} is not after start {self.start.isoformat()}"

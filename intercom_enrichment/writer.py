@@ -73,6 +73,8 @@ class WindowWriter:
         self._open: dict[str, tuple[pq.ParquetWriter, str]] = {}  # rel path → (writer, staged)
         self._rows: dict[str, int] = {}
         self._quarantine: list[str] = []
+        for rel in self._window_files():
+            storage.discard_stale(rel)
 
     def file_path(self, table: str, day: date) -> str:
         return f"{table}/updated_date={day.isoformat()}/{self.window.key}.parquet"
@@ -140,9 +142,14 @@ class WindowWriter:
         )
         return written
 
+    def _window_files(self) -> list[str]:
+        """Every file this window may own under the tables being written."""
+        return [self.file_path(t, day) for t in self.tables for day in self.window.dates()] + [
+            manifest_path(self.window),
+            quarantine_path(self.window),
+        ]
+
     def _remove_stale(self, keep: set[str]) -> None:
-        for table in self.tables:
-            for day in self.window.dates():
-                rel = self.file_path(table, day)
-                if rel not in keep:
-                    self.storage.remove(rel)
+        for rel in self._window_files()[:-2]:
+            if rel not in keep:
+                self.storage.remove(rel)

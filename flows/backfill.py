@@ -1,0 +1,133 @@
+"""Flow ``backfill-conversations``: walk a long range window by window, resumable.
+
+Each window is its own ``enrich-conversations`` subflow run (so each has its own artifacts and
+manifest); at most ``max_concurrent_windows`` run at once. A window whose manifest says
+``completed`` is skipped unless ``force``: a killed backfill resumes where it stopped, without
+duplicates (a window's files are replaced, never appended to) or holes (a window only counts
+as done once its manifest, written last, says so).
+"""
+
+import contextvars
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
+
+from prefect import flow, get_run_logger
+from prefect.artifacts import create_progress_artifact, update_progress_artifact
+from prefect.runtime import deployment as runtime_deployment
+from pydantic import Field
+
+from flows.enrich_conversations import enrich_conversations
+from intercom_enrichment.errors import ConfigError, IntercomEnrichmentError
+from intercom_enrichment.storage import Storage
+from intercom_enrichment.windows import Window, as_utc, make_windows, parse_every
+from intercom_enrichment.writer import window_completed
+from tasks.publish import artifact_key
+
+# In-process observers (the CLI's progress bar): called with (window, "skipped"|"done"|"failed").
+ProgressListener = Callable[[Window, str], None]
+progress_listeners: list[ProgressListener] = []
+
+
+class BackfillIncomplete(IntercomEnrichmentError):
+    """Some windows failed; rerun the backfill to retry just those."""
+
+
+def plan_backfill(
+    start: datetime, end: datetime, every: str, storage: Storage, *, force: bool, now: datetime
+) -> tuple[list[Window], list[Window]]:
+    """(windows to run, windows already complete)."""
+    if as_utc(end) > now:
+        raise ConfigError(f"backfill end {as_utc(end).isoformat()} is in the future")
+    windows = make_windows(start, end, parse_every(every))
+    done = [] if force else [w for w in windows if window_completed(storage, w)]
+    return [w for w in windows if w not in done], done
+
+
+def _notify(window: Window, outcome: str) -> None:
+    for listener in progress_listeners:
+        listener(window, outcome)
+
+
+@flow(
+    name="backfill-conversations",
+    flow_run_name="backfill {start:%Y-%m-%dT%H}→{end:%Y-%m-%dT%H} every {every}",
+    log_prints=False,
+)
+def backfill_conversations(
+    start: Annotated[datetime, Field(description="First window's start (UTC).")],
+    end: Annotated[datetime, Field(description="Last window's end, exclusive (UTC).")],
+    every: Annotated[Literal["1h", "1d"], Field(description="Window length.")] = "1d",
+    output: Annotated[str, Field(description="Output folder or fsspec URL.")] = "out/intercom",
+    max_concurrent_windows: Annotated[
+        int, Field(ge=1, le=16, description="Windows processed at once.")
+    ] = 2,
+    force: Annotated[bool, Field(description="Redo windows already complete.")] = False,
+    include_parts: bool = False,
+    include_segments: bool = False,
+    batch_size: Annotated[int, Field(ge=10, le=20_000)] = 2000,
+    token_secret_block: Annotated[
+        str | None, Field(description="Prefect Secret block with the token (else the env).")
+    ] = None,
+) -> dict[str, Any]:
+    logger = get_run_logger()
+    storage = Storage(output)
+    storage.check_writable()
+    todo, done = plan_backfill(start, end, every, storage, force=force, now=datetime.now(UTC))
+    total = len(todo) + len(done)
+    for window in done:
+        _notify(window, "skipped")
+    logger.info(
+        "%d windows of %s, %d already complete, %d to run, %d at once",
+        total,
+        every,
+        len(done),
+        len(todo),
+        max_concurrent_windows,
+    )
+    progress_id = create_progress_artifact(
+        progress=100.0 * len(done) / max(total, 1),
+        key=artifact_key("backfill-progress", runtime_deployment.name),
+        description=f"windows complete of {total}",
+    )
+    failed: list[str] = []
+    finished = len(done)
+    lock = threading.Lock()
+
+    def run(window: Window) -> tuple[Window, bool]:
+        state = enrich_conversations(
+            start=window.start,
+            end=window.end,
+            output=output,
+            batch_size=batch_size,
+            include_parts=include_parts,
+            include_segments=include_segments,
+            token_secret_block=token_secret_block,
+            return_state=True,
+        )
+        return window, state.is_completed()
+
+    with ThreadPoolExecutor(max_workers=max_concurrent_windows) as pool:
+        futures = [pool.submit(contextvars.copy_context().run, run, w) for w in todo]
+        for future in as_completed(futures):
+            window, ok = future.result()
+            with lock:
+                finished += 1
+                if not ok:
+                    failed.append(window.key)
+            update_progress_artifact(progress_id, progress=100.0 * finished / max(total, 1))
+            _notify(window, "done" if ok else "failed")
+    summary = {
+        "windows": total,
+        "skipped": len(done),
+        "ran": len(todo),
+        "failed": sorted(failed),
+    }
+    if failed:
+        raise BackfillIncomplete(
+            f"{len(failed)} of {len(todo)} windows failed ({', '.join(sorted(failed)[:5])}"
+            f"{', …' if len(failed) > 5 else ''}); rerun the backfill to retry them"
+        )
+    return summary
