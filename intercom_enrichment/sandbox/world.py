@@ -1,0 +1,245 @@
+"""Deterministic, lazily generated Intercom data.
+
+Nothing is materialised: conversation ``i`` and contact ``j`` are generated on demand from
+``(seed, i)`` / ``(seed, j)``, so a world of 200,000 conversations costs nothing to build.
+Conversation ``i`` has ``updated_at = start + (i * span) // N``: non-decreasing in ``i``, so
+a time range of the search API maps to an index range by arithmetic alone.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import random
+from typing import Any, Literal
+
+from .config import DEFAULT_API_VERSION, SandboxConfig
+from .conversation_records import build_conversation, build_parts
+from .records import ConversationPlan, Identity, build_contact, build_segments, is_v216
+from .vocab import ADMINS, EMAIL_DOMAINS, FIRST_NAMES, LAST_NAMES
+
+ContactStatus = Literal["active", "deleted", "merged", "unsearchable"]
+
+CONVERSATION_ID_BASE = 100_000_000
+MAX_RETURNED_PARTS = 500
+"""GET /conversations/{id} returns at most this many (the most recent) parts."""
+
+
+class World:
+    """The sandbox's data set: `config.conversations` conversations, `config.contacts` contacts."""
+
+    def __init__(self, config: SandboxConfig) -> None:
+        self.config = config
+        self._n = config.conversations
+        self._c = config.contacts
+        self._start = config.start_ts
+        self._span = config.end_ts - config.start_ts
+        self._contact_prefix = f"{config.seed & 0xFFFFFFFF:08x}"
+        # Popularity rank -> contact index is an affine bijection, so popular contacts are
+        # spread over the index space rather than being contacts 0, 1, 2...
+        self._rank_step = coprime_at_least(self._c, 2_654_435_761 % max(self._c, 1))
+        self._rank_shift = int(self._unit("rank-shift", 0) * max(self._c, 1))
+
+    @property
+    def conversation_count(self) -> int:
+        return self._n
+
+    @property
+    def contact_count(self) -> int:
+        return self._c
+
+    # -- randomness -------------------------------------------------------------------------
+
+    def _rng(self, stream: str, index: int) -> random.Random:
+        return random.Random(f"{self.config.seed}:{stream}:{index}")
+
+    def _unit(self, stream: str, index: int) -> float:
+        """A uniform float in [0, 1) determined by (seed, stream, index); cheaper than an RNG."""
+        key = f"{self.config.seed}:{stream}:{index}".encode()
+        digest = hashlib.blake2b(key, digest_size=8).digest()
+        return int.from_bytes(digest, "big") / 2**64
+
+    # -- conversations: ids and time arithmetic ----------------------------------------------
+
+    def updated_at(self, i: int) -> int:
+        """`updated_at` of conversation `i`: non-decreasing in `i`."""
+        return self._start + (i * self._span) // self._n
+
+    def first_index_at_or_after(self, ts: int) -> int:
+        """The smallest `i` with ``updated_at(i) >= ts`` (`conversation_count` if none)."""
+        delta = ts - self._start
+        if delta <= 0:
+            return 0
+        # updated_at(i) >= ts  <=>  i * span >= delta * n  (delta is an integer)
+        return min(self._n, -(-delta * self._n // self._span))
+
+    def index_range(self, lo_ts: int, hi_ts: int) -> range:
+        """Indices of the conversations with ``lo_ts <= updated_at < hi_ts``."""
+        lo = self.first_index_at_or_after(lo_ts)
+        return range(lo, max(lo, self.first_index_at_or_after(hi_ts)))
+
+    def conversation_id(self, i: int) -> str:
+        return str(CONVERSATION_ID_BASE + i)
+
+    def conversation_index(self, conv_id: str) -> int | None:
+        """Index of the conversation with this id, or None if there is none."""
+        if not conv_id.isascii() or not conv_id.isdigit():
+            return None
+        i = int(conv_id) - CONVERSATION_ID_BASE
+        if 0 <= i < self._n and self.conversation_id(i) == conv_id:
+            return i
+        return None
+
+    # -- contacts ---------------------------------------------------------------------------
+
+    def contact_id(self, j: int) -> str:
+        """24 lowercase hex characters: the seed, then `j`."""
+        return f"{self._contact_prefix}{j:016x}"
+
+    def contact_index(self, contact_id: str) -> int | None:
+        """Index of the contact with this id, or None if there is none."""
+        if len(contact_id) != 24 or not contact_id.startswith(self._contact_prefix):
+            return None
+        try:
+            j = int(contact_id[8:], 16)
+        except ValueError:
+            return None
+        if 0 <= j < self._c and self.contact_id(j) == contact_id:
+            return j
+        return None
+
+    def contact_status(self, j: int) -> ContactStatus:
+        """Whether contact `j` is active, deleted, merged or active-but-unsearchable."""
+        cfg = self.config
+        u = self._unit("contact-status", j)
+        if u < cfg.deleted_contact_share:
+            return "deleted"
+        u -= cfg.deleted_contact_share
+        if u < cfg.merged_contact_share:
+            return "merged"
+        u -= cfg.merged_contact_share
+        if u < cfg.unsearchable_contact_share:
+            return "unsearchable"
+        return "active"
+
+    def canonical_contact(self, j: int) -> int | None:
+        """For a merged contact: the active contact it was merged into (None if none exists)."""
+        start = int(self._unit("canonical", j) * self._c)
+        for step in range(self._c):
+            k = (start + step) % self._c
+            if k != j and self.contact_status(k) == "active":
+                return k
+        return None
+
+    def identity(self, j: int) -> Identity:
+        """The few fields of contact `j` that conversations repeat (id, name, email...)."""
+        rng = self._rng("identity", j)
+        first, last = rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES)
+        local = f"{first}.{last}".lower().replace("'", "")
+        return Identity(
+            id=self.contact_id(j),
+            external_id=str(10_000 + j) if rng.random() < 0.7 else None,
+            name=f"{first} {last}",
+            email=f"{local}.{j}@{rng.choice(EMAIL_DOMAINS)}",
+            role="lead" if rng.random() < 0.2 else "user",
+        )
+
+    def contact(self, j: int, version: str = DEFAULT_API_VERSION) -> dict[str, Any]:
+        """Contact `j` as GET /contacts/{id} returns it, whatever its status."""
+        self._check_contact(j)
+        return build_contact(
+            self.identity(j), self._rng("contact", j), self._start, is_v216(version)
+        )
+
+    def segments(self, j: int) -> list[dict[str, Any]]:
+        """The segments contact `j` belongs to (0 to 3)."""
+        self._check_contact(j)
+        return build_segments(self._rng("segments", j), self._start)
+
+    def _check_contact(self, j: int) -> None:
+        if not 0 <= j < self._c:
+            raise IndexError(f"contact index {j} out of range(0, {self._c})")
+
+    def _pick_contact(self, rng: random.Random) -> int:
+        """A contact index drawn from a Zipf-like law with exponent `contact_skew`."""
+        c, a = self._c, 1.0 - self.config.contact_skew
+        u = rng.random()
+        # Inverse CDF of the density x**-skew on [1, c + 1).
+        x = (c + 1) ** u if abs(a) < 1e-9 else (1 + u * ((c + 1) ** a - 1)) ** (1 / a)
+        rank = min(max(int(x) - 1, 0), c - 1)
+        return (rank * self._rank_step + self._rank_shift) % c
+
+    # -- conversations: content ---------------------------------------------------------------
+
+    def conversation_contacts(self, i: int) -> list[int]:
+        """Contact indices of conversation `i`, primary first: none, one, or 2–3 distinct."""
+        if self._c == 0:
+            return []
+        rng = self._rng("conversation-contacts", i)
+        u = rng.random()
+        if u < self.config.no_contact_share:
+            wanted = 0
+        elif u < self.config.no_contact_share + self.config.multi_contact_share:
+            wanted = min(rng.randint(2, 3), self._c)
+        else:
+            wanted = 1
+        chosen: list[int] = []
+        for _ in range(wanted):
+            j = self._pick_contact(rng)
+            while j in chosen:
+                j = (j + 1) % self._c
+            chosen.append(j)
+        return chosen
+
+    def part_count(self, i: int) -> int:
+        """The real number of parts of conversation `i` (GET returns at most 500 of them)."""
+        cfg = self.config
+        rng = self._rng("part-count", i)
+        if rng.random() < cfg.truncated_parts_share:
+            return rng.randint(MAX_RETURNED_PARTS, 700)
+        return rng.randint(cfg.parts_min, cfg.parts_max)
+
+    def plan(self, i: int) -> ConversationPlan:
+        """The facts of conversation `i` that its fields and its parts must agree on."""
+        if not 0 <= i < self._n:
+            raise IndexError(f"conversation index {i} out of range(0, {self._n})")
+        rng = self._rng("conversation-plan", i)
+        updated = self.updated_at(i)
+        state = rng.choices(("closed", "open", "snoozed"), weights=(60, 30, 10))[0]
+        return ConversationPlan(
+            index=i,
+            id=self.conversation_id(i),
+            created_at=updated - rng.randint(120, 7 * 86_400),
+            updated_at=updated,
+            contacts=tuple(self.identity(j) for j in self.conversation_contacts(i)),
+            state=state,
+            admin=rng.choice(ADMINS) if rng.random() < 0.8 else None,
+            part_count=self.part_count(i),
+        )
+
+    def conversation(self, i: int, version: str = DEFAULT_API_VERSION) -> dict[str, Any]:
+        """Conversation `i` as a search result: the full object without `conversation_parts`."""
+        plan = self.plan(i)
+        return build_conversation(plan, self._rng("conversation", i), is_v216(version))
+
+    def conversation_with_parts(self, i: int, version: str = DEFAULT_API_VERSION) -> dict[str, Any]:
+        """Conversation `i` as GET /conversations/{id} returns it: at most 500 recent parts."""
+        plan = self.plan(i)
+        record = build_conversation(plan, self._rng("conversation", i), is_v216(version))
+        parts = build_parts(plan, self._rng("parts", i))
+        record["conversation_parts"] = {
+            "type": "conversation_part.list",
+            "conversation_parts": parts[-MAX_RETURNED_PARTS:],
+            "total_count": len(parts),
+        }
+        return record
+
+
+def coprime_at_least(modulus: int, candidate: int) -> int:
+    """The smallest integer >= `candidate` that is coprime with `modulus` (1 for modulus <= 1)."""
+    if modulus <= 1:
+        return 1
+    candidate = max(candidate, 1)
+    while math.gcd(candidate, modulus) != 1:
+        candidate += 1
+    return candidate
