@@ -71,6 +71,12 @@ def backfill_conversations(
     token_secret_block: Annotated[
         str | None, Field(description="Prefect Secret block with the token (else the env).")
     ] = None,
+    pii: Annotated[
+        Literal["keep", "hash", "drop"], Field(description="Personal data: keep, HMAC or drop.")
+    ] = "keep",
+    pii_key_secret_block: Annotated[
+        str | None, Field(description="Secret block with the HMAC key (else the env).")
+    ] = None,
 ) -> dict[str, Any]:
     logger = get_run_logger()
     storage = Storage(output)
@@ -105,6 +111,8 @@ def backfill_conversations(
             include_parts=include_parts,
             include_segments=include_segments,
             token_secret_block=token_secret_block,
+            pii=pii,
+            pii_key_secret_block=pii_key_secret_block,
             return_state=True,
         )
         return window, state.is_completed()

@@ -14,13 +14,15 @@ from prefect import flow, get_run_logger, unmapped
 from prefect.runtime import deployment as runtime_deployment
 from prefect.runtime import flow_run as runtime_flow_run
 from prefect.task_runners import ThreadPoolTaskRunner
+from prefect.utilities.annotations import quote
 from pydantic import Field
 
 from intercom_enrichment.batching import plan_batches
 from intercom_enrichment.enrich import EnrichOptions
 from intercom_enrichment.errors import IntercomEnrichmentError
+from intercom_enrichment.pii import PiiPolicy
+from intercom_enrichment.pipeline import WindowJob, incomplete_reason
 from intercom_enrichment.rows import Lineage
-from intercom_enrichment.schema import SCHEMA_VERSION
 from intercom_enrichment.settings import IntercomSettings
 from intercom_enrichment.storage import Storage
 from intercom_enrichment.windows import Window, parse_every, resolve_window
@@ -35,14 +37,17 @@ class EnrichmentIncomplete(IntercomEnrichmentError):
     """The window was written, but some conversations could not be enriched."""
 
 
+def _secret(block_name: str | None) -> str | None:
+    if not block_name:
+        return None
+    from prefect.blocks.system import Secret
+
+    return str(Secret.load(block_name).get())
+
+
 def load_settings(token_secret_block: str | None) -> IntercomSettings:
     """Token from a Prefect Secret block when one is named, else from the environment."""
-    token = None
-    if token_secret_block:
-        from prefect.blocks.system import Secret
-
-        token = str(Secret.load(token_secret_block).get())
-    return IntercomSettings.from_env(token=token)
+    return IntercomSettings.from_env(token=_secret(token_secret_block))
 
 
 def _run_name() -> str:
@@ -95,6 +100,14 @@ def enrich_conversations(
         str | None,
         Field(description="Name of a Prefect Secret block holding the token (else the env)."),
     ] = None,
+    pii: Annotated[
+        Literal["keep", "hash", "drop"],
+        Field(description="Contact email/name/phone, part bodies/author emails: keep, HMAC, drop."),
+    ] = "keep",
+    pii_key_secret_block: Annotated[
+        str | None,
+        Field(description="Secret block with the HMAC key for pii=hash (else the env)."),
+    ] = None,
 ) -> dict[str, Any]:
     logger = get_run_logger()
     started = datetime.now(UTC)
@@ -109,22 +122,26 @@ def enrich_conversations(
     settings = load_settings(token_secret_block)
     storage = Storage(output)
     storage.check_writable()
-    tables = ["conversations", "contacts"] + (["conversation_parts"] if include_parts else [])
+    options = EnrichOptions(
+        include_parts=include_parts,
+        include_segments=include_segments,
+        pii=PiiPolicy.from_env(pii, key=_secret(pii_key_secret_block)),
+    )
+    job = WindowJob(window, output, batch_size, options)
     lineage = Lineage(window, started)
-    options = EnrichOptions(include_parts=include_parts, include_segments=include_segments)
 
     listing, listed = list_conversations.submit(settings, window).result()
     batches = plan_batches(listing.conversations, batch_size=batch_size)
     logger.info("%d conversations in %d batches", len(listing.conversations), len(batches))
-    quarantined = listing.quarantine
+    quarantined = options.pii.scrub_quarantine(listing.quarantine)
     del listing  # the batches hold the conversations now
     parts = [listed]
-    writer = WindowWriter(storage, window, tables)
+    writer = WindowWriter(storage, window, job.tables)
     try:
         for first in range(0, len(batches), BATCHES_IN_FLIGHT):
             group = batches[first : first + BATCHES_IN_FLIGHT]
-            futures = enrich_conversation_batch.map(
-                unmapped(settings), group, unmapped(lineage), unmapped(options)
+            futures = enrich_conversation_batch.map(  # quote: Prefect need not walk the batches
+                unmapped(settings), [quote(b) for b in group], unmapped(lineage), unmapped(options)
             )
             for future in futures:  # in batch order, so reruns write the same files
                 records, metrics = future.result()
@@ -133,37 +150,18 @@ def enrich_conversations(
             del futures, group
         writer.append(BatchRecords(quarantine=quarantined))
         metrics = reduce_metrics(parts)
-        problems = metrics.invariant_violations()
-        incomplete = metrics.status_failed + metrics.parts_fetch_failed
-        manifest = {
-            "schema_version": SCHEMA_VERSION,
-            "window": {"start": window.start.isoformat(), "end": window.end.isoformat()},
-            "parameters": {
-                "output": output,
-                "batch_size": batch_size,
-                "include_parts": include_parts,
-                "include_segments": include_segments,
-                "api_version": settings.api_version,
-                "base_url": settings.base_url,
-            },
-            "flow_run_id": str(runtime_flow_run.id) if runtime_flow_run.id else None,
-            "started_at": started.isoformat(),
-            "finished_at": datetime.now(UTC).isoformat(),
-            "metrics": metrics.to_dict(),
-        }
-        files = writer.publish(manifest, complete=not (incomplete or problems))
+        reason = incomplete_reason(metrics)
+        manifest = job.manifest(
+            settings,
+            metrics,
+            started=started,
+            flow_run_id=str(runtime_flow_run.id) if runtime_flow_run.id else None,
+        )
+        files = writer.publish(manifest, complete=reason is None)
     except BaseException:
         writer.abort()
         raise
-    publish_artifacts(window, metrics, files, storage, problems, runtime_deployment.name)
-    result = {"window": window.key, "files": [f.path for f in files], **metrics.to_dict()}
-    if problems:
-        raise EnrichmentIncomplete("metrics invariants violated: " + "; ".join(problems))
-    if incomplete:
-        raise EnrichmentIncomplete(
-            f"{metrics.status_failed} conversations could not be enriched and "
-            f"{metrics.parts_fetch_failed} could not get their parts after retries "
-            f"({dict(metrics.failure_reasons)}); rows are written with enrichment_status=failed; "
-            "rerun the window to repair it"
-        )
-    return result
+    publish_artifacts(window, metrics, files, storage, reason, runtime_deployment.name)
+    if reason:
+        raise EnrichmentIncomplete(reason)
+    return {"window": window.key, "files": [f.path for f in files], **metrics.to_dict()}

@@ -1,12 +1,16 @@
 """Split a window's conversations into batches such that each distinct contact is fetched once.
 
-Distinct contact ids (primary contacts first, in conversation order, then contacts that are only
-ever secondary) are cut into chunks of 150, the ``IN`` size of one bulk contact search. A batch
-owns a run of whole chunks and every conversation whose primary contact is in them, so bulk
-lookups stay at ⌈contacts ÷ 150⌉ calls and no contact is looked up by two batches.
+Every batch owns a set of contacts — whole chunks of 150, the ``IN`` size of one bulk contact
+search, except the last batch — and every conversation whose primary contact it owns, so bulk
+lookups stay at ⌈contacts ÷ 150⌉ calls and no contact is looked up by two batches. Contacts are
+spread over the batches heaviest first, each to the batch with the fewest conversations that
+still has room, so that a few very active contacts do not make one batch much longer than the
+others (contact activity is skewed: a handful of customers write most conversations).
 """
 
+import heapq
 import math
+from collections import Counter
 from dataclasses import dataclass
 
 from .models import Conversation
@@ -21,6 +25,7 @@ class ConversationBatch:
 
 
 def distinct_contact_ids(conversations: list[Conversation]) -> list[str]:
+    """Primary contacts first, in conversation order, then contacts only ever secondary."""
     primary = dict.fromkeys(c.contact_ids[0] for c in conversations if c.contact_ids)
     secondary = dict.fromkeys(
         i for c in conversations for i in c.contact_ids[1:] if i not in primary
@@ -29,27 +34,32 @@ def distinct_contact_ids(conversations: list[Conversation]) -> list[str]:
 
 
 def plan_batches(conversations: list[Conversation], *, batch_size: int) -> list[ConversationBatch]:
-    """Batches of about ``batch_size`` conversations, aligned to whole contact chunks."""
+    """Batches of about ``batch_size`` conversations, each owning whole contact chunks."""
     if not conversations:
         return []
     ids = distinct_contact_ids(conversations)
-    contacts_per_conversation = len(ids) / len(conversations)
-    chunks_per_batch = max(
-        1, round(batch_size * contacts_per_conversation / CONTACT_SEARCH_MAX_IDS)
-    )
-    per_batch = chunks_per_batch * CONTACT_SEARCH_MAX_IDS
-    n_batches = max(1, math.ceil(len(ids) / per_batch))
-    owner = {cid: pos // per_batch for pos, cid in enumerate(ids)}
+    load = Counter(c.contact_ids[0] for c in conversations if c.contact_ids)
+    chunks = max(1, round(batch_size * len(ids) / len(conversations) / CONTACT_SEARCH_MAX_IDS))
+    capacity = chunks * CONTACT_SEARCH_MAX_IDS
+    n_batches = max(1, math.ceil(len(ids) / capacity))
+    sizes = [capacity] * (n_batches - 1) + [len(ids) - capacity * (n_batches - 1)]
+    owned: list[list[str]] = [[] for _ in range(n_batches)]
+    heap = [(0, b) for b in range(n_batches) if sizes[b] > 0]  # (conversations, batch)
+    owner: dict[str, int] = {}
+    for cid in sorted(ids, key=lambda i: -load[i]):  # stable: ties keep first-seen order
+        conversations_so_far, b = heapq.heappop(heap)
+        owner[cid] = b
+        owned[b].append(cid)
+        if len(owned[b]) < sizes[b]:
+            heapq.heappush(heap, (conversations_so_far + load[cid], b))
     convs: list[list[Conversation]] = [[] for _ in range(n_batches)]
     orphans = 0
     for conv in conversations:
         if conv.contact_ids:
             convs[owner[conv.contact_ids[0]]].append(conv)
-        else:  # no contact: spread evenly, nothing to look up
+        else:  # no contact: nothing to look up; spread evenly
             convs[orphans % n_batches].append(conv)
             orphans += 1
     return [
-        ConversationBatch(i, convs[i], ids[i * per_batch : (i + 1) * per_batch])
-        for i in range(n_batches)
-        if convs[i] or ids[i * per_batch : (i + 1) * per_batch]
+        ConversationBatch(b, convs[b], owned[b]) for b in range(n_batches) if convs[b] or owned[b]
     ]

@@ -14,6 +14,7 @@ import typer
 
 from .client import check_access
 from .errors import ConfigError, FatalError, IntercomEnrichmentError, IntercomError, OutputError
+from .pii import PiiPolicy
 from .settings import IntercomSettings
 from .storage import Storage
 from .windows import Window, parse_instant, resolve_window
@@ -43,7 +44,7 @@ def _window(start: str, end: str) -> Window:
     return Window(parse_instant(start), parse_instant(end))
 
 
-def _preflight(start: str, end: str, output: str) -> Window:
+def _preflight(start: str, end: str, output: str, pii: str) -> Window:
     """Every check that needs no Prefect: dates, token, output, and one GET /me."""
     try:
         window = _window(start, end)
@@ -52,6 +53,7 @@ def _preflight(start: str, end: str, output: str) -> Window:
             window.start, window.end, every=HOUR, lag=timedelta(0), scheduled=now, now=now
         )
         settings = IntercomSettings.from_env()
+        PiiPolicy.from_env(pii)
         Storage(output).check_writable()
     except (ConfigError, OutputError) as exc:
         _fail(str(exc), EXIT_USAGE)
@@ -91,6 +93,13 @@ SegmentsOpt = Annotated[
     bool, typer.Option("--include-segments", help="Also fetch each contact's segments.")
 ]
 BatchOpt = Annotated[int, typer.Option(min=10, help="Conversations per enrichment task (about).")]
+PiiOpt = Annotated[
+    str,
+    typer.Option(
+        help="Contact email/name/phone and part bodies/author emails: keep, hash (HMAC-SHA256 "
+        "keyed by INTERCOM_PII_HMAC_KEY) or drop."
+    ),
+]
 
 
 @app.command()
@@ -101,13 +110,14 @@ def run(
     include_parts: PartsOpt = False,
     include_segments: SegmentsOpt = False,
     batch_size: BatchOpt = 2000,
+    pii: PiiOpt = "keep",
 ) -> None:
     """Enrich the conversations updated in [START, END) and write Parquet to OUTPUT.
 
     The token comes from INTERCOM_ACCESS_TOKEN; the API from INTERCOM_BASE_URL or
     INTERCOM_REGION (us, eu, au).
     """
-    window = _preflight(start, end, output)
+    window = _preflight(start, end, output, pii)
     result = run_flow(
         start=window.start,
         end=window.end,
@@ -115,6 +125,7 @@ def run(
         batch_size=batch_size,
         include_parts=include_parts,
         include_segments=include_segments,
+        pii=pii,
     )
     typer.echo(f"wrote {len(result['files'])} files for {result['window']} to {output}")
 
@@ -130,12 +141,13 @@ def backfill(
     include_parts: PartsOpt = False,
     include_segments: SegmentsOpt = False,
     batch_size: BatchOpt = 2000,
+    pii: PiiOpt = "keep",
 ) -> None:
     """Walk [START, END) window by window; completed windows are skipped, so a killed
     backfill resumes where it stopped."""
     if every not in ("1h", "1d"):
         _fail(f"--every must be 1h or 1d, not {every!r}", EXIT_USAGE)
-    window = _preflight(start, end, output)
+    window = _preflight(start, end, output, pii)
     _quiet_prefect()
     from tqdm import tqdm
 
@@ -162,6 +174,7 @@ def backfill(
                 include_parts=include_parts,
                 include_segments=include_segments,
                 batch_size=batch_size,
+                pii=pii,
             )
         finally:
             progress_listeners.remove(advance)
@@ -173,27 +186,41 @@ def sandbox(
     port: Annotated[int, typer.Option(help="Port on 127.0.0.1 (0: any free port).")] = 8765,
     conversations: Annotated[int, typer.Option(help="Conversations in the world.")] = 2000,
     contacts: Annotated[int, typer.Option(help="Distinct contacts in the world.")] = 600,
+    start: Annotated[str, typer.Option(help="Start of the data's time range (UTC).")] = (
+        "2026-10-01T00:00:00Z"
+    ),
+    days: Annotated[float, typer.Option(min=0.001, help="Length of the data's range.")] = 1.0,
     seed: Annotated[int, typer.Option(help="Seed of the generated data.")] = 7,
     rate_limit: Annotated[int, typer.Option(help="Calls per 10 s (0: unlimited).")] = 1666,
+    latency_ms: Annotated[
+        str, typer.Option(help="Latency range per request, LOW:HIGH in ms.")
+    ] = "0:0",
 ) -> None:
     """Serve the simulated Intercom API on 127.0.0.1 until interrupted."""
-    from .sandbox import SandboxConfig, SandboxServer
+    from .sandbox import SandboxConfig, SandboxServer, serve_forever
 
-    config = SandboxConfig(
-        seed=seed, conversations=conversations, contacts=contacts, rate_limit=rate_limit
-    )
-    server = SandboxServer(config, port=port)
-    server.start()
-    typer.echo(f"INTERCOM_BASE_URL={server.url}")
-    typer.echo(f"INTERCOM_ACCESS_TOKEN={server.token}")
-    data = Window(config.window_start, datetime.fromtimestamp(config.end_ts, UTC))
-    typer.echo(f"conversations updated in [{data.start.isoformat()}, {data.end.isoformat()})")
     try:
-        server.wait()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.stop()
+        low, high = (int(x) for x in latency_ms.split(":"))
+        first = parse_instant(start)
+        config = SandboxConfig(
+            seed=seed,
+            conversations=conversations,
+            contacts=contacts,
+            window_start=first,
+            window_end=first + timedelta(days=days),
+            rate_limit=rate_limit,
+            latency_ms=(low, high),
+        )
+    except (ValueError, ConfigError) as exc:
+        _fail(f"invalid sandbox option: {exc}", EXIT_USAGE)
+
+    def ready(server: SandboxServer) -> None:
+        data = Window(config.window_start, datetime.fromtimestamp(config.end_ts, UTC))
+        typer.echo(f"INTERCOM_BASE_URL={server.url}")
+        typer.echo(f"INTERCOM_ACCESS_TOKEN={server.token}")
+        typer.echo(f"conversations updated in [{data.start.isoformat()}, {data.end.isoformat()})")
+
+    serve_forever(config, port=port, on_ready=ready)
 
 
 @app.command()

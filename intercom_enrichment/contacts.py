@@ -8,6 +8,7 @@ the caller writes its conversations with ``enrichment_status=failed``.
 """
 
 import asyncio
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
@@ -47,8 +48,10 @@ class ContactLookup:
 
 
 def _reason(exc: IntercomError) -> str:
+    """``GET /contacts/…: HTTP 503``: the contact id is left out, so that reasons add up."""
     status = f"HTTP {exc.status}" if exc.status is not None else "no response"
-    return f"{exc.method} {exc.path.rsplit('/', 1)[0]}/…: {status}".strip()
+    path = re.sub(r"^/contacts/[^/]+", "/contacts/…", exc.path)
+    return f"{exc.method} {path}: {status}".strip()
 
 
 async def lookup_contacts(
@@ -65,7 +68,11 @@ async def lookup_contacts(
     missing = [i for i in ids if i not in result.found and i not in result.failed]
     await asyncio.gather(*(_fetch_one(client, cid, result) for cid in missing))
     if include_segments:
-        await asyncio.gather(*(_segments(client, cid, result) for cid in list(result.found)))
+        # By the contact's own id: a merged id answers 410 on /segments too.
+        askers: dict[str, list[str]] = {}
+        for asked, contact in result.found.items():
+            askers.setdefault(contact.id, []).append(asked)
+        await asyncio.gather(*(_segments(client, cid, ids, result) for cid, ids in askers.items()))
     return result
 
 
@@ -105,16 +112,19 @@ async def _fetch_one(client: IntercomClient, contact_id: str, result: ContactLoo
         result.failed[contact_id] = _reason(exc)
 
 
-async def _segments(client: IntercomClient, contact_id: str, result: ContactLookup) -> None:
+async def _segments(
+    client: IntercomClient, contact_id: str, askers: list[str], result: ContactLookup
+) -> None:
+    """Segments of one contact, recorded under every id it was asked for."""
     try:
         raw = await client.get_contact_segments(contact_id)
     except RUN_FATAL:
         raise
     except NotFound:
-        result.segments[contact_id] = []
-        return
+        raw = []
     except IntercomError as exc:
-        result.segment_failures[contact_id] = _reason(exc)
+        for asked in askers:
+            result.segment_failures[asked] = _reason(exc)
         return
     names = []
     for item in raw:
@@ -122,4 +132,5 @@ async def _segments(client: IntercomClient, contact_id: str, result: ContactLook
             names.append(Segment.model_validate(item).name or "")
         except ValidationError:
             continue
-    result.segments[contact_id] = sorted(n for n in names if n)
+    for asked in askers:
+        result.segments[asked] = sorted(n for n in names if n)

@@ -5,7 +5,7 @@ Plain async Python, no Prefect: ``tasks/`` wraps ``enrich_batch`` and the tests 
 
 import asyncio
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import ValidationError
@@ -17,6 +17,7 @@ from .errors import IntercomError, NotFound
 from .listing import Listing, quarantine_record
 from .metrics import EnrichmentMetrics
 from .models import Conversation, PartList
+from .pii import PiiPolicy
 from .rows import Lineage, contact_row, conversation_row, part_rows
 from .writer import BatchRecords
 
@@ -25,6 +26,7 @@ from .writer import BatchRecords
 class EnrichOptions:
     include_parts: bool = False
     include_segments: bool = False
+    pii: PiiPolicy = field(default_factory=PiiPolicy)
 
 
 def status_of(conv: Conversation, lookup: ContactLookup) -> str:
@@ -85,7 +87,9 @@ async def enrich_batch(
     else:
         lookup, parts = await lookup_task, _Parts({}, Counter(), [])
 
-    records = BatchRecords(quarantine=lookup.quarantine + parts.quarantine)
+    records = BatchRecords(
+        quarantine=options.pii.scrub_quarantine(lookup.quarantine + parts.quarantine)
+    )
     statuses: Counter[str] = Counter()
     segments_of = lookup.segments.get if options.include_segments else (lambda _id: None)
     for conv in batch.conversations:
@@ -115,6 +119,9 @@ async def enrich_batch(
             seen.add(contact.id)
             records.contacts.append(contact_row(contact, lineage, segments_of(asked)))
 
+    options.pii.apply("conversations", records.conversations)
+    options.pii.apply("contacts", records.contacts)
+    options.pii.apply("conversation_parts", records.conversation_parts)
     metrics = EnrichmentMetrics(
         conversations_written=len(batch.conversations),
         contacts_unique=len(batch.contact_ids),

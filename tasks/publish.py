@@ -24,7 +24,7 @@ def summary_markdown(
     metrics: EnrichmentMetrics,
     files: list[WrittenFile],
     storage: Storage,
-    problems: list[str],
+    problem: str | None,
 ) -> str:
     lines = [
         f"# Intercom enrichment {window.label}",
@@ -44,10 +44,10 @@ def summary_markdown(
         f"{metrics.api_retries}, answered 429 {metrics.api_rate_limited}, "
         f"{metrics.rate_limit_wait_seconds:.1f} request-seconds waiting for the rate limit",
     ]
-    if metrics.failure_reasons or problems:
+    if metrics.failure_reasons or problem:
         lines += ["", "## Failures", ""]
         lines += [f"- {reason}: {count}" for reason, count in metrics.failure_reasons.items()]
-        lines += [f"- {problem}" for problem in problems]
+        lines += [f"- run incomplete: {problem}"] if problem else []
     lines += ["", "## Files", ""]
     lines += [f"- [{f.path}]({storage.uri(f.path)}): {f.rows} rows" for f in files]
     return "\n".join(lines) + "\n"
@@ -63,7 +63,7 @@ def publish_artifacts(
     metrics: EnrichmentMetrics,
     files: list[WrittenFile],
     storage: Storage,
-    problems: list[str],
+    problem: str | None,
     deployment_name: str | None,
 ) -> dict[str, Any]:
     rows = [
@@ -75,7 +75,7 @@ def publish_artifacts(
     summary_key = artifact_key("enrichment-summary", deployment_name)
     create_table_artifact(rows, key=table_key, description=f"metrics of {window.label}")
     create_markdown_artifact(
-        summary_markdown(window, metrics, files, storage, problems),
+        summary_markdown(window, metrics, files, storage, problem),
         key=summary_key,
         description=f"summary of {window.label}",
     )

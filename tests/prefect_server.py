@@ -22,13 +22,10 @@ def free_port() -> int:
 
 def prefect_env(home: Path, api_url: str | None = None, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "INTERCOM_"))}
-    env.update(
-        PREFECT_HOME=str(home),
-        PREFECT_SERVER_ANALYTICS_ENABLED="false",
-        PREFECT_LOGGING_LEVEL="INFO",
-        **({"PREFECT_API_URL": api_url} if api_url else {}),
-        **extra,
-    )
+    env.update(PREFECT_HOME=str(home), PREFECT_SERVER_ANALYTICS_ENABLED="false")
+    if api_url:
+        env["PREFECT_API_URL"] = api_url
+    env.update(extra)
     return env
 
 

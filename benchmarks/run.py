@@ -1,0 +1,267 @@
+"""Benchmarks against the sandbox, run as a separate process: prints a markdown table.
+
+    .venv/bin/python -m benchmarks.run                 # S1, S2, S3
+    .venv/bin/python -m benchmarks.run --only S1 S2
+
+A temporary `prefect server start` is started first and not timed. Each scenario gets its own
+sandbox process (latency 20–60 ms) and each job its own process, so peak RSS is the job's.
+"""
+
+import argparse
+import asyncio
+import json
+import math
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from benchmarks.naive import run_naive
+from tests.prefect_server import prefect_env, prefect_server
+
+ROOT = Path(__file__).resolve().parents[1]
+START = datetime(2026, 10, 1, tzinfo=UTC)
+
+
+@dataclass
+class Sandbox:
+    proc: subprocess.Popen[str]
+    url: str
+    token: str
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(timeout=20)
+
+
+def start_sandbox(conversations: int, contacts: int, days: float, rate_limit: int) -> Sandbox:
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "intercom_enrichment.cli",
+            "sandbox",
+            "--port",
+            "0",
+            "--conversations",
+            str(conversations),
+            "--contacts",
+            str(contacts),
+            "--start",
+            START.isoformat(),
+            "--days",
+            str(days),
+            "--rate-limit",
+            str(rate_limit),
+            "--latency-ms",
+            "20:60",
+        ],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None
+    values = {}
+    while len(values) < 2:
+        line = proc.stdout.readline()
+        if not line:
+            raise RuntimeError("sandbox did not start")
+        if "=" in line:
+            key, value = line.strip().split("=", 1)
+            values[key] = value
+    return Sandbox(proc, values["INTERCOM_BASE_URL"], values["INTERCOM_ACCESS_TOKEN"])
+
+
+def run_job(mode: str, params: dict[str, Any], sandbox: Sandbox, env: dict[str, str]) -> dict:
+    job_env = {**env, "INTERCOM_BASE_URL": sandbox.url, "INTERCOM_ACCESS_TOKEN": sandbox.token}
+    proc = subprocess.run(
+        [sys.executable, "-m", "benchmarks.flow_runner", mode, json.dumps(params, default=str)],
+        cwd=ROOT,
+        env=job_env,
+        capture_output=True,
+        text=True,
+        timeout=3600,
+    )
+    if proc.returncode != 0:
+        raise RuntimeError(f"{mode} failed:\n{proc.stderr[-4000:]}")
+    return dict(json.loads(proc.stdout.strip().splitlines()[-1]))
+
+
+def wait_for_fresh_rate_window() -> None:
+    """Start on a fresh 10-second window, so an earlier job's calls do not count against us."""
+    time.sleep(10 - time.time() % 10 + 0.2)
+
+
+def minimal_requests(result: dict, include_parts: bool) -> int:
+    """Listing pages + ⌈distinct contacts ÷ 150⌉ + fallbacks (+ one GET per conversation)."""
+    by = result["requests_by_endpoint"]
+    pages = math.ceil(result["conversations_listed"] / 150)
+    bulk = math.ceil(result["contacts_unique"] / 150)
+    parts = result["conversations_written"] if include_parts else 0
+    return pages + bulk + by.get("contacts.get", 0) + parts
+
+
+def row(name: str, wall: float, result: dict, limit: int, rss: float | None, parts: bool) -> dict:
+    requests = result.get("api_requests") or sum(result["requests"].values())
+    by = result.get("requests_by_endpoint") or result["requests"]
+    conversations = result.get("conversations_written") or result.get("conversations")
+    bound = minimal_requests(result, parts) / (limit / 10) if "contacts_unique" in result else None
+    return {
+        "scenario": name,
+        "wall s": f"{wall:.1f}",
+        "requests": requests,
+        "by endpoint": ", ".join(f"{k} {v}" for k, v in sorted(by.items())),
+        "429s": result.get("api_rate_limited", result.get("rate_limited", 0)),
+        "conv/s": f"{conversations / wall:.0f}",
+        "wall ÷ bound": f"{wall / bound:.2f}" if bound else "-",
+        "peak RSS MB": f"{rss:.0f}" if rss else "-",
+    }
+
+
+def s1(env: dict[str, str], out: Path) -> list[dict]:
+    sb = start_sandbox(20_000, 6_000, 1, 1666)
+    try:
+        params = {"start": START, "end": START + timedelta(days=1)}
+        flow = run_job("window", {**params, "output": str(out / "s1")}, sb, env)
+        plain = run_job("plain", {**params, "output": str(out / "s1-plain")}, sb, env)
+        wait_for_fresh_rate_window()
+        naive = asyncio.run(run_naive(sb.url, sb.token, params["start"], params["end"]))
+    finally:
+        sb.stop()
+    rows = [
+        row("S1 flow", flow["wall"], flow["result"], 1666, flow["peak_rss_mb"], False),
+        row(
+            "S1 plain asyncio (no Prefect)",
+            plain["wall"],
+            plain["result"],
+            1666,
+            plain["peak_rss_mb"],
+            False,
+        ),
+        row("S1 naive baseline", naive["wall"], naive, 1666, None, False),
+    ]
+    result = flow["result"]
+    checks = {
+        "requests ≤ 1.1 × minimal": result["api_requests"] <= 1.1 * minimal_requests(result, False),
+        "flow ≥ 15× faster than naive": naive["wall"] >= 15 * flow["wall"],
+        "no 429": result["api_rate_limited"] == 0,
+    }
+    return [*rows, {"scenario": "S1 targets", "wall s": _verdict(checks)}]
+
+
+def s2(env: dict[str, str], out: Path) -> list[dict]:
+    sb = start_sandbox(1_000, 300, 1, 167)
+    try:
+        one_end = START + timedelta(seconds=86)  # holds exactly one conversation
+        wait_for_fresh_rate_window()
+        one = run_job(
+            "window",
+            {"start": START, "end": one_end, "output": str(out / "s2-one"), "include_parts": True},
+            sb,
+            env,
+        )
+        wait_for_fresh_rate_window()
+        flow = run_job(
+            "window",
+            {
+                "start": START,
+                "end": START + timedelta(days=1),
+                "output": str(out / "s2"),
+                "include_parts": True,
+            },
+            sb,
+            env,
+        )
+    finally:
+        sb.stop()
+    result = flow["result"]
+    ok_requests = result["api_requests"] - result["api_rate_limited"]
+    beyond = flow["wall"] - one["wall"]
+    checks = {
+        f"time beyond 1-conv run {beyond:.1f} s ≤ 1.05 × {ok_requests} ÷ 16.7/s": beyond
+        <= 1.05 * ok_requests / 16.7,
+        "429s < 2% of requests": result["api_rate_limited"] < 0.02 * result["api_requests"],
+    }
+    return [
+        row("S2 one conversation", one["wall"], one["result"], 167, one["peak_rss_mb"], True),
+        row("S2 parts", flow["wall"], result, 167, flow["peak_rss_mb"], True),
+        {"scenario": "S2 targets", "wall s": _verdict(checks)},
+    ]
+
+
+def s3(env: dict[str, str], out: Path) -> list[dict]:
+    rows, peaks = [], {}
+    for total, days in ((50_000, 2.5), (200_000, 10.0)):
+        sb = start_sandbox(total, total * 3 // 10, days, 1666)
+        try:
+            params = {
+                "start": START,
+                "end": START + timedelta(days=days),
+                "every": "1d",
+                "output": str(out / f"s3-{total}"),
+                "max_concurrent_windows": 2,
+            }
+            job = run_job("backfill", params, sb, env)
+        finally:
+            sb.stop()
+        peaks[total] = job["peak_rss_mb"]
+        rows.append(
+            {
+                "scenario": f"S3 backfill {total:,} conversations ({math.ceil(days)} windows)",
+                "wall s": f"{job['wall']:.1f}",
+                "conv/s": f"{total / job['wall']:.0f}",
+                "peak RSS MB": f"{job['peak_rss_mb']:.0f}",
+            }
+        )
+    checks = {
+        "peak RSS ≤ 1 GiB": peaks[200_000] <= 1024,
+        "200k peak within 20% of 50k peak": peaks[200_000] <= 1.2 * peaks[50_000],
+    }
+    return [*rows, {"scenario": "S3 targets", "wall s": _verdict(checks)}]
+
+
+def _verdict(checks: dict[str, bool]) -> str:
+    return "; ".join(f"{'PASS' if ok else 'FAIL'} {name}" for name, ok in checks.items())
+
+
+def table(rows: list[dict]) -> str:
+    columns = [
+        "scenario",
+        "wall s",
+        "requests",
+        "by endpoint",
+        "429s",
+        "conv/s",
+        "wall ÷ bound",
+        "peak RSS MB",
+    ]
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    lines += ["| " + " | ".join(str(r.get(c, "")) for c in columns) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="intercom-enrichment benchmarks")
+    parser.add_argument("--only", nargs="*", default=["S1", "S2", "S3"])
+    args = parser.parse_args()
+    scenarios = {"S1": s1, "S2": s2, "S3": s3}
+    with tempfile.TemporaryDirectory() as tmp:
+        home, out = Path(tmp) / "prefect", Path(tmp) / "out"
+        home.mkdir()
+        with prefect_server(home) as api:
+            env = prefect_env(home, api, PREFECT_LOGGING_LEVEL="WARNING")
+            env["PATH"] = os.environ.get("PATH", "")
+            rows = []
+            for name in args.only:
+                print(f"running {name} …", file=sys.stderr, flush=True)
+                rows += scenarios[name.upper()](env, out)
+    print(table(rows))
+
+
+if __name__ == "__main__":
+    main()
