@@ -21,6 +21,7 @@ from pydantic import Field
 
 from flows.enrich_conversations import enrich_conversations
 from intercom_enrichment.errors import ConfigError, IntercomEnrichmentError
+from intercom_enrichment.memory import release_memory
 from intercom_enrichment.storage import Storage
 from intercom_enrichment.windows import Window, as_utc, make_windows, parse_every
 from intercom_enrichment.writer import window_completed
@@ -115,6 +116,7 @@ def backfill_conversations(
             pii_key_secret_block=pii_key_secret_block,
             return_state=True,
         )
+        release_memory()  # keep the resident size flat over long backfills
         return window, state.is_completed()
 
     with ThreadPoolExecutor(max_workers=max_concurrent_windows) as pool:
