@@ -1,7 +1,9 @@
 """Flow ``backfill-conversations``: walk a long range window by window, resumable.
 
-Each window is its own ``enrich-conversations`` subflow run (so each has its own artifacts and
-manifest); at most ``max_concurrent_windows`` run at once. A window whose manifest says
+Each window is its own ``enrich-conversations`` flow run (so each has its own artifacts and
+manifest): a subflow in this process, or — with ``fan_out_deployment`` — a run of that
+deployment, picked up by any worker of its pool on any machine. At most
+``max_concurrent_windows`` run at once either way. A window whose manifest says
 ``completed`` is skipped unless ``force``: a killed backfill resumes where it stopped, without
 duplicates (a window's files are replaced, never appended to) or holes (a window only counts
 as done once its manifest, written last, says so).
@@ -16,6 +18,7 @@ from typing import Annotated, Any, Literal
 
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_progress_artifact, update_progress_artifact
+from prefect.deployments import run_deployment
 from prefect.runtime import deployment as runtime_deployment
 from pydantic import Field
 
@@ -78,6 +81,16 @@ def backfill_conversations(
     pii_key_secret_block: Annotated[
         str | None, Field(description="Secret block with the HMAC key (else the env).")
     ] = None,
+    global_limit: Annotated[
+        str | None, Field(description="Prefect global concurrency limit for the app's calls.")
+    ] = None,
+    fan_out_deployment: Annotated[
+        str | None,
+        Field(
+            description="Run each window as a flow run of this deployment (e.g. "
+            "'enrich-conversations/window'), spread over every worker of its pool."
+        ),
+    ] = None,
 ) -> dict[str, Any]:
     logger = get_run_logger()
     storage = Storage(output)
@@ -104,18 +117,22 @@ def backfill_conversations(
     lock = threading.Lock()
 
     def run(window: Window) -> tuple[Window, bool]:
-        state = enrich_conversations(
-            start=window.start,
-            end=window.end,
-            output=output,
-            batch_size=batch_size,
-            include_parts=include_parts,
-            include_segments=include_segments,
-            token_secret_block=token_secret_block,
-            pii=pii,
-            pii_key_secret_block=pii_key_secret_block,
-            return_state=True,
-        )
+        params = {
+            "start": window.start,
+            "end": window.end,
+            "output": output,
+            "batch_size": batch_size,
+            "include_parts": include_parts,
+            "include_segments": include_segments,
+            "token_secret_block": token_secret_block,
+            "pii": pii,
+            "pii_key_secret_block": pii_key_secret_block,
+            "global_limit": global_limit,
+        }
+        if fan_out_deployment:  # a flow run on whichever worker of the pool is free
+            run = run_deployment(fan_out_deployment, parameters=params, timeout=None)
+            return window, bool(run.state and run.state.is_completed())
+        state = enrich_conversations(**params, return_state=True)
         release_memory()  # keep the resident size flat over long backfills
         return window, state.is_completed()
 

@@ -108,6 +108,10 @@ def enrich_conversations(
         str | None,
         Field(description="Secret block with the HMAC key for pii=hash (else the env)."),
     ] = None,
+    global_limit: Annotated[
+        str | None,
+        Field(description="Prefect global concurrency limit shared by every run of this app."),
+    ] = None,
 ) -> dict[str, Any]:
     logger = get_run_logger()
     started = datetime.now(UTC)
@@ -130,7 +134,7 @@ def enrich_conversations(
     job = WindowJob(window, output, batch_size, options)
     lineage = Lineage(window, started)
 
-    listing, listed = list_conversations.submit(settings, window).result()
+    listing, listed = list_conversations.submit(settings, window, global_limit).result()
     batches = plan_batches(listing.conversations, batch_size=batch_size)
     logger.info("%d conversations in %d batches", len(listing.conversations), len(batches))
     quarantined = options.pii.scrub_quarantine(listing.quarantine)
@@ -141,7 +145,11 @@ def enrich_conversations(
         for first in range(0, len(batches), BATCHES_IN_FLIGHT):
             group = batches[first : first + BATCHES_IN_FLIGHT]
             futures = enrich_conversation_batch.map(  # quote: Prefect need not walk the batches
-                unmapped(settings), [quote(b) for b in group], unmapped(lineage), unmapped(options)
+                unmapped(settings),
+                [quote(b) for b in group],
+                unmapped(lineage),
+                unmapped(options),
+                unmapped(global_limit),
             )
             for future in futures:  # in batch order, so reruns write the same files
                 records, metrics = future.result()

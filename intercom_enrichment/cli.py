@@ -93,6 +93,10 @@ SegmentsOpt = Annotated[
     bool, typer.Option("--include-segments", help="Also fetch each contact's segments.")
 ]
 BatchOpt = Annotated[int, typer.Option(min=10, help="Conversations per enrichment task (about).")]
+LimitOpt = Annotated[
+    str | None,
+    typer.Option(help="Prefect global concurrency limit shared by every run of this app."),
+]
 PiiOpt = Annotated[
     str,
     typer.Option(
@@ -111,6 +115,7 @@ def run(
     include_segments: SegmentsOpt = False,
     batch_size: BatchOpt = 2000,
     pii: PiiOpt = "keep",
+    global_limit: LimitOpt = None,
 ) -> None:
     """Enrich the conversations updated in [START, END) and write Parquet to OUTPUT.
 
@@ -126,6 +131,7 @@ def run(
         include_parts=include_parts,
         include_segments=include_segments,
         pii=pii,
+        global_limit=global_limit,
     )
     typer.echo(f"wrote {len(result['files'])} files for {result['window']} to {output}")
 
@@ -142,6 +148,7 @@ def backfill(
     include_segments: SegmentsOpt = False,
     batch_size: BatchOpt = 2000,
     pii: PiiOpt = "keep",
+    global_limit: LimitOpt = None,
 ) -> None:
     """Walk [START, END) window by window; completed windows are skipped, so a killed
     backfill resumes where it stopped."""
@@ -175,10 +182,29 @@ def backfill(
                 include_segments=include_segments,
                 batch_size=batch_size,
                 pii=pii,
+                global_limit=global_limit,
             )
         finally:
             progress_listeners.remove(advance)
     typer.echo(f"backfill done: {result['ran']} windows run, {result['skipped']} already complete")
+
+
+@app.command()
+def budget(
+    name: Annotated[str, typer.Argument(help="Name of the global concurrency limit.")],
+    calls_per_10s: Annotated[
+        int, typer.Option(min=1, help="The app's limit: calls per 10 s (1666 = 10,000/min).")
+    ] = 1666,
+) -> None:
+    """Create or update the Prefect global concurrency limit that every run of one Intercom
+    app shares (pass its name as --global-limit). Needs PREFECT_API_URL."""
+    if not os.environ.get("PREFECT_API_URL"):
+        _fail("PREFECT_API_URL is not set: a shared budget needs a Prefect server", EXIT_USAGE)
+    _quiet_prefect()
+    from tasks.budget import ensure_global_limit
+
+    asyncio.run(ensure_global_limit(name, calls_per_10s))
+    typer.echo(f"global concurrency limit {name!r}: {calls_per_10s} calls per 10 s")
 
 
 @app.command()

@@ -12,7 +12,7 @@ from collections import Counter
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import httpx
 from tenacity import (
@@ -50,6 +50,13 @@ class RequestStats:
     rate_limit_wait_seconds: float = 0.0
 
 
+class RequestGate(Protocol):
+    """A permit per request from a budget shared beyond this process (a Prefect global
+    concurrency limit, in the Prefect layer); the local header-fed budget still paces."""
+
+    async def acquire(self) -> None: ...
+
+
 def _wait(state: RetryCallState) -> float:
     exc = state.outcome.exception() if state.outcome else None
     if isinstance(exc, RateLimited):
@@ -64,8 +71,10 @@ class IntercomClient:
         *,
         budget: RateBudget | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
+        gate: RequestGate | None = None,
     ) -> None:
         self.settings = settings
+        self.gate = gate
         self.budget = budget if budget is not None else shared_budget(settings.budget_key)
         self.stats = RequestStats()
         self._transport = transport
@@ -123,6 +132,8 @@ class IntercomClient:
         if self._http is None:
             raise RuntimeError("IntercomClient must be used with 'async with'")
         async with self._slots:
+            if self.gate is not None:
+                await self.gate.acquire()
             while (delay := self.budget.reserve()) > 0:
                 self.stats.rate_limit_wait_seconds += delay
                 await asyncio.sleep(delay)

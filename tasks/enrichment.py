@@ -16,6 +16,7 @@ from intercom_enrichment.rows import Lineage
 from intercom_enrichment.settings import IntercomSettings
 from intercom_enrichment.windows import Window
 from intercom_enrichment.writer import BatchRecords
+from tasks.budget import GlobalLimitGate
 
 
 def retry_transient(task: Any, task_run: Any, state: Any) -> bool:
@@ -29,6 +30,10 @@ def retry_transient(task: Any, task_run: Any, state: Any) -> bool:
     return False
 
 
+def _gate(global_limit: str | None) -> GlobalLimitGate | None:
+    return GlobalLimitGate(global_limit) if global_limit else None
+
+
 _RETRY = {
     "retries": 2,
     "retry_delay_seconds": exponential_backoff(backoff_factor=5),
@@ -40,9 +45,9 @@ _RETRY = {
 
 @task(name="list-conversations", **_RETRY)
 async def list_conversations(
-    settings: IntercomSettings, window: Window
+    settings: IntercomSettings, window: Window, global_limit: str | None = None
 ) -> tuple[Listing, EnrichmentMetrics]:
-    async with IntercomClient(settings) as client:
+    async with IntercomClient(settings, gate=_gate(global_limit)) as client:
         listing = await list_window(client, window)
     metrics = listing_metrics(listing, client)
     get_run_logger().info(
@@ -63,8 +68,9 @@ async def enrich_conversation_batch(
     batch: ConversationBatch,
     lineage: Lineage,
     options: EnrichOptions,
+    global_limit: str | None = None,
 ) -> tuple[BatchRecords, EnrichmentMetrics]:
-    async with IntercomClient(settings) as client:
+    async with IntercomClient(settings, gate=_gate(global_limit)) as client:
         records, metrics = await enrich_batch(client, batch, lineage=lineage, options=options)
     get_run_logger().info(
         "batch %d: %d conversations, %d contacts (%d found, %d not found, %d failed), "

@@ -23,6 +23,7 @@ def free_port() -> int:
 def prefect_env(home: Path, api_url: str | None = None, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "INTERCOM_"))}
     env.update(PREFECT_HOME=str(home), PREFECT_SERVER_ANALYTICS_ENABLED="false")
+    env["PATH"] = f"{BIN}{os.pathsep}{env.get('PATH', '')}"  # as with an activated venv
     if api_url:
         env["PREFECT_API_URL"] = api_url
     env.update(extra)

@@ -1,0 +1,103 @@
+"""Scale out: a backfill fanned out as deployment runs over two process workers, sharing one
+Intercom budget (a Prefect global concurrency limit plus header-fed pacing) against a sandbox
+with a tight rate limit, gives the same dataset as a single-process backfill."""
+
+import os
+import signal
+import subprocess
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pyarrow.dataset as ds
+
+from .prefect_server import BIN, prefect_env, prefect_server
+
+ROOT = Path(__file__).resolve().parents[1]
+START = datetime(2026, 10, 1, tzinfo=UTC)
+HOURS = 4
+LIMIT = 60  # calls per 10 s
+
+
+def prefect(env: dict[str, str], *args: str) -> str:
+    proc = subprocess.run(
+        [str(BIN / "prefect"), "--no-prompt", *args],
+        env=env, cwd=ROOT, capture_output=True, text=True, timeout=180,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return proc.stdout
+
+
+@contextmanager
+def worker(env: dict[str, str], name: str, log: Path) -> Iterator[Path]:
+    with open(log, "w") as out:
+        proc = subprocess.Popen(
+            [str(BIN / "prefect"), "worker", "start", "--pool", "intercom", "--name", name,
+             "--limit", "1"],
+            env=env, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+        )  # fmt: skip
+        try:
+            yield log
+        finally:
+            os.killpg(proc.pid, signal.SIGTERM)
+            proc.wait(timeout=30)
+
+
+def rows(root: Path, table: str) -> list[dict]:
+    data = ds.dataset(root / table, format="parquet", partitioning="hive").to_table()
+    return sorted(data.drop_columns(["extracted_at"]).to_pylist(), key=lambda r: str(r))
+
+
+def test_fan_out_over_two_workers_matches_a_single_process(sandbox, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from prefect.blocks.system import Secret
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    from flows.backfill import backfill_conversations
+
+    server = sandbox(
+        conversations=160, contacts=50, window_start=START,
+        window_end=START + timedelta(hours=HOURS), rate_limit=LIMIT, latency_ms=(5, 20),
+    )  # fmt: skip
+    home = tmp_path / "prefect-home"
+    home.mkdir()
+    params = {
+        "start": START, "end": START + timedelta(hours=HOURS), "every": "1h",
+        "include_parts": True, "token_secret_block": "intercom-token",
+        "global_limit": "intercom-api", "max_concurrent_windows": 2,
+    }  # fmt: skip
+    with prefect_server(home) as api, ExitStack() as stack:
+        env = prefect_env(home, api)
+        prefect(env, "work-pool", "create", "intercom", "--type", "process")
+        prefect(env, "deploy", "--all", "--prefect-file", "deployments/prefect.yaml")
+        budget = subprocess.run(
+            [str(BIN / "intercom-enrich"), "budget", "intercom-api", "--calls-per-10s", str(LIMIT)],
+            env=env, capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+        assert budget.returncode == 0, budget.stderr
+        worker_env = {**env, "INTERCOM_BASE_URL": server.url, "PREFECT_WORKER_QUERY_SECONDS": "1"}
+        logs = [
+            stack.enter_context(worker(worker_env, f"w{i}", home / f"w{i}.log")) for i in (1, 2)
+        ]
+        with temporary_settings(updates={PREFECT_API_URL: api}):
+            Secret(value=server.token).save("intercom-token", overwrite=True)
+            os.environ["INTERCOM_BASE_URL"] = server.url
+            try:
+                single = backfill_conversations(output=str(tmp_path / "single"), **params)
+                server.stats.reset()
+                fanned = backfill_conversations(
+                    output=str(tmp_path / "fanned"),
+                    fan_out_deployment="enrich-conversations/window",
+                    **params,
+                )
+            finally:
+                os.environ.pop("INTERCOM_BASE_URL")
+        stats = server.stats.snapshot()
+    assert single["ran"] == fanned["ran"] == HOURS and fanned["failed"] == []
+    for table in ("conversations", "contacts", "conversation_parts"):
+        assert rows(tmp_path / "fanned", table) == rows(tmp_path / "single", table), table
+    worked = [log.read_text() for log in logs]
+    assert all("enrich" in text for text in worked), "both workers ran windows"
+    requests = sum(stats["requests"].values())
+    assert requests > 2 * LIMIT  # more than two windows of allowance: the limit bound the run
+    assert stats["rate_limited"] < 0.02 * requests
