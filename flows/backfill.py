@@ -22,7 +22,7 @@ from prefect.deployments import run_deployment
 from prefect.runtime import deployment as runtime_deployment
 from pydantic import Field
 
-from flows.enrich_conversations import enrich_conversations
+from flows.enrich_conversations import with_task_runner
 from intercom_enrichment.errors import ConfigError, IntercomEnrichmentError
 from intercom_enrichment.memory import release_memory
 from intercom_enrichment.storage import Storage
@@ -84,6 +84,12 @@ def backfill_conversations(
     global_limit: Annotated[
         str | None, Field(description="Prefect global concurrency limit for the app's calls.")
     ] = None,
+    task_runner: Annotated[
+        Literal["threads", "dask"], Field(description="Where each window's batch tasks run.")
+    ] = "threads",
+    dask_address: Annotated[
+        str | None, Field(description="Existing Dask scheduler (tcp://…); else a local cluster.")
+    ] = None,
     fan_out_deployment: Annotated[
         str | None,
         Field(
@@ -112,6 +118,7 @@ def backfill_conversations(
         key=artifact_key("backfill-progress", runtime_deployment.name),
         description=f"windows complete of {total}",
     )
+    window_flow = with_task_runner(task_runner, dask_address)
     failed: list[str] = []
     finished = len(done)
     lock = threading.Lock()
@@ -132,7 +139,7 @@ def backfill_conversations(
         if fan_out_deployment:  # a flow run on whichever worker of the pool is free
             run = run_deployment(fan_out_deployment, parameters=params, timeout=None)
             return window, bool(run.state and run.state.is_completed())
-        state = enrich_conversations(**params, return_state=True)
+        state = window_flow(**params, return_state=True)
         release_memory()  # keep the resident size flat over long backfills
         return window, state.is_completed()
 

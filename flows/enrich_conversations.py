@@ -7,19 +7,20 @@ then ends Failed, so nothing is lost silently; rerunning the window repairs it.
 """
 
 # No `from __future__ import annotations`: it breaks parameter schemas (PrefectHQ/prefect#19447).
+import os
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
 from prefect import flow, get_run_logger, unmapped
 from prefect.runtime import deployment as runtime_deployment
 from prefect.runtime import flow_run as runtime_flow_run
+from prefect.settings import PREFECT_API_URL
 from prefect.task_runners import ThreadPoolTaskRunner
-from prefect.utilities.annotations import quote
 from pydantic import Field
 
 from intercom_enrichment.batching import plan_batches
 from intercom_enrichment.enrich import EnrichOptions
-from intercom_enrichment.errors import IntercomEnrichmentError
+from intercom_enrichment.errors import ConfigError, IntercomEnrichmentError
 from intercom_enrichment.pii import PiiPolicy
 from intercom_enrichment.pipeline import WindowJob, incomplete_reason
 from intercom_enrichment.rows import Lineage
@@ -144,9 +145,9 @@ def enrich_conversations(
     try:
         for first in range(0, len(batches), BATCHES_IN_FLIGHT):
             group = batches[first : first + BATCHES_IN_FLIGHT]
-            futures = enrich_conversation_batch.map(  # quote: Prefect need not walk the batches
+            futures = enrich_conversation_batch.map(
                 unmapped(settings),
-                [quote(b) for b in group],
+                group,
                 unmapped(lineage),
                 unmapped(options),
                 unmapped(global_limit),
@@ -173,3 +174,27 @@ def enrich_conversations(
     if reason:
         raise EnrichmentIncomplete(reason)
     return {"window": window.key, "files": [f.path for f in files], **metrics.to_dict()}
+
+
+def with_task_runner(task_runner: str = "threads", dask_address: str | None = None) -> Any:
+    """``enrich_conversations`` with its batch tasks on threads (default) or on Dask.
+
+    Dask: a local cluster of two worker processes, or the scheduler at ``dask_address``. Its
+    workers report task runs to the Prefect API, so a real ``PREFECT_API_URL`` is required.
+    """
+    if task_runner == "threads":
+        return enrich_conversations
+    if task_runner != "dask":
+        raise ConfigError(f"task runner must be threads or dask, not {task_runner!r}")
+    if not os.environ.get("PREFECT_API_URL") and not PREFECT_API_URL.value():
+        raise ConfigError("the Dask task runner needs a Prefect server: set PREFECT_API_URL")
+    from prefect_dask import DaskTaskRunner
+
+    runner = (
+        DaskTaskRunner(address=dask_address)
+        if dask_address
+        else DaskTaskRunner(
+            cluster_kwargs={"n_workers": 2, "threads_per_worker": 2, "processes": True}
+        )
+    )
+    return enrich_conversations.with_options(task_runner=runner)

@@ -11,17 +11,31 @@ others (contact activity is skewed: a handful of customers write most conversati
 import heapq
 import math
 from collections import Counter
-from dataclasses import dataclass
 
 from .models import Conversation
 from .settings import CONTACT_SEARCH_MAX_IDS
 
 
-@dataclass(frozen=True)
 class ConversationBatch:
-    index: int
-    conversations: list[Conversation]
-    contact_ids: list[str]  # the contacts this batch looks up
+    """One enrichment task's work: conversations and the contacts it looks up.
+
+    A plain class on purpose, not a dataclass: orchestrators walk dataclasses, pydantic models
+    and containers passed to tasks (Prefect does, to find futures), which costs seconds for
+    thousands of conversations; they pass a plain object through untouched.
+    """
+
+    __slots__ = ("contact_ids", "conversations", "index")
+
+    def __init__(self, index: int, conversations: list[Conversation], contact_ids: list[str]):
+        self.index = index
+        self.conversations = conversations
+        self.contact_ids = contact_ids  # the contacts this batch looks up
+
+    def __repr__(self) -> str:
+        return (
+            f"ConversationBatch({self.index}, {len(self.conversations)} conversations, "
+            f"{len(self.contact_ids)} contacts)"
+        )
 
 
 def distinct_contact_ids(conversations: list[Conversation]) -> list[str]:

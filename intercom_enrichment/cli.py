@@ -44,8 +44,12 @@ def _window(start: str, end: str) -> Window:
     return Window(parse_instant(start), parse_instant(end))
 
 
-def _preflight(start: str, end: str, output: str, pii: str) -> Window:
+def _preflight(start: str, end: str, output: str, pii: str, task_runner: str) -> Window:
     """Every check that needs no Prefect: dates, token, output, and one GET /me."""
+    if task_runner not in ("threads", "dask"):
+        _fail(f"--task-runner must be threads or dask, not {task_runner!r}", EXIT_USAGE)
+    if task_runner == "dask" and not os.environ.get("PREFECT_API_URL"):
+        _fail("the Dask task runner needs a Prefect server: set PREFECT_API_URL", EXIT_USAGE)
     try:
         window = _window(start, end)
         now = datetime.now(UTC)
@@ -64,12 +68,18 @@ def _preflight(start: str, end: str, output: str, pii: str) -> Window:
     return window
 
 
-def run_flow(**params: Any) -> dict[str, Any]:
-    """Run ``enrich-conversations`` in this process."""
+def run_flow(
+    task_runner: str = "threads", dask_address: str | None = None, **params: Any
+) -> dict[str, Any]:
+    """Run ``enrich-conversations`` in this process (its batch tasks on threads or Dask)."""
     _quiet_prefect()
-    from flows.enrich_conversations import enrich_conversations
+    from flows.enrich_conversations import with_task_runner
 
-    return _run(enrich_conversations, **params)
+    try:
+        flow = with_task_runner(task_runner, dask_address)
+    except ConfigError as exc:
+        _fail(str(exc), EXIT_USAGE)
+    return _run(flow, **params)
 
 
 def _run(flow: Any, **params: Any) -> dict[str, Any]:
@@ -93,6 +103,12 @@ SegmentsOpt = Annotated[
     bool, typer.Option("--include-segments", help="Also fetch each contact's segments.")
 ]
 BatchOpt = Annotated[int, typer.Option(min=10, help="Conversations per enrichment task (about).")]
+RunnerOpt = Annotated[
+    str, typer.Option(help="Where batch tasks run: threads, or dask (needs PREFECT_API_URL).")
+]
+DaskOpt = Annotated[
+    str | None, typer.Option(help="Dask scheduler address (tcp://…); else a local cluster.")
+]
 LimitOpt = Annotated[
     str | None,
     typer.Option(help="Prefect global concurrency limit shared by every run of this app."),
@@ -116,13 +132,15 @@ def run(
     batch_size: BatchOpt = 2000,
     pii: PiiOpt = "keep",
     global_limit: LimitOpt = None,
+    task_runner: RunnerOpt = "threads",
+    dask_address: DaskOpt = None,
 ) -> None:
     """Enrich the conversations updated in [START, END) and write Parquet to OUTPUT.
 
     The token comes from INTERCOM_ACCESS_TOKEN; the API from INTERCOM_BASE_URL or
     INTERCOM_REGION (us, eu, au).
     """
-    window = _preflight(start, end, output, pii)
+    window = _preflight(start, end, output, pii, task_runner)
     result = run_flow(
         start=window.start,
         end=window.end,
@@ -132,6 +150,8 @@ def run(
         include_segments=include_segments,
         pii=pii,
         global_limit=global_limit,
+        task_runner=task_runner,
+        dask_address=dask_address,
     )
     typer.echo(f"wrote {len(result['files'])} files for {result['window']} to {output}")
 
@@ -149,12 +169,14 @@ def backfill(
     batch_size: BatchOpt = 2000,
     pii: PiiOpt = "keep",
     global_limit: LimitOpt = None,
+    task_runner: RunnerOpt = "threads",
+    dask_address: DaskOpt = None,
 ) -> None:
     """Walk [START, END) window by window; completed windows are skipped, so a killed
     backfill resumes where it stopped."""
     if every not in ("1h", "1d"):
         _fail(f"--every must be 1h or 1d, not {every!r}", EXIT_USAGE)
-    window = _preflight(start, end, output, pii)
+    window = _preflight(start, end, output, pii, task_runner)
     _quiet_prefect()
     from tqdm import tqdm
 
@@ -183,6 +205,8 @@ def backfill(
                 batch_size=batch_size,
                 pii=pii,
                 global_limit=global_limit,
+                task_runner=task_runner,
+                dask_address=dask_address,
             )
         finally:
             progress_listeners.remove(advance)

@@ -101,3 +101,40 @@ def test_fan_out_over_two_workers_matches_a_single_process(sandbox, tmp_path: Pa
     requests = sum(stats["requests"].values())
     assert requests > 2 * LIMIT  # more than two windows of allowance: the limit bound the run
     assert stats["rate_limited"] < 0.02 * requests
+
+
+def test_dask_task_runner_with_two_worker_processes(
+    sandbox, prefect_harness, tmp_path: Path, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    from prefect.settings import PREFECT_API_URL
+
+    from flows.backfill import backfill_conversations
+
+    server = sandbox(
+        conversations=160, contacts=50, window_start=START,
+        window_end=START + timedelta(hours=2), latency_ms=(5, 20),
+    )  # fmt: skip
+    monkeypatch.setenv("INTERCOM_BASE_URL", server.url)
+    monkeypatch.setenv("INTERCOM_ACCESS_TOKEN", server.token)
+    monkeypatch.setenv("PREFECT_API_URL", str(PREFECT_API_URL.value()))  # for the Dask workers
+    params = {"start": START, "end": START + timedelta(hours=2), "every": "1h", "batch_size": 20,
+              "include_parts": True, "max_concurrent_windows": 1}  # fmt: skip
+    threads = backfill_conversations(output=str(tmp_path / "threads"), **params)
+    dask = backfill_conversations(output=str(tmp_path / "dask"), task_runner="dask", **params)
+    assert threads["ran"] == dask["ran"] == 2 and dask["failed"] == []
+    for table in ("conversations", "contacts", "conversation_parts"):
+        assert rows(tmp_path / "dask", table) == rows(tmp_path / "threads", table), table
+
+
+def test_dask_without_a_prefect_server_is_one_line(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_API", "INTERCOM_"))}
+    env["INTERCOM_ACCESS_TOKEN"] = "t"
+    proc = subprocess.run(
+        [str(BIN / "intercom-enrich"), "backfill", "--start", "2026-10-01", "--end", "2026-10-02",
+         "--output", str(tmp_path), "--task-runner", "dask"],
+        env=env, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines() == [
+        "intercom-enrich: error: the Dask task runner needs a Prefect server: set PREFECT_API_URL"
+    ]
