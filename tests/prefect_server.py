@@ -64,3 +64,31 @@ def prefect_server(home: Path) -> Iterator[str]:
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, 9)
         log.close()
+
+
+def prefect_cli(env: dict[str, str], *args: str, cwd: Path | None = None) -> str:
+    """Run a `prefect` command against the server in ``env``; fail loudly."""
+    proc = subprocess.run(
+        [str(BIN / "prefect"), "--no-prompt", *args],
+        env=env, cwd=cwd, capture_output=True, text=True, timeout=180,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return proc.stdout
+
+
+@contextmanager
+def process_worker(
+    env: dict[str, str], pool: str, name: str, log: Path, cwd: Path, limit: int = 1
+) -> Iterator[Path]:
+    """A `prefect worker start` for ``pool``, running at most ``limit`` flow runs at once."""
+    with open(log, "w") as out:
+        proc = subprocess.Popen(
+            [str(BIN / "prefect"), "worker", "start", "--pool", pool, "--name", name,
+             "--limit", str(limit)],
+            env=env, cwd=cwd, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+        )  # fmt: skip
+        try:
+            yield log
+        finally:
+            os.killpg(proc.pid, 15)
+            proc.wait(timeout=30)

@@ -13,24 +13,11 @@ from typing import Any
 
 import pyarrow.parquet as pq
 
-from .prefect_server import BIN, prefect_env, prefect_server
+from .prefect_server import BIN, prefect_cli, prefect_env, prefect_server
 
 ROOT = Path(__file__).resolve().parents[1]
 SLOT = datetime(2026, 10, 1, 5, 10, tzinfo=UTC)  # hourly: window [04:00, 05:00) with 10 min lag
 WINDOW_KEY = "20261001T040000Z_20261001T050000Z"
-
-
-def prefect(env: dict[str, str], *args: str) -> str:
-    proc = subprocess.run(
-        [str(BIN / "prefect"), "--no-prompt", *args],
-        env=env,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=180,
-    )
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    return proc.stdout
 
 
 async def _scheduled_run(api: str, output: str) -> Any:
@@ -71,8 +58,10 @@ def test_deploy_schedule_run_and_rerun(sandbox, tmp_path: Path) -> None:  # type
     out = tmp_path / "out"
     with prefect_server(home) as api:
         env = prefect_env(home, api)
-        prefect(env, "work-pool", "create", "intercom", "--type", "process")
-        deployed = prefect(env, "deploy", "--all", "--prefect-file", "deployments/prefect.yaml")
+        prefect_cli(env, "work-pool", "create", "intercom", "--type", "process", cwd=ROOT)
+        deployed = prefect_cli(
+            env, "deploy", "--all", "--prefect-file", "deployments/prefect.yaml", cwd=ROOT
+        )
         assert "hourly" in deployed and "daily" in deployed and "backfill" in deployed
         with temporary_settings(updates={PREFECT_API_URL: api}):
             Secret(value=server.token).save("intercom-token", overwrite=True)

@@ -3,45 +3,19 @@ Intercom budget (a Prefect global concurrency limit plus header-fed pacing) agai
 with a tight rate limit, gives the same dataset as a single-process backfill."""
 
 import os
-import signal
 import subprocess
-from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pyarrow.dataset as ds
 
-from .prefect_server import BIN, prefect_env, prefect_server
+from .prefect_server import BIN, prefect_cli, prefect_env, prefect_server, process_worker
 
 ROOT = Path(__file__).resolve().parents[1]
 START = datetime(2026, 10, 1, tzinfo=UTC)
 HOURS = 4
 LIMIT = 60  # calls per 10 s
-
-
-def prefect(env: dict[str, str], *args: str) -> str:
-    proc = subprocess.run(
-        [str(BIN / "prefect"), "--no-prompt", *args],
-        env=env, cwd=ROOT, capture_output=True, text=True, timeout=180,
-    )  # fmt: skip
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    return proc.stdout
-
-
-@contextmanager
-def worker(env: dict[str, str], name: str, log: Path) -> Iterator[Path]:
-    with open(log, "w") as out:
-        proc = subprocess.Popen(
-            [str(BIN / "prefect"), "worker", "start", "--pool", "intercom", "--name", name,
-             "--limit", "1"],
-            env=env, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
-        )  # fmt: skip
-        try:
-            yield log
-        finally:
-            os.killpg(proc.pid, signal.SIGTERM)
-            proc.wait(timeout=30)
 
 
 def rows(root: Path, table: str) -> list[dict]:
@@ -68,8 +42,8 @@ def test_fan_out_over_two_workers_matches_a_single_process(sandbox, tmp_path: Pa
     }  # fmt: skip
     with prefect_server(home) as api, ExitStack() as stack:
         env = prefect_env(home, api)
-        prefect(env, "work-pool", "create", "intercom", "--type", "process")
-        prefect(env, "deploy", "--all", "--prefect-file", "deployments/prefect.yaml")
+        prefect_cli(env, "work-pool", "create", "intercom", "--type", "process", cwd=ROOT)
+        prefect_cli(env, "deploy", "--all", "--prefect-file", "deployments/prefect.yaml", cwd=ROOT)
         budget = subprocess.run(
             [str(BIN / "intercom-enrich"), "budget", "intercom-api", "--calls-per-10s", str(LIMIT)],
             env=env, capture_output=True, text=True, timeout=120,
@@ -77,7 +51,10 @@ def test_fan_out_over_two_workers_matches_a_single_process(sandbox, tmp_path: Pa
         assert budget.returncode == 0, budget.stderr
         worker_env = {**env, "INTERCOM_BASE_URL": server.url, "PREFECT_WORKER_QUERY_SECONDS": "1"}
         logs = [
-            stack.enter_context(worker(worker_env, f"w{i}", home / f"w{i}.log")) for i in (1, 2)
+            stack.enter_context(
+                process_worker(worker_env, "intercom", f"w{i}", home / f"w{i}.log", ROOT)
+            )
+            for i in (1, 2)
         ]
         with temporary_settings(updates={PREFECT_API_URL: api}):
             Secret(value=server.token).save("intercom-token", overwrite=True)
