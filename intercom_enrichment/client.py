@@ -37,6 +37,8 @@ from .settings import CONTACT_SEARCH_MAX_IDS, SEARCH_PAGE_SIZE, IntercomSettings
 
 log = logging.getLogger(__name__)
 
+PageT = TypeVar("PageT", ConversationPage, ContactPage)
+
 _backoff = wait_exponential_jitter(multiplier=0.5, max=20.0, jitter=0.5)
 
 
@@ -172,7 +174,25 @@ class IntercomClient:
 
     # -- endpoints ---------------------------------------------------------------------------
 
-    async def search_conversations(
+    async def _pages(
+        self, endpoint: str, path: str, query: dict[str, Any], per_page: int, model: type[PageT]
+    ) -> AsyncIterator[PageT]:
+        """Cursor pagination of one search: the cursor is its only state."""
+        cursor: str | None = None
+        while True:
+            pagination: dict[str, Any] = {"per_page": per_page}
+            if cursor:
+                pagination["starting_after"] = cursor
+            body = await self.request(
+                endpoint, "POST", path, json={"query": query, "pagination": pagination}
+            )
+            page = _parse(model, body, path)
+            yield page
+            cursor = page.next_cursor
+            if not cursor:
+                return
+
+    def search_conversations(
         self, lo: int, hi: int, *, per_page: int = SEARCH_PAGE_SIZE
     ) -> AsyncIterator[ConversationPage]:
         """Pages of conversations with ``lo < updated_at < hi`` as the server reads ``>``/``<``.
@@ -186,47 +206,24 @@ class IntercomClient:
                 {"field": "updated_at", "operator": "<", "value": hi},
             ],
         }
-        cursor: str | None = None
-        while True:
-            pagination: dict[str, Any] = {"per_page": per_page}
-            if cursor:
-                pagination["starting_after"] = cursor
-            body = await self.request(
-                "conversations.search",
-                "POST",
-                "/conversations/search",
-                json={"query": query, "pagination": pagination},
-            )
-            page = _parse(ConversationPage, body, "/conversations/search")
-            yield page
-            cursor = page.next_cursor
-            if not cursor:
-                return
+        return self._pages(
+            "conversations.search", "/conversations/search", query, per_page, ConversationPage
+        )
 
     async def search_contacts(self, ids: list[str]) -> list[dict[str, Any]]:
         """Contacts by id, in one call per 150 ids (plus pages, if a server pages them)."""
         found: list[dict[str, Any]] = []
         for offset in range(0, len(ids), CONTACT_SEARCH_MAX_IDS):
-            chunk = ids[offset : offset + CONTACT_SEARCH_MAX_IDS]
-            cursor: str | None = None
-            while True:
-                pagination: dict[str, Any] = {"per_page": CONTACT_SEARCH_MAX_IDS}
-                if cursor:
-                    pagination["starting_after"] = cursor
-                body = await self.request(
-                    "contacts.search",
-                    "POST",
-                    "/contacts/search",
-                    json={
-                        "query": {"field": "id", "operator": "IN", "value": chunk},
-                        "pagination": pagination,
-                    },
-                )
-                page = _parse(ContactPage, body, "/contacts/search")
+            query = {
+                "field": "id",
+                "operator": "IN",
+                "value": ids[offset : offset + CONTACT_SEARCH_MAX_IDS],
+            }
+            pages = self._pages(
+                "contacts.search", "/contacts/search", query, CONTACT_SEARCH_MAX_IDS, ContactPage
+            )
+            async for page in pages:
                 found.extend(page.data)
-                cursor = page.next_cursor
-                if not cursor:
-                    break
         return found
 
     async def get_contact(self, contact_id: str) -> dict[str, Any]:
@@ -248,9 +245,6 @@ class IntercomClient:
     async def me(self) -> dict[str, Any]:
         """Cheap authenticated call: fails fast on a bad token or a non-Intercom server."""
         return await self.request("me", "GET", "/me")
-
-
-PageT = TypeVar("PageT", ConversationPage, ContactPage)
 
 
 def _parse(model: type[PageT], body: dict[str, Any], path: str) -> PageT:

@@ -2,10 +2,8 @@
 dataset as an uninterrupted one — no duplicates, no holes, no partial files."""
 
 import json
-import os
 import signal
 import subprocess
-import sys
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -17,47 +15,16 @@ import pytest
 from intercom_enrichment.storage import Storage
 from intercom_enrichment.windows import Window
 
-ROOT = Path(__file__).resolve().parents[1]
+from .backfill_cli import start_backfill
+
 START = datetime(2026, 10, 1, tzinfo=UTC)
 HOURS = 8
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 
 
-def backfill_cli(server, output: Path, *extra: str) -> subprocess.Popen[str]:  # type: ignore[no-untyped-def]
-    from prefect.settings import PREFECT_API_URL
-
-    env = {k: v for k, v in os.environ.items() if not k.startswith("INTERCOM_")}
-    env.update(
-        INTERCOM_BASE_URL=server.url,
-        INTERCOM_ACCESS_TOKEN=server.token,
-        PREFECT_API_URL=str(PREFECT_API_URL.value()),
-    )
-    end = (START + timedelta(hours=HOURS)).isoformat()
-    return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "intercom_enrichment.cli",
-            "backfill",
-            "--start",
-            START.isoformat(),
-            "--end",
-            end,
-            "--every",
-            "1h",
-            "--output",
-            str(output),
-            "--max-concurrent",
-            "1",
-            *extra,
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+def backfill_cli(server, output: Path) -> subprocess.Popen[str]:  # type: ignore[no-untyped-def]
+    return start_backfill(server, str(output), START, HOURS)
 
 
 def dataset(root: Path) -> dict[str, list[dict]]:

@@ -6,7 +6,6 @@ import logging
 import os
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -16,7 +15,8 @@ import pyarrow.dataset as ds
 import pyarrow.fs as pafs
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+from .backfill_cli import start_backfill
+
 START = datetime(2026, 10, 1, tzinfo=UTC)
 HOURS = 6
 
@@ -107,39 +107,7 @@ def completed(env: dict[str, str], prefix: str) -> int:
 
 
 def backfill(server, output: str, env: dict[str, str]) -> subprocess.Popen[str]:  # type: ignore[no-untyped-def]
-    from prefect.settings import PREFECT_API_URL
-
-    full = {k: v for k, v in os.environ.items() if not k.startswith("INTERCOM_")}
-    full.update(
-        env,
-        INTERCOM_BASE_URL=server.url,
-        INTERCOM_ACCESS_TOKEN=server.token,
-        PREFECT_API_URL=str(PREFECT_API_URL.value()),
-    )
-    end = (START + timedelta(hours=HOURS)).isoformat()
-    return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "intercom_enrichment.cli",
-            "backfill",
-            "--start",
-            START.isoformat(),
-            "--end",
-            end,
-            "--every",
-            "1h",
-            "--output",
-            output,
-            "--max-concurrent",
-            "1",
-        ],
-        cwd=ROOT,
-        env=full,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    return start_backfill(server, output, START, HOURS, env=env)
 
 
 def test_killed_backfill_resumes_on_s3(s3, sandbox, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
