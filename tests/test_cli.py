@@ -117,3 +117,22 @@ def test_unknown_version_and_region(tmp_path: Path) -> None:
 def test_help_says_naive_times_are_utc() -> None:
     proc = cli("run", "--help")
     assert proc.returncode == 0 and "UTC" in proc.stdout
+
+
+def test_a_server_that_answers_html_is_not_intercom(sandbox, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from intercom_enrichment.sandbox import FaultRule
+
+    server = sandbox(conversations=10, contacts=5, faults=(FaultRule("me", "html", first_n=5),))
+    env = {"INTERCOM_ACCESS_TOKEN": server.token, "INTERCOM_BASE_URL": server.url}
+    proc = cli(
+        "run",
+        "--start",
+        "2026-10-01",
+        "--end",
+        "2026-10-02",
+        "--output",
+        str(tmp_path / "o"),
+        env=env,
+    )
+    one_line_error(proc, 2, "HTML page, not Intercom's JSON API")
+    assert not (tmp_path / "o" / "conversations").exists()

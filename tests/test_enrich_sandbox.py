@@ -116,3 +116,23 @@ def test_parts_are_complete_and_truncation_is_flagged(sandbox) -> None:  # type:
         len(parts) == metrics.parts_written == sum(min(r["parts_total_count"], 500) for r in rows)
     )
     assert len({(p["conversation_id"], p["part_id"]) for p in parts}) == len(parts)
+
+
+def test_segments_once_per_contact_on_both_tables(sandbox) -> None:  # type: ignore[no-untyped-def]
+    server = sandbox(conversations=300, contacts=60)
+    cfg = server.world.config
+    window = Window(cfg.window_start, cfg.window_end)
+    rows, contacts, _, metrics = enrich_all(server, window, EnrichOptions(include_segments=True))
+    world = server.world
+    requests = server.stats.snapshot()["requests"]
+    assert requests["contacts.segments"] == len({c["contact_id"] for c in contacts})
+    for contact in contacts:
+        j = world.contact_index(contact["contact_id"])
+        assert contact["segment_names"] == sorted(s["name"] for s in world.segments(j))
+    enriched = [r for r in rows if r["enrichment_status"] == "enriched"]
+    by_id = {c["contact_id"]: c["segment_names"] for c in contacts}
+    assert enriched and all(r["contact_segment_names"] is not None for r in enriched)
+    assert any(r["contact_segment_names"] == by_id.get(r["contact_id"]) for r in enriched)
+    plain, _, _, _ = enrich_all(server, window, EnrichOptions())
+    assert all(r["contact_segment_names"] is None for r in plain)  # null unless enabled
+    assert metrics.invariant_violations() == []
