@@ -61,9 +61,9 @@ class RequestGate(Protocol):
 
 def _wait(state: RetryCallState) -> float:
     exc = state.outcome.exception() if state.outcome else None
-    if isinstance(exc, RateLimited):
+    if isinstance(exc, RateLimited) and exc.retry_at is not None:
         return 0.0  # the budget holds the next attempt until the window resets
-    return float(_backoff(state))
+    return float(_backoff(state))  # no hint when to come back: back off
 
 
 class IntercomClient:

@@ -130,6 +130,7 @@ async def enrich_batch(
         contact_lookups_failed=len(lookup.failed),
         parts_written=len(records.conversation_parts),
         parts_fetch_failed=sum(parts.failures.values()),
+        segments_fetch_failed=len(lookup.segment_failures),
         status_enriched=statuses["enriched"],
         status_no_contact=statuses["no_contact"],
         status_contact_not_found=statuses["contact_not_found"],

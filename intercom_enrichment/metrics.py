@@ -19,6 +19,7 @@ class EnrichmentMetrics:
     contact_lookups_failed: int = 0
     parts_written: int = 0
     parts_fetch_failed: int = 0
+    segments_fetch_failed: int = 0
     listing_pages: int = 0
     api_requests: int = 0
     api_retries: int = 0

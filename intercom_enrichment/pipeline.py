@@ -69,10 +69,11 @@ def incomplete_reason(metrics: EnrichmentMetrics) -> str | None:
     problems = metrics.invariant_violations()
     if problems:
         return "metrics invariants violated: " + "; ".join(problems)
-    if metrics.status_failed or metrics.parts_fetch_failed:
+    if metrics.status_failed or metrics.parts_fetch_failed or metrics.segments_fetch_failed:
         return (
-            f"{metrics.status_failed} conversations could not be enriched and "
-            f"{metrics.parts_fetch_failed} could not get their parts after retries "
+            f"{metrics.status_failed} conversations could not be enriched, "
+            f"{metrics.parts_fetch_failed} could not get their parts and "
+            f"{metrics.segments_fetch_failed} contacts their segments after retries "
             f"({dict(metrics.failure_reasons)}); rows are written with "
             "enrichment_status=failed; rerun the window to repair it"
         )

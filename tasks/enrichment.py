@@ -20,14 +20,12 @@ from tasks.budget import GlobalLimitGate
 
 
 def retry_transient(task: Any, task_run: Any, state: Any) -> bool:
-    """Retry a whole task only when it failed on a transient API error."""
-    try:
-        state.result()
-    except RetryableError:
-        return True
-    except Exception:
-        return False
-    return False
+    """Retry a whole task only when it failed on a transient API error.
+
+    ``_sync=True``: in an async task ``state.result()`` would return an un-awaited coroutine,
+    and the condition would silently never hold.
+    """
+    return isinstance(state.result(raise_on_failure=False, _sync=True), RetryableError)
 
 
 def _gate(global_limit: str | None) -> GlobalLimitGate | None:

@@ -162,3 +162,12 @@ def test_token_never_appears_in_settings_repr() -> None:
     s = settings()
     assert TOKEN not in repr(s) and TOKEN not in str(s) and TOKEN not in s.model_dump_json()
     assert TOKEN not in s.budget_key
+
+
+def test_429_without_any_hint_backs_off_instead_of_spinning() -> None:
+    fake = FakeIntercom([], contacts={"c1": contact("c1")}, token=TOKEN)
+    fake.fail_next = [error(429, "rate_limit_exceeded", "slow down")] * 2  # no headers at all
+    started = time.monotonic()
+    body, client = run(fake, lambda c: c.get_contact("c1"))
+    assert body["id"] == "c1" and client.stats.rate_limited == 2
+    assert time.monotonic() - started >= 0.5  # two exponential back-offs, not two instant retries

@@ -136,3 +136,28 @@ def test_segments_once_per_contact_on_both_tables(sandbox) -> None:  # type: ign
     plain, _, _, _ = enrich_all(server, window, EnrichOptions())
     assert all(r["contact_segment_names"] is None for r in plain)  # null unless enabled
     assert metrics.invariant_violations() == []
+
+
+def test_segments_that_keep_failing_make_the_window_incomplete(sandbox, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from intercom_enrichment.pipeline import WindowJob, run_window
+    from intercom_enrichment.sandbox import FaultRule
+    from intercom_enrichment.writer import read_manifest
+
+    server = sandbox(
+        conversations=60,
+        contacts=20,
+        faults=(FaultRule("contacts.segments", "503", probability=1.0),),
+    )
+    cfg = server.world.config
+    settings = IntercomSettings(token=SecretStr(server.token), base_url=server.url, max_attempts=1)
+    job = WindowJob(
+        Window(cfg.window_start, cfg.window_end),
+        str(tmp_path),
+        options=EnrichOptions(include_segments=True),
+    )
+    metrics, _ = asyncio.run(run_window(settings, job))
+    assert metrics.segments_fetch_failed > 0
+    from intercom_enrichment.storage import Storage
+
+    manifest = read_manifest(Storage(str(tmp_path)), job.window)
+    assert manifest is not None and manifest["status"] == "incomplete"

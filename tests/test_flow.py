@@ -134,3 +134,18 @@ def test_lookups_that_keep_failing_fail_the_run_but_keep_the_rows(world, tmp_pat
     assert rows.num_rows == 200 and statuses == {"failed", "no_contact"}
     manifest = json.loads(next((tmp_path / "_runs").glob("*.json")).read_text())
     assert manifest["status"] == "incomplete"  # a backfill will run it again
+
+
+def test_a_task_that_fails_transiently_is_retried_by_prefect(world, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from flows.enrich_conversations import enrich_conversations
+
+    # Two 503s exhaust the client's two attempts; Prefect's task retry then succeeds.
+    server = world(
+        conversations=50, contacts=20, faults=(FaultRule("conversations.search", "503", first_n=2),)
+    )
+    cfg = server.world.config
+    state = enrich_conversations(
+        start=cfg.window_start, end=cfg.window_end, output=str(tmp_path), return_state=True
+    )
+    assert state.is_completed(), state.message
+    assert server.stats.snapshot()["requests"]["conversations.search"] == 3
