@@ -3,6 +3,10 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 OUTPUT ?= out/demo
+# The demo's Prefect state (ephemeral server's SQLite) lives in the repo, not in ~/.prefect,
+# which another Prefect version may have migrated. Set PREFECT_HOME or PREFECT_API_URL to
+# use your own.
+export PREFECT_HOME ?= $(CURDIR)/.prefect
 
 .PHONY: demo test lint bench clean
 

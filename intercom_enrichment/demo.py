@@ -19,6 +19,7 @@ def print_summary(result: dict[str, Any], output: str) -> None:
     print(f"\nfiles under {root}:")
     for rel in result["files"]:
         print(f"  {rel}")
+    print(f"  _runs/{result['window']}.json  (the run manifest: parameters, files, metrics)")
     table = ds.dataset(root / "conversations", format="parquet", partitioning="hive").to_table()
     print(f"\nread back: {table.num_rows} conversation rows, {table.num_columns} columns")
     print("\nquery it with pandas:")
