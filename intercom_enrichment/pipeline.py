@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from .batching import plan_batches
+from .batching import ConversationBatch, plan_batches
 from .client import IntercomClient
 from .enrich import EnrichOptions, enrich_batch, listing_metrics
 from .listing import list_window
@@ -118,7 +118,7 @@ async def run_window(
 async def _enrich(
     settings: IntercomSettings,
     shared: IntercomClient,
-    batch: Any,
+    batch: ConversationBatch,
     lineage: Lineage,
     options: EnrichOptions,
 ) -> tuple[BatchRecords, EnrichmentMetrics]:
