@@ -50,13 +50,11 @@ class RateBudget:
         *,
         clock: Callable[[], float] = time.time,
         skew_margin: float = 0.1,
-        reserve_calls: int = 0,
         probe_concurrency: int = 8,
     ) -> None:
         self._clock = clock
         self._lock = threading.Lock()
         self._margin = skew_margin  # wait this long past a reset before trusting it
-        self._keep = reserve_calls  # calls left unused in each window (other clients)
         self._probe = probe_concurrency  # in flight before the first headers arrive
         self._limit: int | None = None
         self._remaining = 0
@@ -82,7 +80,7 @@ class RateBudget:
                 periods = int((now - self._reset) // WINDOW_SECONDS) + 1
                 self._reset += periods * WINDOW_SECONDS
                 self._remaining = self._limit
-            if self._remaining > self._keep:
+            if self._remaining > 0:
                 self._remaining -= 1
                 self._in_flight += 1
                 return 0.0

@@ -102,7 +102,9 @@ PartsOpt = Annotated[bool, typer.Option("--include-parts", help="Also write ever
 SegmentsOpt = Annotated[
     bool, typer.Option("--include-segments", help="Also fetch each contact's segments.")
 ]
-BatchOpt = Annotated[int, typer.Option(min=10, help="Conversations per enrichment task (about).")]
+BatchOpt = Annotated[
+    int, typer.Option(min=10, max=20_000, help="Conversations per enrichment task (about).")
+]
 RunnerOpt = Annotated[
     str, typer.Option(help="Where batch tasks run: threads, or dask (needs PREFECT_API_URL).")
 ]

@@ -15,6 +15,7 @@ from types import TracebackType
 from typing import Any, Protocol, TypeVar
 
 import httpx
+from pydantic import ValidationError
 from tenacity import (
     AsyncRetrying,
     RetryCallState,
@@ -250,8 +251,11 @@ class IntercomClient:
 def _parse(model: type[PageT], body: dict[str, Any], path: str) -> PageT:
     try:
         return model.model_validate(body)
-    except ValueError as exc:
-        raise MalformedResponse(f"unexpected page shape: {exc}", path=path) from None
+    except ValidationError as exc:  # the fields, never their values (they may be personal)
+        fields = sorted({".".join(str(p) for p in e["loc"]) for e in exc.errors()})[:5]
+        raise MalformedResponse(
+            f"unexpected page shape at {', '.join(fields)}", path=path
+        ) from None
 
 
 async def check_access(settings: IntercomSettings) -> None:

@@ -61,7 +61,7 @@ async def _fetch_parts(client: IntercomClient, conversations: list[Conversation]
             result.failures[f"parts GET /conversations/…: HTTP {exc.status}"] += 1
             return
         try:
-            parts = Conversation.model_validate(raw).conversation_parts or PartList()
+            parts = PartList.model_validate(raw.get("conversation_parts") or {})
         except ValidationError as exc:
             result.failures["parts: invalid conversation record"] += 1
             result.quarantine.append(quarantine_record("conversation_parts", raw, exc))

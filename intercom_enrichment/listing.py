@@ -47,7 +47,10 @@ class _Collector:
             try:
                 conv = Conversation.model_validate(item)
             except ValidationError as exc:
-                key = str(item.get("id")) if isinstance(item, dict) else repr(item)[:80]
+                if _outside(item, owner):
+                    continue  # the neighbouring window's to quarantine, not this one's
+                raw_id = item.get("id") if isinstance(item, dict) else None
+                key = str(raw_id) if raw_id is not None else f"#{len(self.invalid)}"
                 self.invalid.setdefault(key, quarantine_record("conversation", item, exc))
                 continue
             if not owner.contains(conv.updated_at):
@@ -55,6 +58,15 @@ class _Collector:
             known = self.by_id.get(conv.id)
             if known is None or conv.updated_at > known.updated_at:
                 self.by_id[conv.id] = conv
+
+
+def _outside(item: Any, owner: Window) -> bool:
+    """An invalid item whose ``updated_at`` is readable and not in ``owner``."""
+    raw = item.get("updated_at") if isinstance(item, dict) else None
+    try:
+        return raw is not None and not owner.contains(float(raw))
+    except (TypeError, ValueError):
+        return False
 
 
 def quarantine_record(kind: str, item: Any, exc: ValidationError) -> dict[str, Any]:

@@ -36,7 +36,13 @@ def _unix(value: Any) -> Any:
     return value
 
 
+def _empty_if_null(value: Any) -> Any:
+    """``null`` where Intercom usually sends an object or list: treat it as empty."""
+    return {} if value is None else value
+
+
 Id = Annotated[str, BeforeValidator(_id)]
+Attributes = Annotated[dict[str, Any], BeforeValidator(_empty_if_null)]
 AssigneeId = Annotated[str | None, BeforeValidator(_assignee)]
 Unix = Annotated[int, BeforeValidator(_unix)]
 
@@ -52,7 +58,6 @@ class Ref(Model):
 
 class ContactRef(Model):
     id: Id
-    external_id: str | None = None
 
 
 class ContactRefList(Model):
@@ -134,13 +139,15 @@ class Conversation(Model):
     waiting_since: Unix | None = None
     snoozed_until: Unix | None = None
     source: Source | None = None
-    contacts: ContactRefList = Field(default_factory=ContactRefList)
-    tags: TagList = Field(default_factory=TagList)
+    contacts: Annotated[ContactRefList, BeforeValidator(_empty_if_null)] = Field(
+        default_factory=ContactRefList
+    )
+    tags: Annotated[TagList, BeforeValidator(_empty_if_null)] = Field(default_factory=TagList)
     statistics: Statistics | None = None
     conversation_rating: Rating | None = None
     sla_applied: SlaApplied | None = None
     ai_agent_participated: bool | None = None
-    custom_attributes: dict[str, Any] = Field(default_factory=dict)
+    custom_attributes: Attributes = Field(default_factory=dict)
     conversation_parts: PartList | None = None
 
     @property
@@ -167,7 +174,7 @@ class NamedList(Model):
 
 class Contact(Model):
     id: Id
-    external_id: str | None = None
+    external_id: Id | None = None
     role: str | None = None
     email: str | None = None
     email_domain: str | None = None
@@ -184,7 +191,7 @@ class Contact(Model):
     os: str | None = None
     language_override: str | None = None
     location: Location | None = None
-    custom_attributes: dict[str, Any] = Field(default_factory=dict)
+    custom_attributes: Attributes = Field(default_factory=dict)
     tags: NamedList | None = None
     companies: IdList | None = None
 
@@ -200,7 +207,6 @@ class NextPage(Model):
 
 class Pages(Model):
     next: NextPage | None = None
-    total_pages: int | None = None
 
 
 class ConversationPage(Model):

@@ -24,7 +24,6 @@ KNOWN_API_VERSIONS = frozenset(f"2.{minor}" for minor in range(17))
 
 SEARCH_PAGE_SIZE = 150  # POST /conversations/search: max per_page
 CONTACT_SEARCH_MAX_IDS = 150  # POST /contacts/search: ids per `IN` filter (per_page cap)
-MAX_PARTS_RETURNED = 500  # GET /conversations/{id}: most recent parts returned
 
 ENV_TOKEN = "INTERCOM_ACCESS_TOKEN"
 ENV_BASE_URL = "INTERCOM_BASE_URL"

@@ -73,6 +73,7 @@ class WindowWriter:
         self._open: dict[str, tuple[pq.ParquetWriter, str]] = {}  # rel path → (writer, staged)
         self._rows: dict[str, int] = {}
         self._quarantine: list[str] = []
+        self._contacts_seen: set[str] = set()  # a merged id and its canonical: one row
         for rel in self._window_files():
             storage.discard_stale(rel)
 
@@ -90,8 +91,10 @@ class WindowWriter:
             for row in records.conversation_parts:
                 day = day_of.get(row["conversation_id"], self.window.start.date())
                 by_file.setdefault(self.file_path("conversation_parts", day), []).append(row)
-        if records.contacts:
-            by_file[self.file_path("contacts", self.window.start.date())] = records.contacts
+        contacts = [c for c in records.contacts if c["contact_id"] not in self._contacts_seen]
+        self._contacts_seen.update(c["contact_id"] for c in contacts)
+        if contacts:
+            by_file[self.file_path("contacts", self.window.start.date())] = contacts
         for rel, rows in by_file.items():
             self._write(rel, to_table(rows, TABLES[rel.split("/", 1)[0]]))
         self._quarantine.extend(

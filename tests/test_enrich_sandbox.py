@@ -161,3 +161,18 @@ def test_segments_that_keep_failing_make_the_window_incomplete(sandbox, tmp_path
 
     manifest = read_manifest(Storage(str(tmp_path)), job.window)
     assert manifest is not None and manifest["status"] == "incomplete"
+
+
+def test_a_merged_contact_and_its_canonical_are_one_row_per_window(sandbox, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import pyarrow.dataset as ds
+
+    from intercom_enrichment.pipeline import WindowJob, run_window
+
+    server = sandbox(conversations=2000, contacts=400, merged_contact_share=0.3)
+    cfg = server.world.config
+    settings = IntercomSettings(token=SecretStr(server.token), base_url=server.url)
+    job = WindowJob(Window(cfg.window_start, cfg.window_end), str(tmp_path), batch_size=200)
+    asyncio.run(run_window(settings, job))
+    ids = ds.dataset(tmp_path / "contacts", format="parquet", partitioning="hive").to_table()
+    contact_ids = ids.column("contact_id").to_pylist()
+    assert len(contact_ids) == len(set(contact_ids)) > 0

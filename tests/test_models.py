@@ -116,3 +116,15 @@ def test_html_is_not_intercom() -> None:
         404, text="<html>nope</html>", headers={"content-type": "text/html"}, request=request
     )
     assert isinstance(classify(gateway, now=0), errors.NotIntercom)
+
+
+def test_nulls_and_integers_where_objects_and_strings_are_usual(examples: dict[str, dict]) -> None:
+    item = dict(examples["conversation_search_response.v2.16.json"]["conversations"][0])
+    item.update(contacts=None, tags=None, custom_attributes=None)
+    item_ref = dict(item, contacts={"contacts": [{"type": "contact", "id": 5, "external_id": 70}]})
+    assert Conversation.model_validate(item).contact_ids == []
+    assert Conversation.model_validate(item_ref).contact_ids == ["5"]
+    contact = Contact.model_validate(
+        {**examples["contact.v2.16.json"], "external_id": 70, "custom_attributes": None}
+    )
+    assert contact.external_id == "70" and contact.custom_attributes == {}
