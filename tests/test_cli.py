@@ -22,6 +22,13 @@ def cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedPr
     )
 
 
+def run_day(output: object, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """``run`` over 2026-10-01, a day in the past."""
+    return cli(
+        "run", "--start", "2026-10-01", "--end", "2026-10-02", "--output", str(output), env=env
+    )
+
+
 def one_line_error(proc: subprocess.CompletedProcess[str], code: int, needle: str) -> None:
     assert proc.returncode == code, proc.stderr
     lines = proc.stderr.strip().splitlines()
@@ -54,61 +61,25 @@ def test_missing_token(tmp_path: Path) -> None:
 
 def test_unwritable_output(tmp_path: Path) -> None:
     (tmp_path / "f").write_text("x")
-    proc = cli(
-        "run",
-        "--start",
-        "2026-10-01",
-        "--end",
-        "2026-10-02",
-        "--output",
-        str(tmp_path / "f" / "o"),
-        env=TOKEN,
-    )
+    proc = run_day(str(tmp_path / "f" / "o"), TOKEN)
     one_line_error(proc, 2, "not writable")
 
 
 def test_invalid_token_stops_before_any_work(sandbox, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     server = sandbox(conversations=10, contacts=5)
     env = {"INTERCOM_ACCESS_TOKEN": "tok-SECRET-wrong", "INTERCOM_BASE_URL": server.url}
-    proc = cli(
-        "run",
-        "--start",
-        "2026-10-01",
-        "--end",
-        "2026-10-02",
-        "--output",
-        str(tmp_path / "o"),
-        env=env,
-    )
+    proc = run_day(str(tmp_path / "o"), env)
     one_line_error(proc, 2, "HTTP 401")
     assert "tok-SECRET-wrong" not in proc.stderr + proc.stdout
     assert not list((tmp_path / "o").rglob("*.parquet"))
 
 
 def test_unknown_version_and_region(tmp_path: Path) -> None:
-    proc = cli(
-        "run",
-        "--start",
-        "2026-10-01",
-        "--end",
-        "2026-10-02",
-        "--output",
-        str(tmp_path),
-        env={**TOKEN, "INTERCOM_VERSION": "9.9"},
-    )
+    proc = run_day(str(tmp_path), {**TOKEN, "INTERCOM_VERSION": "9.9"})
     one_line_error(proc, 2, "Intercom-Version")
     env = {"INTERCOM_ACCESS_TOKEN": "t", "INTERCOM_REGION": "mars"}
     one_line_error(
-        cli(
-            "run",
-            "--start",
-            "2026-10-01",
-            "--end",
-            "2026-10-02",
-            "--output",
-            str(tmp_path),
-            env=env,
-        ),
+        run_day(str(tmp_path), env),
         2,
         "mars",
     )
@@ -124,15 +95,6 @@ def test_a_server_that_answers_html_is_not_intercom(sandbox, tmp_path: Path) -> 
 
     server = sandbox(conversations=10, contacts=5, faults=(FaultRule("me", "html", first_n=5),))
     env = {"INTERCOM_ACCESS_TOKEN": server.token, "INTERCOM_BASE_URL": server.url}
-    proc = cli(
-        "run",
-        "--start",
-        "2026-10-01",
-        "--end",
-        "2026-10-02",
-        "--output",
-        str(tmp_path / "o"),
-        env=env,
-    )
+    proc = run_day(str(tmp_path / "o"), env)
     one_line_error(proc, 2, "HTML page, not Intercom's JSON API")
     assert not (tmp_path / "o" / "conversations").exists()
