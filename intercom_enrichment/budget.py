@@ -62,10 +62,6 @@ class RateBudget:
         self._in_flight = 0
         self._not_before = 0.0  # set by Retry-After
 
-    @property
-    def limit(self) -> int | None:
-        return self._limit
-
     def reserve(self) -> float:
         with self._lock:
             now = self._clock()

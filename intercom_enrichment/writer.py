@@ -145,14 +145,14 @@ class WindowWriter:
         )
         return written
 
+    def _data_files(self) -> list[str]:
+        """Every Parquet file this window may own in the tables being written."""
+        return [self.file_path(t, day) for t in self.tables for day in self.window.dates()]
+
     def _window_files(self) -> list[str]:
-        """Every file this window may own under the tables being written."""
-        return [self.file_path(t, day) for t in self.tables for day in self.window.dates()] + [
-            manifest_path(self.window),
-            quarantine_path(self.window),
-        ]
+        return [*self._data_files(), manifest_path(self.window), quarantine_path(self.window)]
 
     def _remove_stale(self, keep: set[str]) -> None:
-        for rel in self._window_files()[:-2]:
+        for rel in self._data_files():
             if rel not in keep:
                 self.storage.remove(rel)
