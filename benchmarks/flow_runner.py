@@ -6,7 +6,6 @@ Reads INTERCOM_* and PREFECT_API_URL from the environment. The clock starts afte
 stops when the flow returns, so a Prefect server's start-up is never counted.
 """
 
-import asyncio
 import json
 import resource
 import sys
@@ -39,8 +38,8 @@ def main() -> None:
             params.get("batch_size", 2000),
             EnrichOptions(include_parts=params.get("include_parts", False)),
         )
-        metrics, files = asyncio.run(run_window(IntercomSettings.from_env(), job))
-        result = {"files": [f.path for f in files], **metrics.to_dict()}
+        done = run_window(IntercomSettings.from_env(), job)
+        result = {"files": [f.path for f in done.files], **done.metrics.to_dict()}
     else:
         raise SystemExit(f"unknown mode {mode!r}")
     wall = time.perf_counter() - started

@@ -14,7 +14,7 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from datetime import UTC, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_progress_artifact, update_progress_artifact
@@ -23,10 +23,25 @@ from prefect.runtime import deployment as runtime_deployment
 from pydantic import Field
 
 from flows.enrich_conversations import with_task_runner
-from intercom_enrichment.errors import ConfigError, IntercomEnrichmentError
+from intercom_enrichment.errors import IntercomEnrichmentError
 from intercom_enrichment.memory import release_memory
+from intercom_enrichment.options import (
+    RUN_DEFAULTS,
+    BatchSize,
+    DaskAddress,
+    GlobalLimit,
+    IncludeParts,
+    IncludeSegments,
+    IntervalName,
+    Output,
+    Pii,
+    PiiKeySecretBlock,
+    RunOptions,
+    TaskRunner,
+    TokenSecretBlock,
+)
 from intercom_enrichment.storage import Storage
-from intercom_enrichment.windows import Window, as_utc, make_windows, parse_every
+from intercom_enrichment.windows import Window, as_utc, check_not_future, make_windows, parse_every
 from intercom_enrichment.writer import window_completed
 from tasks.publish import artifact_key
 
@@ -43,8 +58,7 @@ def plan_backfill(
     start: datetime, end: datetime, every: str, storage: Storage, *, force: bool, now: datetime
 ) -> tuple[list[Window], list[Window]]:
     """(windows to run, windows already complete)."""
-    if as_utc(end) > now:
-        raise ConfigError(f"backfill end {as_utc(end).isoformat()} is in the future")
+    check_not_future(as_utc(end), now, what="backfill end")
     windows = make_windows(start, end, parse_every(every))
     done = [] if force else [w for w in windows if window_completed(storage, w)]
     return [w for w in windows if w not in done], done
@@ -63,33 +77,13 @@ def _notify(window: Window, outcome: str) -> None:
 def backfill_conversations(
     start: Annotated[datetime, Field(description="First window's start (UTC).")],
     end: Annotated[datetime, Field(description="Last window's end, exclusive (UTC).")],
-    every: Annotated[Literal["1h", "1d"], Field(description="Window length.")] = "1d",
-    output: Annotated[str, Field(description="Output folder or fsspec URL.")] = "out/intercom",
+    every: Annotated[IntervalName, Field(description="Window length.")] = "1d",
     max_concurrent_windows: Annotated[
         int, Field(ge=1, le=16, description="Windows processed at once.")
     ] = 2,
     force: Annotated[bool, Field(description="Redo windows already complete.")] = False,
-    include_parts: bool = False,
-    include_segments: bool = False,
-    batch_size: Annotated[int, Field(ge=10, le=20_000)] = 2000,
-    token_secret_block: Annotated[
-        str | None, Field(description="Prefect Secret block with the token (else the env).")
-    ] = None,
-    pii: Annotated[
-        Literal["keep", "hash", "drop"], Field(description="Personal data: keep, HMAC or drop.")
-    ] = "keep",
-    pii_key_secret_block: Annotated[
-        str | None, Field(description="Secret block with the HMAC key (else the env).")
-    ] = None,
-    global_limit: Annotated[
-        str | None, Field(description="Prefect global concurrency limit for the app's calls.")
-    ] = None,
-    task_runner: Annotated[
-        Literal["threads", "dask"], Field(description="Where each window's batch tasks run.")
-    ] = "threads",
-    dask_address: Annotated[
-        str | None, Field(description="Existing Dask scheduler (tcp://…); else a local cluster.")
-    ] = None,
+    task_runner: TaskRunner = "threads",
+    dask_address: DaskAddress = None,
     fan_out_deployment: Annotated[
         str | None,
         Field(
@@ -97,9 +91,19 @@ def backfill_conversations(
             "'enrich-conversations/window'), spread over every worker of its pool."
         ),
     ] = None,
+    # The run options, passed through to every window: intercom_enrichment/options.py.
+    output: Output = RUN_DEFAULTS.output,
+    batch_size: BatchSize = RUN_DEFAULTS.batch_size,
+    include_parts: IncludeParts = RUN_DEFAULTS.include_parts,
+    include_segments: IncludeSegments = RUN_DEFAULTS.include_segments,
+    pii: Pii = RUN_DEFAULTS.pii,
+    token_secret_block: TokenSecretBlock = RUN_DEFAULTS.token_secret_block,
+    pii_key_secret_block: PiiKeySecretBlock = RUN_DEFAULTS.pii_key_secret_block,
+    global_limit: GlobalLimit = RUN_DEFAULTS.global_limit,
 ) -> dict[str, Any]:
+    options = RunOptions.pick(locals())
     logger = get_run_logger()
-    storage = Storage(output)
+    storage = Storage(options.output)
     storage.check_writable()
     todo, done = plan_backfill(start, end, every, storage, force=force, now=datetime.now(UTC))
     total = len(todo) + len(done)
@@ -124,18 +128,7 @@ def backfill_conversations(
     lock = threading.Lock()
 
     def run(window: Window) -> tuple[Window, bool]:
-        params = {
-            "start": window.start,
-            "end": window.end,
-            "output": output,
-            "batch_size": batch_size,
-            "include_parts": include_parts,
-            "include_segments": include_segments,
-            "token_secret_block": token_secret_block,
-            "pii": pii,
-            "pii_key_secret_block": pii_key_secret_block,
-            "global_limit": global_limit,
-        }
+        params = {"start": window.start, "end": window.end, **options.model_dump()}
         if fan_out_deployment:  # a flow run on whichever worker of the pool is free
             run = run_deployment(fan_out_deployment, parameters=params, timeout=None)
             return window, bool(run.state and run.state.is_completed())

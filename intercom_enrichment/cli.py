@@ -5,8 +5,10 @@ A run that fails: one line on stderr, exit 1. Times without a zone are taken as 
 """
 
 import asyncio
+import contextlib
 import os
 import sys
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
@@ -14,10 +16,11 @@ import typer
 
 from .client import check_access
 from .errors import ConfigError, FatalError, IntercomEnrichmentError, IntercomError, OutputError
+from .options import RUN_DEFAULTS, RunOptions
 from .pii import PiiPolicy
 from .settings import IntercomSettings
 from .storage import Storage
-from .windows import Window, parse_instant, resolve_window
+from .windows import Window, check_not_future, parse_instant
 
 app = typer.Typer(
     add_completion=False,
@@ -27,7 +30,6 @@ app = typer.Typer(
 )
 
 EXIT_FAILED, EXIT_USAGE = 1, 2
-HOUR = timedelta(hours=1)
 
 
 def _fail(message: str, code: int) -> None:
@@ -44,21 +46,17 @@ def _window(start: str, end: str) -> Window:
     return Window(parse_instant(start), parse_instant(end))
 
 
-def _preflight(start: str, end: str, output: str, pii: str, task_runner: str) -> Window:
-    """Every check that needs no Prefect: dates, token, output, and one GET /me."""
-    if task_runner not in ("threads", "dask"):
-        _fail(f"--task-runner must be threads or dask, not {task_runner!r}", EXIT_USAGE)
-    if task_runner == "dask" and not os.environ.get("PREFECT_API_URL"):
-        _fail("the Dask task runner needs a Prefect server: set PREFECT_API_URL", EXIT_USAGE)
+def _preflight(start: str, end: str, options: RunOptions, task_runner: str) -> Window:
+    """Every check before any work: dates, task runner, token, output, and one GET /me."""
+    from flows.enrich_conversations import check_task_runner
+
     try:
+        check_task_runner(task_runner)
         window = _window(start, end)
-        now = datetime.now(UTC)
-        resolve_window(
-            window.start, window.end, every=HOUR, lag=timedelta(0), scheduled=now, now=now
-        )
+        check_not_future(window.end, datetime.now(UTC))
         settings = IntercomSettings.from_env()
-        PiiPolicy.from_env(pii)
-        Storage(output).check_writable()
+        PiiPolicy.from_env(options.pii)
+        Storage(options.output).check_writable()
     except (ConfigError, OutputError) as exc:
         _fail(str(exc), EXIT_USAGE)
     try:
@@ -69,9 +67,13 @@ def _preflight(start: str, end: str, output: str, pii: str, task_runner: str) ->
 
 
 def run_flow(
-    task_runner: str = "threads", dask_address: str | None = None, **params: Any
+    window: Window,
+    options: RunOptions,
+    task_runner: str = "threads",
+    dask_address: str | None = None,
 ) -> dict[str, Any]:
-    """Run ``enrich-conversations`` in this process (its batch tasks on threads or Dask)."""
+    """Run ``enrich-conversations`` for ``window`` in this process (batch tasks on threads or
+    Dask)."""
     _quiet_prefect()
     from flows.enrich_conversations import with_task_runner
 
@@ -79,7 +81,7 @@ def run_flow(
         flow = with_task_runner(task_runner, dask_address)
     except ConfigError as exc:
         _fail(str(exc), EXIT_USAGE)
-    return _run(flow, **params)
+    return _run(flow, start=window.start, end=window.end, **options.model_dump())
 
 
 def _run(flow: Any, **params: Any) -> dict[str, Any]:
@@ -95,33 +97,34 @@ def _run(flow: Any, **params: Any) -> dict[str, Any]:
     raise AssertionError("unreachable")
 
 
+def _from_model(name: str) -> dict[str, Any]:
+    """Help text and bounds of the run option ``name``, from its one definition in
+    ``RunOptions`` (``pii`` is checked by ``PiiPolicy``, for a one-line error)."""
+    info = RunOptions.model_fields[name]
+    bounds = {
+        key: getattr(meta, attr)
+        for meta in info.metadata
+        for key, attr in (("min", "ge"), ("max", "le"))
+        if getattr(meta, attr, None) is not None
+    }
+    return {"help": info.description, **bounds}
+
+
 StartOpt = Annotated[str, typer.Option(help="Window start, ISO 8601; no zone means UTC.")]
 EndOpt = Annotated[str, typer.Option(help="Window end (exclusive), ISO 8601; no zone means UTC.")]
-OutputOpt = Annotated[str, typer.Option(help="Output folder or fsspec URL.")]
-PartsOpt = Annotated[bool, typer.Option("--include-parts", help="Also write every message part.")]
-SegmentsOpt = Annotated[
-    bool, typer.Option("--include-segments", help="Also fetch each contact's segments.")
-]
-BatchOpt = Annotated[
-    int, typer.Option(min=10, max=20_000, help="Conversations per enrichment task (about).")
-]
 RunnerOpt = Annotated[
     str, typer.Option(help="Where batch tasks run: threads, or dask (needs PREFECT_API_URL).")
 ]
 DaskOpt = Annotated[
     str | None, typer.Option(help="Dask scheduler address (tcp://…); else a local cluster.")
 ]
-LimitOpt = Annotated[
-    str | None,
-    typer.Option(help="Prefect global concurrency limit shared by every run of this app."),
-]
-PiiOpt = Annotated[
-    str,
-    typer.Option(
-        help="Contact email/name/phone and part bodies/author emails: keep, hash (HMAC-SHA256 "
-        "keyed by INTERCOM_PII_HMAC_KEY) or drop."
-    ),
-]
+OutputOpt = Annotated[str, typer.Option(**_from_model("output"))]
+PartsOpt = Annotated[bool, typer.Option("--include-parts", **_from_model("include_parts"))]
+SegmentsOpt = Annotated[bool, typer.Option("--include-segments", **_from_model("include_segments"))]
+BatchOpt = Annotated[int, typer.Option(**_from_model("batch_size"))]
+PiiOpt = Annotated[str, typer.Option(**_from_model("pii"))]
+LimitOpt = Annotated[str | None, typer.Option(**_from_model("global_limit"))]
+_D = RUN_DEFAULTS
 
 
 @app.command()
@@ -129,11 +132,11 @@ def run(
     start: StartOpt,
     end: EndOpt,
     output: OutputOpt,
-    include_parts: PartsOpt = False,
-    include_segments: SegmentsOpt = False,
-    batch_size: BatchOpt = 2000,
-    pii: PiiOpt = "keep",
-    global_limit: LimitOpt = None,
+    include_parts: PartsOpt = _D.include_parts,
+    include_segments: SegmentsOpt = _D.include_segments,
+    batch_size: BatchOpt = _D.batch_size,
+    pii: PiiOpt = _D.pii,
+    global_limit: LimitOpt = _D.global_limit,
     task_runner: RunnerOpt = "threads",
     dask_address: DaskOpt = None,
 ) -> None:
@@ -142,20 +145,23 @@ def run(
     The token comes from INTERCOM_ACCESS_TOKEN; the API from INTERCOM_BASE_URL or
     INTERCOM_REGION (us, eu, au).
     """
-    window = _preflight(start, end, output, pii, task_runner)
-    result = run_flow(
-        start=window.start,
-        end=window.end,
-        output=output,
-        batch_size=batch_size,
-        include_parts=include_parts,
-        include_segments=include_segments,
-        pii=pii,
-        global_limit=global_limit,
-        task_runner=task_runner,
-        dask_address=dask_address,
-    )
+    options = _options(locals())
+    window = _preflight(start, end, options, task_runner)
+    result = run_flow(window, options, task_runner, dask_address)
     typer.echo(f"wrote {len(result['files'])} files for {result['window']} to {output}")
+
+
+def _options(values: dict[str, Any]) -> RunOptions:
+    try:
+        return RunOptions.pick(values)
+    except ValueError as exc:  # pydantic's ValidationError: the first problem, in one line
+        errors = exc.errors() if hasattr(exc, "errors") else []
+        where = ".".join(str(p) for p in errors[0]["loc"]) if errors else ""
+        _fail(
+            f"invalid --{where.replace('_', '-')}: {errors[0]['msg'] if errors else exc}",
+            EXIT_USAGE,
+        )
+    raise AssertionError("unreachable")
 
 
 @app.command()
@@ -166,11 +172,11 @@ def backfill(
     every: Annotated[str, typer.Option(help="Window length: 1h or 1d.")] = "1d",
     max_concurrent: Annotated[int, typer.Option(min=1, max=16, help="Windows at once.")] = 2,
     force: Annotated[bool, typer.Option("--force", help="Redo completed windows.")] = False,
-    include_parts: PartsOpt = False,
-    include_segments: SegmentsOpt = False,
-    batch_size: BatchOpt = 2000,
-    pii: PiiOpt = "keep",
-    global_limit: LimitOpt = None,
+    include_parts: PartsOpt = _D.include_parts,
+    include_segments: SegmentsOpt = _D.include_segments,
+    batch_size: BatchOpt = _D.batch_size,
+    pii: PiiOpt = _D.pii,
+    global_limit: LimitOpt = _D.global_limit,
     task_runner: RunnerOpt = "threads",
     dask_address: DaskOpt = None,
 ) -> None:
@@ -178,7 +184,8 @@ def backfill(
     backfill resumes where it stopped."""
     if every not in ("1h", "1d"):
         _fail(f"--every must be 1h or 1d, not {every!r}", EXIT_USAGE)
-    window = _preflight(start, end, output, pii, task_runner)
+    options = _options(locals())
+    window = _preflight(start, end, options, task_runner)
     _quiet_prefect()
     from tqdm import tqdm
 
@@ -199,16 +206,11 @@ def backfill(
                 start=window.start,
                 end=window.end,
                 every=every,
-                output=output,
                 max_concurrent_windows=max_concurrent,
                 force=force,
-                include_parts=include_parts,
-                include_segments=include_segments,
-                batch_size=batch_size,
-                pii=pii,
-                global_limit=global_limit,
                 task_runner=task_runner,
                 dask_address=dask_address,
+                **options.model_dump(),
             )
         finally:
             progress_listeners.remove(advance)
@@ -224,10 +226,12 @@ def budget(
 ) -> None:
     """Create or update the Prefect global concurrency limit that every run of one Intercom
     app shares (pass its name as --global-limit). Needs PREFECT_API_URL."""
-    if not os.environ.get("PREFECT_API_URL"):
-        _fail("PREFECT_API_URL is not set: a shared budget needs a Prefect server", EXIT_USAGE)
     _quiet_prefect()
+    from flows.enrich_conversations import prefect_api_configured
     from tasks.budget import ensure_global_limit
+
+    if not prefect_api_configured():
+        _fail("PREFECT_API_URL is not set: a shared budget needs a Prefect server", EXIT_USAGE)
 
     asyncio.run(ensure_global_limit(name, calls_per_10s))
     typer.echo(f"global concurrency limit {name!r}: {calls_per_10s} calls per 10 s")
@@ -285,17 +289,31 @@ def demo(
     from .sandbox import SandboxConfig, SandboxServer
 
     config = SandboxConfig(conversations=conversations, contacts=max(conversations // 3, 1))
-    with SandboxServer(config) as server:
-        os.environ["INTERCOM_BASE_URL"] = server.url
-        os.environ["INTERCOM_ACCESS_TOKEN"] = server.token
+    assert config.window_end is not None
+    window = Window(config.window_start, config.window_end)
+    options = RunOptions(output=output, include_parts=True)
+    with (
+        SandboxServer(config) as server,
+        _environ(INTERCOM_BASE_URL=server.url, INTERCOM_ACCESS_TOKEN=server.token),
+    ):
         typer.echo(f"sandbox serving {conversations} conversations at {server.url}")
-        result = run_flow(
-            start=config.window_start,
-            end=config.window_end,
-            output=output,
-            include_parts=True,
-        )
+        result = run_flow(window, options)
     print_summary(result, output)
+
+
+@contextlib.contextmanager
+def _environ(**values: str) -> Iterator[None]:
+    """Set environment variables for the block; restore what was there before."""
+    before = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in before.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def main(argv: list[str] | None = None) -> None:

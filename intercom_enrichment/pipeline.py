@@ -1,26 +1,39 @@
-"""One window end to end, as plain asyncio — and the pieces the Prefect flow shares with it.
+"""One window end to end — the one definition of a window's work, whoever runs it.
 
-The flow (``flows/enrich_conversations.py``) runs the same steps with Prefect tasks; this
-module's ``run_window`` runs them in one event loop with no orchestration. It serves the
-benchmark (to measure what Prefect costs) and any caller that wants no Prefect at all.
+    list → plan batches → enrich batches (in order) → write → reduce metrics → publish →
+    completeness
+
+``run_pipeline`` is that sequence, written once. *How* each step runs is the ``WindowExecutor``
+it is given: ``AsyncioExecutor`` (below) runs the steps as coroutines in one event loop, with no
+orchestration — the tests, the fault matrix and the benchmarks use it; the Prefect flow
+(``flows/enrich_conversations.py``) passes an executor whose steps are Prefect tasks. Either way
+the same code lists, plans, writes, decides completeness and publishes.
+
+Layout and invariants of what is written: docs/data-contract.md.
 """
 
 import asyncio
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
+
+import httpx
 
 from .batching import ConversationBatch, plan_batches
+from .budget import RateBudget
 from .client import IntercomClient
 from .enrich import EnrichOptions, enrich_batch, listing_metrics
-from .listing import list_window
+from .listing import Listing, list_window
 from .metrics import EnrichmentMetrics
 from .rows import Lineage
 from .schema import SCHEMA_VERSION
-from .settings import IntercomSettings
+from .settings import SEARCH_PAGE_SIZE, IntercomSettings
 from .storage import Storage
 from .windows import Window
 from .writer import BatchRecords, WindowWriter, WrittenFile
+
+BATCHES_IN_FLIGHT = 4
 
 
 @dataclass(frozen=True)
@@ -80,47 +93,140 @@ def incomplete_reason(metrics: EnrichmentMetrics) -> str | None:
     return None
 
 
-async def run_window(
-    settings: IntercomSettings, job: WindowJob, *, batches_in_flight: int = 4
-) -> tuple[EnrichmentMetrics, list[WrittenFile]]:
-    """List, enrich and write one window in this event loop, without Prefect."""
-    started = datetime.now(UTC)
+BatchResult = tuple[BatchRecords, EnrichmentMetrics]
+
+
+class WindowExecutor(Protocol):
+    """How the steps of ``run_pipeline`` that talk to Intercom (or reduce) are executed."""
+
+    def list_window(self, window: Window) -> tuple[Listing, EnrichmentMetrics]:
+        """Every conversation of the window, and what listing them cost."""
+        ...
+
+    def enrich(
+        self, batches: Sequence[ConversationBatch], lineage: Lineage, options: EnrichOptions
+    ) -> Iterator[BatchResult]:
+        """Each batch's ``(records, metrics)``, yielded in batch order (so reruns write the
+        same files), with a bounded number of batches in flight."""
+        ...
+
+    def reduce(self, parts: list[EnrichmentMetrics]) -> EnrichmentMetrics:
+        """The run's metrics, summed once."""
+        ...
+
+
+@dataclass(frozen=True)
+class WindowResult:
+    metrics: EnrichmentMetrics
+    files: list[WrittenFile]
+    incomplete: str | None  # why the window is not complete, or None
+
+
+def run_pipeline(
+    settings: IntercomSettings,
+    job: WindowJob,
+    executor: WindowExecutor,
+    *,
+    flow_run_id: str | None = None,
+    started: datetime | None = None,
+) -> WindowResult:
+    """List, enrich and write one window; publish its files and its manifest (last).
+
+    A window whose lookups still failed after retries is published with its manifest marked
+    ``incomplete`` (``WindowResult.incomplete`` says why); callers decide how to fail.
+    Anything raised before publication leaves the published files as they were.
+    """
+    started = started or datetime.now(UTC)
     storage = Storage(job.output)
     storage.check_writable()
     lineage = Lineage(job.window, started)
-    async with IntercomClient(settings) as client:
-        listing = await list_window(client, job.window)
-        parts = [listing_metrics(listing, client)]
-        batches = plan_batches(listing.conversations, batch_size=job.batch_size)
-        writer = WindowWriter(storage, job.window, job.tables)
-        try:
-            for first in range(0, len(batches), batches_in_flight):
-                results = await asyncio.gather(
-                    *(
-                        _enrich(settings, client, batch, lineage, job.options)
-                        for batch in batches[first : first + batches_in_flight]
-                    )
-                )
-                for records, metrics in results:
-                    writer.append(records)
-                    parts.append(metrics)
-            quarantine = job.options.pii.scrub_quarantine(listing.quarantine)
-            writer.append(BatchRecords(quarantine=quarantine))
-            metrics = EnrichmentMetrics.total(parts)
-            manifest = job.manifest(settings, metrics, started=started, flow_run_id=None)
-            files = writer.publish(manifest, complete=incomplete_reason(metrics) is None)
-        except BaseException:
-            writer.abort()
-            raise
-    return metrics, files
+
+    listing, listed = executor.list_window(job.window)
+    batches = plan_batches(listing.conversations, batch_size=job.batch_size)
+    quarantined = job.options.pii.scrub_quarantine(listing.quarantine)
+    del listing  # the batches hold the conversations now
+    parts = [listed]
+    writer = WindowWriter(storage, job.window, job.tables)
+    try:
+        for records, metrics in executor.enrich(batches, lineage, job.options):
+            writer.append(records)
+            parts.append(metrics)
+        writer.append(BatchRecords(quarantine=quarantined))
+        total = executor.reduce(parts)
+        reason = incomplete_reason(total)
+        manifest = job.manifest(settings, total, started=started, flow_run_id=flow_run_id)
+        files = writer.publish(manifest, complete=reason is None)
+    except BaseException:
+        writer.abort()
+        raise
+    return WindowResult(total, files, reason)
 
 
-async def _enrich(
-    settings: IntercomSettings,
-    shared: IntercomClient,
-    batch: ConversationBatch,
-    lineage: Lineage,
-    options: EnrichOptions,
-) -> tuple[BatchRecords, EnrichmentMetrics]:
-    async with IntercomClient(settings, budget=shared.budget) as client:  # own request counts
-        return await enrich_batch(client, batch, lineage=lineage, options=options)
+TransportFactory = Callable[[], httpx.AsyncBaseTransport | None]
+
+
+class AsyncioExecutor:
+    """The window's steps as coroutines in one event loop of this thread: no orchestration.
+
+    Every batch opens its own client (its own request counts) on the budget shared with the
+    listing. ``transport`` (tests) makes each client's transport; ``budget`` defaults to the
+    process-wide budget of the app.
+    """
+
+    def __init__(
+        self,
+        settings: IntercomSettings,
+        *,
+        batches_in_flight: int = BATCHES_IN_FLIGHT,
+        per_page: int = SEARCH_PAGE_SIZE,
+        budget: RateBudget | None = None,
+        transport: TransportFactory | None = None,
+    ) -> None:
+        self.settings = settings
+        self.batches_in_flight = batches_in_flight
+        self.per_page = per_page
+        self.budget = budget
+        self._transport = transport or (lambda: None)
+        self._runner = asyncio.Runner()
+
+    def __enter__(self) -> "AsyncioExecutor":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._runner.close()
+
+    def _client(self) -> IntercomClient:
+        return IntercomClient(self.settings, budget=self.budget, transport=self._transport())
+
+    def list_window(self, window: Window) -> tuple[Listing, EnrichmentMetrics]:
+        async def listing() -> tuple[Listing, EnrichmentMetrics]:
+            async with self._client() as client:
+                found = await list_window(client, window, per_page=self.per_page)
+            return found, listing_metrics(found, client)
+
+        return self._runner.run(listing())
+
+    def enrich(
+        self, batches: Sequence[ConversationBatch], lineage: Lineage, options: EnrichOptions
+    ) -> Iterator[BatchResult]:
+        async def one(batch: ConversationBatch) -> BatchResult:
+            async with self._client() as client:
+                return await enrich_batch(client, batch, lineage=lineage, options=options)
+
+        async def group(chunk: Sequence[ConversationBatch]) -> list[BatchResult]:
+            return list(await asyncio.gather(*(one(b) for b in chunk)))
+
+        step = self.batches_in_flight
+        for first in range(0, len(batches), step):
+            yield from self._runner.run(group(batches[first : first + step]))
+
+    def reduce(self, parts: list[EnrichmentMetrics]) -> EnrichmentMetrics:
+        return EnrichmentMetrics.total(parts)
+
+
+def run_window(
+    settings: IntercomSettings, job: WindowJob, *, batches_in_flight: int = BATCHES_IN_FLIGHT
+) -> WindowResult:
+    """``run_pipeline`` without Prefect, in one event loop of this thread."""
+    with AsyncioExecutor(settings, batches_in_flight=batches_in_flight) as executor:
+        return run_pipeline(settings, job, executor)

@@ -7,6 +7,8 @@ from datetime import UTC, date, datetime, timedelta
 
 from .errors import ConfigError
 
+FUTURE_TOLERANCE = timedelta(seconds=5)  # clock skew between the caller and this machine
+
 _EVERY = re.compile(r"^\s*(\d+)\s*([mhd])\s*$")
 _UNITS = {"m": "minutes", "h": "hours", "d": "days"}
 
@@ -134,6 +136,11 @@ def resolve_window(
         window = Window(as_utc(start), as_utc(end))
     else:
         window = scheduled_window(scheduled, every, lag)
-    if window.end > as_utc(now) + timedelta(seconds=5):
-        raise ConfigError(f"window end {window.end.isoformat()} is in the future")
+    check_not_future(window.end, now)
     return window
+
+
+def check_not_future(end: datetime, now: datetime, *, what: str = "window end") -> None:
+    """The one rule for "too recent": data that ends in the future is not final yet."""
+    if as_utc(end) > as_utc(now) + FUTURE_TOLERANCE:
+        raise ConfigError(f"{what} {as_utc(end).isoformat()} is in the future")

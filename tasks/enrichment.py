@@ -1,8 +1,15 @@
-"""Tasks that talk to Intercom. Each opens its own client inside its own event loop."""
+"""Tasks that talk to Intercom, and ``TaskExecutor``: the window pipeline's steps as these tasks.
 
+Each task opens its own client inside its own event loop. Tasks that carry rows or raw records
+(the listing, a batch's records) say ``persist_result=False``: those results must never be pickled
+into Prefect's result storage, whatever ``PREFECT_RESULTS_PERSIST_BY_DEFAULT`` or a cache policy
+says, because they hold personal data that the PII policy has not (yet) protected.
+"""
+
+from collections.abc import Iterator, Sequence
 from typing import Any
 
-from prefect import get_run_logger, task
+from prefect import get_run_logger, task, unmapped
 from prefect.cache_policies import NO_CACHE
 from prefect.tasks import exponential_backoff
 
@@ -12,6 +19,7 @@ from intercom_enrichment.enrich import EnrichOptions, enrich_batch, listing_metr
 from intercom_enrichment.errors import RetryableError
 from intercom_enrichment.listing import Listing, list_window
 from intercom_enrichment.metrics import EnrichmentMetrics
+from intercom_enrichment.pipeline import BATCHES_IN_FLIGHT, BatchResult
 from intercom_enrichment.rows import Lineage
 from intercom_enrichment.settings import IntercomSettings
 from intercom_enrichment.windows import Window
@@ -22,8 +30,10 @@ from tasks.budget import GlobalLimitGate
 def retry_transient(task: Any, task_run: Any, state: Any) -> bool:
     """Retry a whole task only when it failed on a transient API error.
 
-    ``_sync=True``: in an async task ``state.result()`` would return an un-awaited coroutine,
-    and the condition would silently never hold.
+    ``_sync=True`` is private Prefect API, kept on purpose: the condition runs inside the async
+    task engine, where the public ``state.result()`` returns an un-awaited coroutine, and the
+    condition would silently never hold (Prefect 3.9). ``tests/test_flow.py``
+    (``test_task_retries_transient_errors_only``) fails if this stops working.
     """
     return isinstance(state.result(raise_on_failure=False, _sync=True), RetryableError)
 
@@ -37,7 +47,8 @@ _RETRY = {
     "retry_delay_seconds": exponential_backoff(backoff_factor=5),
     "retry_jitter_factor": 0.5,
     "retry_condition_fn": retry_transient,
-    "cache_policy": NO_CACHE,  # inputs are large and results are not persisted
+    "cache_policy": NO_CACHE,  # inputs are large; results hold records: never cached
+    "persist_result": False,  # …nor pickled to result storage (see the module docstring)
 }
 
 
@@ -88,6 +99,43 @@ async def enrich_conversation_batch(
     return records, metrics
 
 
-@task(name="reduce-metrics", cache_policy=NO_CACHE)
+@task(name="reduce-metrics", cache_policy=NO_CACHE, persist_result=False)
 def reduce_metrics(parts: list[EnrichmentMetrics]) -> EnrichmentMetrics:
     return EnrichmentMetrics.total(parts)
+
+
+class TaskExecutor:
+    """``run_pipeline``'s steps as Prefect tasks: the listing task, ``enrich-batch`` mapped over
+    a bounded number of batches at a time (results taken in batch order), ``reduce-metrics``."""
+
+    def __init__(
+        self,
+        settings: IntercomSettings,
+        global_limit: str | None,
+        batches_in_flight: int = BATCHES_IN_FLIGHT,
+    ) -> None:
+        self.settings = settings
+        self.global_limit = global_limit
+        self.batches_in_flight = batches_in_flight
+
+    def list_window(self, window: Window) -> tuple[Listing, EnrichmentMetrics]:
+        return list_conversations.submit(self.settings, window, self.global_limit).result()
+
+    def enrich(
+        self, batches: Sequence[ConversationBatch], lineage: Lineage, options: EnrichOptions
+    ) -> Iterator[BatchResult]:
+        step = self.batches_in_flight
+        for first in range(0, len(batches), step):
+            futures = enrich_conversation_batch.map(
+                unmapped(self.settings),
+                batches[first : first + step],
+                unmapped(lineage),
+                unmapped(options),
+                unmapped(self.global_limit),
+            )
+            for future in futures:  # in batch order, so reruns write the same files
+                yield future.result()
+            del futures
+
+    def reduce(self, parts: list[EnrichmentMetrics]) -> EnrichmentMetrics:
+        return reduce_metrics(parts)

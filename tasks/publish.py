@@ -57,7 +57,7 @@ def _endpoints(metrics: EnrichmentMetrics) -> str:
     return ", ".join(f"{k} {v}" for k, v in sorted(metrics.requests_by_endpoint.items())) or "-"
 
 
-@task(name="publish-artifacts", cache_policy=NO_CACHE)
+@task(name="publish-artifacts", cache_policy=NO_CACHE, persist_result=False)
 def publish_artifacts(
     window: Window,
     metrics: EnrichmentMetrics,

@@ -8,7 +8,6 @@ row *lost* (unless it was quarantined on purpose: ``RunResult.quarantine``); a k
 both with different values, or a key the reference does not have, is a row *wrong*.
 """
 
-import asyncio
 import json
 import tempfile
 import time
@@ -23,18 +22,15 @@ import httpx
 import pyarrow.dataset as ds
 from pydantic import SecretStr
 
-from intercom_enrichment.batching import plan_batches
+from intercom_enrichment import pipeline
 from intercom_enrichment.budget import RateBudget
-from intercom_enrichment.client import IntercomClient
-from intercom_enrichment.enrich import EnrichOptions, enrich_batch, listing_metrics
-from intercom_enrichment.listing import list_window
+from intercom_enrichment.enrich import EnrichOptions
 from intercom_enrichment.metrics import EnrichmentMetrics
-from intercom_enrichment.rows import Lineage
+from intercom_enrichment.pipeline import AsyncioExecutor, WindowJob
 from intercom_enrichment.sandbox import FaultRule, SandboxConfig, SandboxServer, World
 from intercom_enrichment.settings import IntercomSettings
-from intercom_enrichment.storage import Storage
 from intercom_enrichment.windows import Window
-from intercom_enrichment.writer import BatchRecords, WindowWriter, quarantine_path
+from intercom_enrichment.writer import quarantine_path
 
 TABLE_KEYS: dict[str, tuple[str, ...]] = {
     "conversations": ("conversation_id",),
@@ -293,7 +289,8 @@ def run_pipeline(
     tap: Tap | None = None,
     batch_size: int = 500,
 ) -> RunResult:
-    """The flow's steps without Prefect: list, plan, enrich batch by batch, write, publish."""
+    """The production window pipeline (``intercom_enrichment.pipeline.run_pipeline``) without
+    Prefect, on a fresh rate budget and, given a tap, through a rewriting transport."""
     window = full_window(server.world.config)
     settings = IntercomSettings(
         token=SecretStr(server.token),
@@ -301,40 +298,15 @@ def run_pipeline(
         max_attempts=max_attempts,
         timeout_seconds=timeout_seconds,
     )
-    storage = Storage(str(root))
-    tables = ["conversations", "contacts"] + (
-        ["conversation_parts"] if options.include_parts else []
-    )
-    writer = WindowWriter(storage, window, tables)
-    lineage = Lineage(window, window.end)
-
-    def transport() -> httpx.AsyncBaseTransport | None:
-        return tap.transport() if tap is not None else None
-
-    async def main() -> EnrichmentMetrics:
-        async with IntercomClient(settings, budget=RateBudget(), transport=transport()) as client:
-            listing = await list_window(client, window, per_page=per_page)
-            parts = [listing_metrics(listing, client)]
-            for batch in plan_batches(listing.conversations, batch_size=batch_size):
-                async with IntercomClient(
-                    settings, budget=client.budget, transport=transport()
-                ) as batch_client:
-                    records, metrics = await enrich_batch(
-                        batch_client, batch, lineage=lineage, options=options
-                    )
-                writer.append(records)
-                parts.append(metrics)
-        writer.append(BatchRecords(quarantine=listing.quarantine))
-        return EnrichmentMetrics.total(parts)
-
+    job = WindowJob(window, str(root), batch_size, options)
     began = time.monotonic()
-    try:
-        metrics = asyncio.run(main())
-    except BaseException:
-        writer.abort()
-        raise
-    complete = not (metrics.status_failed or metrics.parts_fetch_failed)
-    writer.publish({"metrics": metrics.to_dict()}, complete=complete)
+    with AsyncioExecutor(
+        settings,
+        per_page=per_page,
+        budget=RateBudget(),
+        transport=tap.transport if tap is not None else None,
+    ) as executor:
+        result = pipeline.run_pipeline(settings, job, executor, started=window.end)
     seconds = time.monotonic() - began
     manifest = json.loads((root / "_runs" / f"{window.key}.json").read_text())
     quarantine_file = root / quarantine_path(window)
@@ -344,7 +316,7 @@ def run_pipeline(
         else []
     )
     return RunResult(
-        root, window, metrics, manifest, read_tables(root, tables), quarantine, seconds
+        root, window, result.metrics, manifest, read_tables(root, job.tables), quarantine, seconds
     )
 
 

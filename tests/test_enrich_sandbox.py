@@ -1,45 +1,38 @@
 """The plain pipeline (no Prefect) against the sandbox server on loopback, checked against the
 sandbox's own ground truth: every conversation once, with the right contact details."""
 
-import asyncio
+import tempfile
 from datetime import timedelta
+from pathlib import Path
 
 from pydantic import SecretStr
 
-from intercom_enrichment.batching import plan_batches
 from intercom_enrichment.budget import RateBudget
-from intercom_enrichment.client import IntercomClient
-from intercom_enrichment.enrich import EnrichOptions, enrich_batch, listing_metrics
-from intercom_enrichment.listing import list_window
-from intercom_enrichment.metrics import EnrichmentMetrics
-from intercom_enrichment.rows import Lineage
+from intercom_enrichment.enrich import EnrichOptions
+from intercom_enrichment.pipeline import AsyncioExecutor, WindowJob, run_pipeline
 from intercom_enrichment.sandbox import SandboxServer
 from intercom_enrichment.settings import IntercomSettings
 from intercom_enrichment.windows import Window
+from tests.fault_cases import read_tables
 
 
 def enrich_all(
     server: SandboxServer, window: Window, options: EnrichOptions, batch_size: int = 200
 ):  # type: ignore[no-untyped-def]
+    """The production pipeline on a fresh budget; the rows as written, read back."""
     settings = IntercomSettings(token=SecretStr(server.token), base_url=server.url, max_attempts=3)
-
-    async def main():  # type: ignore[no-untyped-def]
-        async with IntercomClient(settings, budget=RateBudget()) as client:
-            listing = await list_window(client, window, per_page=50)
-            metrics = [listing_metrics(listing, client)]
-            rows, contacts, parts = [], [], []
-            for batch in plan_batches(listing.conversations, batch_size=batch_size):
-                async with IntercomClient(settings, budget=client.budget) as batch_client:
-                    records, m = await enrich_batch(
-                        batch_client, batch, lineage=Lineage(window, window.end), options=options
-                    )
-                rows += records.conversations
-                contacts += records.contacts
-                parts += records.conversation_parts
-                metrics.append(m)
-            return rows, contacts, parts, EnrichmentMetrics.total(metrics)
-
-    return asyncio.run(main())
+    job_tables = ["conversations", "contacts", "conversation_parts"]
+    with tempfile.TemporaryDirectory(prefix="enrich-") as root:
+        job = WindowJob(window, root, batch_size, options)
+        with AsyncioExecutor(settings, per_page=50, budget=RateBudget()) as executor:
+            result = run_pipeline(settings, job, executor)
+        tables = read_tables(Path(root), job_tables)
+    return (
+        tables["conversations"],
+        tables["contacts"],
+        tables["conversation_parts"],
+        result.metrics,
+    )
 
 
 def test_every_conversation_once_with_the_right_contact(sandbox) -> None:  # type: ignore[no-untyped-def]
@@ -139,7 +132,7 @@ def test_segments_once_per_contact_on_both_tables(sandbox) -> None:  # type: ign
 
 
 def test_segments_that_keep_failing_make_the_window_incomplete(sandbox, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    from intercom_enrichment.pipeline import WindowJob, run_window
+    from intercom_enrichment.pipeline import run_window
     from intercom_enrichment.sandbox import FaultRule
     from intercom_enrichment.writer import read_manifest
 
@@ -155,8 +148,8 @@ def test_segments_that_keep_failing_make_the_window_incomplete(sandbox, tmp_path
         str(tmp_path),
         options=EnrichOptions(include_segments=True),
     )
-    metrics, _ = asyncio.run(run_window(settings, job))
-    assert metrics.segments_fetch_failed > 0
+    result = run_window(settings, job)
+    assert result.metrics.segments_fetch_failed > 0 and result.incomplete
     from intercom_enrichment.storage import Storage
 
     manifest = read_manifest(Storage(str(tmp_path)), job.window)
@@ -166,13 +159,13 @@ def test_segments_that_keep_failing_make_the_window_incomplete(sandbox, tmp_path
 def test_a_merged_contact_and_its_canonical_are_one_row_per_window(sandbox, tmp_path) -> None:  # type: ignore[no-untyped-def]
     import pyarrow.dataset as ds
 
-    from intercom_enrichment.pipeline import WindowJob, run_window
+    from intercom_enrichment.pipeline import run_window
 
     server = sandbox(conversations=2000, contacts=400, merged_contact_share=0.3)
     cfg = server.world.config
     settings = IntercomSettings(token=SecretStr(server.token), base_url=server.url)
     job = WindowJob(Window(cfg.window_start, cfg.window_end), str(tmp_path), batch_size=200)
-    asyncio.run(run_window(settings, job))
+    run_window(settings, job)
     ids = ds.dataset(tmp_path / "contacts", format="parquet", partitioning="hive").to_table()
     contact_ids = ids.column("contact_id").to_pylist()
     assert len(contact_ids) == len(set(contact_ids)) > 0

@@ -1,6 +1,5 @@
 """pii = keep | hash | drop: personal columns are protected before anything is written."""
 
-import asyncio
 import hashlib
 import hmac
 from pathlib import Path
@@ -53,7 +52,7 @@ def run(server, out: Path, policy: PiiPolicy) -> None:  # type: ignore[no-untype
         str(out),
         options=EnrichOptions(include_parts=True, pii=policy),
     )
-    asyncio.run(run_window(settings, job))
+    run_window(settings, job)
 
 
 def strings(root: Path, table: str) -> dict[str, list]:
