@@ -23,6 +23,7 @@ from prefect.runtime import deployment as runtime_deployment
 from pydantic import Field
 
 from flows.enrich_conversations import with_task_runner
+from flows.parameters import describe_parameters
 from intercom_enrichment.errors import IntercomEnrichmentError
 from intercom_enrichment.memory import release_memory
 from intercom_enrichment.options import (
@@ -74,6 +75,7 @@ def _notify(window: Window, outcome: str) -> None:
     flow_run_name="backfill {start:%Y-%m-%dT%H}→{end:%Y-%m-%dT%H} every {every}",
     log_prints=False,
 )
+@describe_parameters
 def backfill_conversations(
     start: Annotated[datetime, Field(description="First window's start (UTC).")],
     end: Annotated[datetime, Field(description="Last window's end, exclusive (UTC).")],
@@ -101,6 +103,7 @@ def backfill_conversations(
     pii_key_secret_block: PiiKeySecretBlock = RUN_DEFAULTS.pii_key_secret_block,
     global_limit: GlobalLimit = RUN_DEFAULTS.global_limit,
 ) -> dict[str, Any]:
+    """Walk a long range window by window; completed windows are skipped."""
     options = RunOptions.pick(locals())
     logger = get_run_logger()
     storage = Storage(options.output)

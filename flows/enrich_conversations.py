@@ -20,6 +20,7 @@ from prefect.settings import PREFECT_API_URL
 from prefect.task_runners import ThreadPoolTaskRunner
 from pydantic import Field
 
+from flows.parameters import describe_parameters
 from intercom_enrichment.enrich import EnrichOptions
 from intercom_enrichment.errors import ConfigError, IntercomEnrichmentError
 from intercom_enrichment.options import (
@@ -104,6 +105,7 @@ def _aware(value: Any) -> datetime:
     task_runner=ThreadPoolTaskRunner(max_workers=BATCHES_IN_FLIGHT + 1),
     log_prints=False,
 )
+@describe_parameters
 def enrich_conversations(
     start: Annotated[
         datetime | None,
@@ -125,6 +127,7 @@ def enrich_conversations(
     pii_key_secret_block: PiiKeySecretBlock = RUN_DEFAULTS.pii_key_secret_block,
     global_limit: GlobalLimit = RUN_DEFAULTS.global_limit,
 ) -> dict[str, Any]:
+    """One window: list, enrich with contacts, write Parquet and the manifest."""
     options = RunOptions.pick(locals())
     started = datetime.now(UTC)
     window = resolve_window(

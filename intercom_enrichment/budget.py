@@ -82,6 +82,12 @@ class RateBudget:
                 return 0.0
             return max(self._reset + self._margin - now, 0.01)
 
+    @property
+    def in_flight(self) -> int:
+        """Reservations not yet ended by ``observe`` or ``release``."""
+        with self._lock:
+            return self._in_flight
+
     def release(self) -> None:
         with self._lock:
             self._in_flight = max(self._in_flight - 1, 0)

@@ -141,19 +141,19 @@ class IntercomClient:
                 self.stats.rate_limit_wait_seconds += delay
                 await asyncio.sleep(delay)
             self.stats.requests[endpoint] += 1
-            try:
+            answered = False
+            try:  # the reservation ends on every path: answer, error or cancellation
                 response = await self._http.request(method, path, **kw)
-            except httpx.TransportError as exc:
-                self.budget.release()
-                raise TransportError(
-                    f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__,
-                    method=method,
-                    path=path,
-                ) from None
+                self.budget.observe(
+                    RateHeaders.parse(response.headers), rate_limited=response.status_code == 429
+                )
+                answered = True
+            except httpx.RequestError as exc:
+                raise _request_error(exc, method, path) from None
+            finally:
+                if not answered:
+                    self.budget.release()
         error = classify(response, now=time.time())
-        self.budget.observe(
-            RateHeaders.parse(response.headers), rate_limited=response.status_code == 429
-        )
         if isinstance(error, RateLimited):
             self.stats.rate_limited += 1
             if error.retry_at is not None:
@@ -246,6 +246,15 @@ class IntercomClient:
     async def me(self) -> dict[str, Any]:
         """Cheap authenticated call: fails fast on a bad token or a non-Intercom server."""
         return await self.request("me", "GET", "/me")
+
+
+def _request_error(exc: httpx.RequestError, method: str, path: str) -> RetryableError:
+    """Every failure of httpx to get an answer, in the error tree (retryable: another attempt
+    may get one). A body httpx could not decode is a malformed response, the rest transport."""
+    text = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+    if isinstance(exc, httpx.DecodingError):
+        return MalformedResponse(text, method=method, path=path)
+    return TransportError(text, method=method, path=path)
 
 
 def _parse(model: type[PageT], body: dict[str, Any], path: str) -> PageT:

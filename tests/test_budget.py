@@ -1,8 +1,17 @@
 """The rate budget, on a fake clock: no sleeping in tests."""
 
+import asyncio
 import threading
+import time
 
+import httpx
+import pytest
+from pydantic import SecretStr
+
+from intercom_enrichment import errors
 from intercom_enrichment.budget import RateBudget, RateHeaders
+from intercom_enrichment.client import IntercomClient
+from intercom_enrichment.settings import IntercomSettings
 
 
 class Clock:
@@ -51,19 +60,126 @@ def test_other_clients_usage_lowers_remaining() -> None:
     assert sum(budget.reserve() == 0 for _ in range(20)) == 10
 
 
+class WatchedClock(Clock):
+    """A fake clock that notices when two threads are inside the budget at once: it is read
+    inside ``reserve``'s critical section, and it yields the CPU there for a moment."""
+
+    def __init__(self, now: float) -> None:
+        super().__init__(now)
+        self._guard = threading.Lock()
+        self.inside = 0
+        self.overlaps = 0
+
+    def __call__(self) -> float:
+        with self._guard:
+            self.inside += 1
+            self.overlaps += self.inside > 1
+        time.sleep(0.0002)  # another thread would get in here, were the budget unguarded
+        with self._guard:
+            self.inside -= 1
+        return self.now
+
+
 def test_threads_never_overspend() -> None:
-    clock = Clock(0.0)
+    clock = WatchedClock(0.0)
     budget = RateBudget(clock=clock)
     budget.reserve()
-    budget.observe(RateHeaders(limit=1000, remaining=500, reset=10.0))
+    budget.observe(RateHeaders(limit=1000, remaining=150, reset=10.0))
     granted: list[int] = []
+    start = threading.Barrier(6)
 
     def worker() -> None:
-        granted.append(sum(budget.reserve() == 0 for _ in range(200)))
+        start.wait()
+        granted.append(sum(budget.reserve() == 0 for _ in range(40)))
 
-    threads = [threading.Thread(target=worker) for _ in range(8)]
+    threads = [threading.Thread(target=worker) for _ in range(6)]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
-    assert sum(granted) == 500
+    assert clock.overlaps == 0  # one thread at a time in the budget's accounting
+    assert sum(granted) == 150 == budget.in_flight  # not one call more than the window allows
+
+
+# -- every reservation ends: answers, errors, cancellations --------------------------------------
+
+
+def _settings(attempts: int = 1) -> IntercomSettings:
+    return IntercomSettings(
+        token=SecretStr("tok-budget"), base_url="https://api.intercom.io", max_attempts=attempts
+    )
+
+
+def test_cancelled_requests_give_their_reservations_back() -> None:
+    budget = RateBudget(probe_concurrency=8)
+    entered = 0
+
+    async def handler(request: httpx.Request) -> httpx.Response:
+        nonlocal entered
+        entered += 1
+        await asyncio.Event().wait()  # never answers
+        raise AssertionError("unreachable")
+
+    async def main() -> None:
+        async with IntercomClient(
+            _settings(), budget=budget, transport=httpx.MockTransport(handler)
+        ) as client:
+            calls = [asyncio.ensure_future(client.get_contact(f"c{i}")) for i in range(20)]
+            while entered < 8:  # every probe the budget allows is on the wire
+                await asyncio.sleep(0)
+            assert budget.in_flight == 8
+            for call in calls:
+                call.cancel()
+            await asyncio.gather(*calls, return_exceptions=True)
+
+    asyncio.run(main())
+    assert budget.in_flight == 0
+
+
+@pytest.mark.parametrize(
+    ("failure", "raised"),
+    [
+        (httpx.ConnectError("refused"), errors.TransportError),
+        (httpx.ReadTimeout("slow"), errors.TransportError),
+        (httpx.DecodingError("bad gzip"), errors.MalformedResponse),
+        (httpx.RemoteProtocolError("half a response"), errors.TransportError),
+        (httpx.TooManyRedirects("loop"), errors.TransportError),
+    ],
+)
+def test_failed_requests_give_their_reservations_back(
+    failure: httpx.RequestError, raised: type[errors.IntercomError]
+) -> None:
+    budget = RateBudget(probe_concurrency=8)
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        raise failure
+
+    async def main() -> list[BaseException | dict[str, object]]:
+        async with IntercomClient(
+            _settings(attempts=2), budget=budget, transport=httpx.MockTransport(handler)
+        ) as client:
+            calls = (client.get_contact(f"c{i}") for i in range(30))
+            return list(await asyncio.gather(*calls, return_exceptions=True))
+
+    outcomes = asyncio.run(main())
+    assert all(type(o) is raised for o in outcomes), {type(o) for o in outcomes}
+    assert budget.in_flight == 0  # 60 attempts, none of them still counted
+
+
+def test_answered_requests_end_their_reservations() -> None:
+    budget = RateBudget()
+    headers = {"X-RateLimit-Limit": "100", "X-RateLimit-Remaining": "99", "X-RateLimit-Reset": "1"}
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        status = 500 if request.url.path.endswith("5") else 200
+        return httpx.Response(status, json={"type": "contact", "id": "c"}, headers=headers)
+
+    async def main() -> None:
+        async with IntercomClient(
+            _settings(), budget=budget, transport=httpx.MockTransport(handler)
+        ) as client:
+            calls = (client.get_contact(f"c{i}") for i in range(30))
+            await asyncio.gather(*calls, return_exceptions=True)
+
+    asyncio.run(main())
+    assert budget.in_flight == 0
