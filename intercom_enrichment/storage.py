@@ -91,13 +91,20 @@ class Storage:
             self.fs.rm(self.path(rel))
 
     def check_writable(self) -> None:
-        """Fail early, before any API call, if the output cannot be written."""
-        probe = f"_runs/.write-probe-{uuid.uuid4().hex[:8]}"
+        """Fail early, before any API call, if the output cannot be written.
+
+        The probe is written and removed directly, not through staging and publication: it is
+        no part of any window, and a crash between the two steps leaves no staged file.
+        """
+        probe = self.path(f"_runs/.write-probe-{uuid.uuid4().hex[:8]}")
         try:
             if self.local:
                 Path(self.root, "_runs").mkdir(parents=True, exist_ok=True)
-            self.write_text(probe, "ok")
-            self.remove(probe)
+            with self.fs.open(probe, "w") as fh:
+                fh.write("ok")
         except OSError as exc:
             reason = exc.strerror or type(exc).__name__
             raise OutputError(f"output {self.url!r} is not writable: {reason}") from None
+        finally:
+            with contextlib.suppress(OSError):
+                self.fs.rm(probe)

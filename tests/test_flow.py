@@ -1,7 +1,9 @@
 """The flow under a real Prefect API (prefect_test_harness) against the sandbox on loopback."""
 
 import asyncio
+import base64
 import json
+import pickle
 from pathlib import Path
 
 import pyarrow.dataset as ds
@@ -136,7 +138,9 @@ def test_lookups_that_keep_failing_fail_the_run_but_keep_the_rows(world, tmp_pat
     assert manifest["status"] == "incomplete"  # a backfill will run it again
 
 
-def test_a_task_that_fails_transiently_is_retried_by_prefect(world, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_task_retries_transient_errors_only(world, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """Also guards tasks.enrichment.retry_transient's use of Prefect's private ``_sync=True``:
+    if that stops returning the exception, the transient case below is no longer retried."""
     from flows.enrich_conversations import enrich_conversations
 
     # Two 503s exhaust the client's two attempts; Prefect's task retry then succeeds.
@@ -149,3 +153,99 @@ def test_a_task_that_fails_transiently_is_retried_by_prefect(world, tmp_path: Pa
     )
     assert state.is_completed(), state.message
     assert server.stats.snapshot()["requests"]["conversations.search"] == 3
+
+    fatal = world(
+        conversations=50,
+        contacts=20,
+        faults=(FaultRule("conversations.search", "html", probability=1.0),),
+    )
+    state = enrich_conversations(
+        start=cfg.window_start, end=cfg.window_end, output=str(tmp_path), return_state=True
+    )
+    assert state.is_failed()
+    assert fatal.stats.snapshot()["requests"]["conversations.search"] == 1  # not retried
+
+
+def test_every_batch_takes_its_permits_from_the_global_limit(world, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from prefect.client.orchestration import get_client
+
+    from flows.enrich_conversations import enrich_conversations
+
+    name = "intercom-test-budget"
+
+    async def upsert() -> None:  # slots that barely decay: what the run took stays visible
+        async with get_client() as client:
+            await client.upsert_global_concurrency_limit_by_name(
+                name, 100_000, slot_decay_per_second=0.01
+            )
+
+    async def taken() -> int:
+        async with get_client() as client:
+            return int((await client.read_global_concurrency_limit_by_name(name)).active_slots)
+
+    server = world(conversations=400, contacts=150)
+    cfg = server.world.config
+    missing = enrich_conversations(
+        start=cfg.window_start,
+        end=cfg.window_end,
+        output=str(tmp_path),
+        global_limit=name,
+        return_state=True,
+    )
+    assert missing.is_failed()  # strict: a limit that does not exist is no silent pass
+    asyncio.run(upsert())
+    before = asyncio.run(taken())
+    result = enrich_conversations(
+        start=cfg.window_start,
+        end=cfg.window_end,
+        output=str(tmp_path),
+        batch_size=100,
+        global_limit=name,
+    )
+    requests = server.stats.snapshot()["requests"]
+    assert result["api_requests"] > 0
+    # Every request got a permit; permits come in chunks of 10 per task, so at most 9 unused
+    # per task (the listing and each batch); a few decayed while the run went on.
+    permits = asyncio.run(taken()) - before
+    assert permits >= result["api_requests"] - 2, (permits, requests)
+
+
+def stored_result(path: Path) -> object:
+    """What one file of Prefect's result storage holds: a result record (JSON), or the bare
+    serialised value (base64 of a pickle) that a record's storage key points at."""
+    from prefect.results import ResultRecord
+
+    data = path.read_bytes()
+    try:
+        return ResultRecord.deserialize(data).result
+    except ValueError:
+        return pickle.loads(base64.b64decode(data))
+
+
+def test_no_record_reaches_result_storage_even_when_persisting_by_default(
+    world, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    from prefect.settings import (
+        PREFECT_LOCAL_STORAGE_PATH,
+        PREFECT_RESULTS_PERSIST_BY_DEFAULT,
+        temporary_settings,
+    )
+
+    from flows.enrich_conversations import enrich_conversations
+
+    server = world(conversations=120, contacts=40)
+    cfg = server.world.config
+    storage = tmp_path / "results"
+    with temporary_settings(
+        {PREFECT_RESULTS_PERSIST_BY_DEFAULT: True, PREFECT_LOCAL_STORAGE_PATH: str(storage)}
+    ):
+        enrich_conversations(
+            start=cfg.window_start, end=cfg.window_end, output=str(tmp_path / "out")
+        )
+    emails = set(read(tmp_path / "out", "contacts").column("email").to_pylist()) - {None}
+    ids = set(read(tmp_path / "out", "conversations").column("conversation_id").to_pylist())
+    assert emails and ids
+    for path in (p for p in storage.rglob("*") if p.is_file()):
+        text = repr(stored_result(path))
+        assert not any(e in text for e in emails), path  # a contact's email
+        assert not any(i in text for i in ids), path  # a listed conversation
