@@ -1,6 +1,6 @@
 """pydantic models of the Intercom objects this project reads.
 
-Tolerant where Intercom's versions differ (see ../shared/docs/intercom-api.md): ids arrive as
+Tolerant where Intercom's versions differ (see docs/intercom-api.md): ids arrive as
 integers or strings and always leave as strings; an unassigned assignee is null (≤2.15) or 0
 (2.16); ``priority`` is free text; unknown fields are ignored. Strict where it matters: a
 conversation without an id or ``updated_at`` is invalid and is quarantined, not guessed.

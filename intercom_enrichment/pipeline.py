@@ -137,10 +137,20 @@ def run_pipeline(
     Anything raised before publication leaves the published files as they were.
     """
     started = started or datetime.now(UTC)
-    storage = Storage(job.output)
-    storage.check_writable()
-    lineage = Lineage(job.window, started)
+    with Storage(job.output) as storage:
+        storage.check_writable()
+        return _run(settings, job, executor, storage, flow_run_id, started)
 
+
+def _run(
+    settings: IntercomSettings,
+    job: WindowJob,
+    executor: WindowExecutor,
+    storage: Storage,
+    flow_run_id: str | None,
+    started: datetime,
+) -> WindowResult:
+    lineage = Lineage(job.window, started)
     listing, listed = executor.list_window(job.window)
     batches = plan_batches(listing.conversations, batch_size=job.batch_size)
     quarantined = job.options.pii.scrub_quarantine(listing.quarantine)

@@ -1,4 +1,4 @@
-"""The pyarrow schemas of the data contract (../shared/docs/data-contract.md), defined once.
+"""The pyarrow schemas of the data contract (docs/data-contract.md), defined once.
 
 Every file of a table has exactly its schema, whatever a batch happened to contain.
 Bump ``SCHEMA_VERSION`` when a column is renamed, dropped or retyped.

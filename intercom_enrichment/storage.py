@@ -8,6 +8,7 @@ under a name readers look at.
 
 import contextlib
 import os
+import shutil
 import tempfile
 import uuid
 from pathlib import Path
@@ -16,6 +17,15 @@ import fsspec
 from fsspec.implementations.local import LocalFileSystem
 
 from .errors import OutputError
+
+
+def _fsync(path: str) -> None:
+    """Flush a file's (or a folder's entries') data to disk."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 class Storage:
@@ -27,7 +37,19 @@ class Storage:
             raise OutputError(f"cannot use output {url!r}: {exc}") from None
         self.local = isinstance(self.fs, LocalFileSystem)
         self.root = os.path.abspath(root) if self.local else root.rstrip("/")
-        self._tmpdir = None if self.local else tempfile.mkdtemp(prefix="intercom-enrichment-")
+        self._tmpdir: str | None = None  # object stores: local staging, made when first needed
+
+    def close(self) -> None:
+        """Remove the local staging folder of an object store (and whatever is left in it)."""
+        if self._tmpdir is not None:
+            shutil.rmtree(self._tmpdir, ignore_errors=True)
+            self._tmpdir = None
+
+    def __enter__(self) -> "Storage":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     def path(self, rel: str) -> str:
         return f"{self.root}/{rel}"
@@ -46,17 +68,26 @@ class Storage:
             target_dir = Path(self.path(rel)).parent
             target_dir.mkdir(parents=True, exist_ok=True)
             return str(target_dir / name)
-        assert self._tmpdir is not None
+        if self._tmpdir is None:
+            self._tmpdir = tempfile.mkdtemp(prefix="intercom-enrichment-")
         return os.path.join(self._tmpdir, name)
 
     def publish(self, staged: str, rel: str) -> None:
+        """Make ``staged`` the file ``rel`` in one step; the staged file is gone afterwards,
+        published or, on failure, removed."""
         target = self.path(rel)
-        if self.local:
-            os.replace(staged, target)
-            return
-        self.fs.makedirs(os.path.dirname(target), exist_ok=True)
-        self.fs.put_file(staged, target)
-        os.remove(staged)
+        try:
+            if self.local:
+                _fsync(staged)  # the data is on disk before the name points at it
+                os.replace(staged, target)
+                _fsync(os.path.dirname(target))  # …and the rename itself survives a crash
+                return
+            self.fs.makedirs(os.path.dirname(target), exist_ok=True)
+            self.fs.put_file(staged, target)
+        except BaseException:
+            self.discard(staged)
+            raise
+        self.discard(staged)
 
     def discard_stale(self, rel: str) -> None:
         """Remove staging files of ``rel`` left behind by a killed run (local disk only)."""
@@ -72,8 +103,12 @@ class Storage:
 
     def write_text(self, rel: str, text: str) -> None:
         staged = self.staging_path(rel)
-        with open(staged, "w", encoding="utf-8") as fh:
-            fh.write(text)
+        try:
+            with open(staged, "w", encoding="utf-8") as fh:
+                fh.write(text)
+        except BaseException:
+            self.discard(staged)
+            raise
         self.publish(staged, rel)
 
     def read_text(self, rel: str) -> str | None:

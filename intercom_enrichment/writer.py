@@ -1,6 +1,6 @@
 """Streaming, all-or-nothing Parquet output of one window, and its run manifest.
 
-Layout and rules: ../shared/docs/data-contract.md. Batches are appended as row groups to one
+Layout and rules: docs/data-contract.md. Batches are appended as row groups to one
 staged file per (table, partition); ``publish`` then (1) removes the window's manifest, so an
 interrupted publication never looks complete, (2) publishes every file, (3) removes files of this
 window that the run did not write again (a partition that became empty), (4) writes the manifest

@@ -4,7 +4,6 @@ dataset as an uninterrupted one — no duplicates, no holes, no partial files.""
 import json
 import signal
 import subprocess
-import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -57,13 +56,15 @@ def test_killed_backfill_resumes_to_the_same_dataset(sandbox, tmp_path: Path) ->
     assert proc.returncode == 0, err[-3000:]
     assert f"{HOURS} windows run, 0 already complete" in out
 
+    # Once three windows are complete, the sandbox holds the next request unanswered: the
+    # backfill is then certainly still at work when it is killed.
+    server.hold.hold_when(lambda: completed(resumed) >= 3)
     proc = backfill_cli(server, resumed)
-    deadline = time.monotonic() + 240
-    while completed(resumed) < 3 and time.monotonic() < deadline and proc.poll() is None:
-        time.sleep(0.05)
-    assert proc.poll() is None, "the backfill finished before it could be killed"
+    assert server.hold.held.wait(240), "the backfill never reached its fourth window"
+    assert proc.poll() is None
     proc.send_signal(signal.SIGKILL)
     proc.wait()
+    server.hold.release()
     done_before = completed(resumed)
     assert 3 <= done_before < HOURS
 

@@ -12,7 +12,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -100,27 +99,24 @@ def test_backfill_killed_at_random_moments_resumes_to_the_same_dataset(
     out, err = proc.communicate(timeout=120)
     assert proc.returncode == 0, err[-3000:]
 
+    per_window = sum(server.stats.snapshot()["requests"].values()) / HOURS
     rng = random.Random(SEED)
-    killed, progress = 0, []
+    progress: list[int] = []
     for _ in range(KILLS):
-        listed = server.stats.snapshot()["requests"].get("conversations.search", 0)
+        # Kill at a random request of what is left to do (at most its first half, so the run is
+        # certainly still at work): the sandbox holds that request unanswered until the kill.
+        remaining = (HOURS - (progress[-1] if progress else 0)) * per_window
+        seen = sum(server.stats.snapshot()["requests"].values())
+        at = seen + rng.randint(1, max(1, int(remaining / 2)))
+        server.hold.hold_when(lambda at=at: server.stats.total_requests() >= at)
         proc = backfill(server, resumed)
-        deadline = time.monotonic() + 60
-        # Kill only once the run is at work (listing its first window), then at a random moment.
-        while (
-            server.stats.snapshot()["requests"].get("conversations.search", 0) == listed
-            and proc.poll() is None
-            and time.monotonic() < deadline
-        ):
-            time.sleep(0.01)
-        time.sleep(rng.uniform(0.0, 1.5))
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-            killed += 1
+        assert server.hold.held.wait(120), "the backfill finished before the chosen request"
+        assert proc.poll() is None
+        os.killpg(proc.pid, signal.SIGKILL)
         proc.communicate(timeout=30)
+        server.hold.release()
         progress.append(assert_readers_see_only_complete_files(resumed))
-    assert killed >= 2, f"the backfill finished before it could be killed ({progress})"
-    assert progress[0] < HOURS  # at least the first kill interrupted it
+    assert progress[0] < HOURS  # the first kill interrupted it
 
     proc = backfill(server, resumed)
     out, err = proc.communicate(timeout=120)

@@ -6,7 +6,6 @@ import logging
 import os
 import signal
 import subprocess
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -122,13 +121,13 @@ def test_killed_backfill_resumes_on_s3(s3, sandbox, tmp_path: Path) -> None:  # 
     _, err = reference.communicate(timeout=300)
     assert reference.returncode == 0, err[-3000:]
 
+    server.hold.hold_when(lambda: completed(s3, "resumed") >= 2)  # then kill: see test_backfill
     proc = backfill(server, "s3://lake/resumed", s3)
-    deadline = time.monotonic() + 240
-    while completed(s3, "resumed") < 2 and time.monotonic() < deadline and proc.poll() is None:
-        time.sleep(0.05)
-    assert proc.poll() is None, "finished before it could be killed"
+    assert server.hold.held.wait(240), "the backfill never reached its third window"
+    assert proc.poll() is None
     proc.send_signal(signal.SIGKILL)
     proc.wait()
+    server.hold.release()
     assert 2 <= completed(s3, "resumed") < HOURS
 
     proc = backfill(server, "s3://lake/resumed", s3)

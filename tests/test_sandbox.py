@@ -247,129 +247,27 @@ def test_duplicate_across_pages() -> None:
     assert pages[0]["pages"]["total_pages"] == len(pages)
 
 
-def test_large_world_answers_its_last_hour_instantly() -> None:
-    began = time.perf_counter()
+def test_large_world_answers_its_last_hour_without_generating_the_rest(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The world is generated lazily: one page of a 200,000-conversation world builds that
+    page's conversations (and the contacts they name), not the world."""
+    built: list[int] = []
+    conversation = World.conversation
+
+    def counted(self: World, i: int, *args: Any) -> dict[str, Any]:
+        built.append(i)
+        return conversation(self, i, *args)
+
+    monkeypatch.setattr(World, "conversation", counted)
     config = SandboxConfig(conversations=200_000, contacts=50_000)
     with SandboxServer(config) as server, _client(server) as http:
         response = http.post("/conversations/search", json=_window_query(END - 3_600, END - 1, 150))
-        elapsed = time.perf_counter() - began
     body = response.json()
     assert body["total_count"] == len(server.world.index_range(END - 3_600, END)) > 8_000
     assert len(body["conversations"]) == 150
     assert all(c["updated_at"] >= END - 3_600 for c in body["conversations"])
-    assert elapsed < 3.0
-
-
-# -- contacts ----------------------------------------------------------------------------------
-
-
-def test_contacts_search_omits_deleted_merged_and_unsearchable(
-    sandbox: SandboxServer, client: httpx.Client
-) -> None:
-    world = sandbox.world
-    all_ids = [world.contact_id(j) for j in range(world.contact_count)]
-    active = [world.contact_id(j) for j in range(120) if world.contact_status(j) == "active"]
-    assert 40 < len(active) < 110
-    query = {"field": "id", "operator": "IN", "value": [*all_ids, "f" * 24]}
-    found: list[str] = []
-    cursor = None
-    while True:
-        pagination = {"per_page": 7, "starting_after": cursor}
-        body = {"query": {"operator": "AND", "value": [query]}, "pagination": pagination}
-        page = client.post("/contacts/search", json=body).json()
-        assert page["type"] == "list" and page["total_count"] == len(active)
-        found += [contact["id"] for contact in page["data"]]
-        if "next" not in page["pages"]:
-            break
-        cursor = page["pages"]["next"]["starting_after"]
-    assert found == active
-    unsearchable = world.contact_id(_status_examples(world)["unsearchable"])
-    assert client.get(f"/contacts/{unsearchable}").status_code == 200
-
-
-def test_get_contact_statuses(sandbox: SandboxServer, client: httpx.Client) -> None:
-    world = sandbox.world
-    examples = _status_examples(world)
-    deleted = client.get(f"/contacts/{world.contact_id(examples['deleted'])}")
-    assert deleted.status_code == 404 and _error(deleted) == ("not_found", "User Not Found")
-    assert client.get("/contacts/0123456789abcdef01234567").status_code == 404
-    merged = client.get(f"/contacts/{world.contact_id(examples['merged'])}")
-    assert merged.status_code == 410 and _error(merged)[0] == "contact_merged"
-    link = merged.headers["Link"]
-    assert link.startswith("</contacts/") and link.endswith('>; rel="canonical"')
-    canonical = client.get(link[1 : link.index(">")])
-    assert canonical.status_code == 200
-    assert world.contact_status(world.contact_index(canonical.json()["id"]) or 0) == "active"
-    active = world.contact_id(examples["active"])
-    contact = client.get(f"/contacts/{active}").json()
-    assert contact["type"] == "contact" and contact["id"] == active
-    assert set(contact) >= _EXAMPLE_CONTACT_FIELDS
-    segments = client.get(f"/contacts/{active}/segments")
-    assert segments.status_code == 200 and segments.json()["type"] == "list"
-    deleted_id = world.contact_id(examples["deleted"])
-    assert client.get(f"/contacts/{deleted_id}/segments").status_code == 404
-
-
-_EXAMPLE_CONTACT_FIELDS = {
-    *("external_id", "role", "email", "phone", "name", "owner_id", "browser", "os", "location"),
-    *("created_at", "updated_at", "signed_up_at", "last_seen_at", "last_replied_at"),
-    *("last_contacted_at", "language_override", "custom_attributes", "tags", "companies"),
-}
-
-
-# -- conversations, versions -------------------------------------------------------------------
-
-
-def test_truncated_parts() -> None:
-    config = SandboxConfig(conversations=5, truncated_parts_share=1.0)
-    with SandboxServer(config) as server, _client(server) as http:
-        conversation = http.get("/conversations/100000003").json()
-        missing = http.get("/conversations/100000005")
-    parts = conversation["conversation_parts"]
-    assert parts["type"] == "conversation_part.list"
-    assert len(parts["conversation_parts"]) == 500 < parts["total_count"] <= 700
-    stamps = [part["created_at"] for part in parts["conversation_parts"]]
-    assert stamps == sorted(stamps) and stamps[-1] == conversation["updated_at"]
-    last_id = int(parts["conversation_parts"][-1]["id"])
-    assert int(parts["conversation_parts"][0]["id"]) == last_id - 499  # the most recent 500
-    assert missing.status_code == 404 and _error(missing) == ("not_found", "Resource Not Found")
-
-
-def test_version_differences(sandbox: SandboxServer) -> None:
-    query = _window_query(START, END, 150)
-    with (
-        _client(sandbox, **{"Intercom-Version": "2.15"}) as old,
-        _client(sandbox, **{"Intercom-Version": "2.16"}) as new,
-    ):
-        before = old.post("/conversations/search", json=query).json()["conversations"]
-        after = new.post("/conversations/search", json=query).json()["conversations"]
-        owned = next(
-            sandbox.world.contact_id(j)
-            for j in range(120)
-            if sandbox.world.contact_status(j) != "deleted"
-            and sandbox.world.contact_status(j) != "merged"
-            and sandbox.world.contact(j)["owner_id"] is not None
-        )
-        old_owner = old.get(f"/contacts/{owned}").json()["owner_id"]
-        new_owner = new.get(f"/contacts/{owned}").json()["owner_id"]
-    assert isinstance(old_owner, int) and new_owner == str(old_owner)
-    assert {c["priority"] for c in before} == {"priority", "not_priority"}
-    assert {c["priority"] for c in after} == {"none", "low", "medium", "high", "urgent"}
-    for c_old, c_new in zip(before, after, strict=True):
-        assert (c_old["priority"] == "not_priority") == (c_new["priority"] == "none")
-        for field in ("admin_assignee_id", "team_assignee_id"):
-            assert c_new[field] == (0 if c_old[field] is None else c_old[field])
-    assert any(c["admin_assignee_id"] is None for c in before)
-    assert any(c["team_assignee_id"] is None for c in before)
-
-
-def test_unknown_version_is_400(sandbox: SandboxServer) -> None:
-    for version in ("2.17", "1.4", "latest"):
-        with _client(sandbox, **{"Intercom-Version": version}) as http:
-            response = http.get("/me")
-        assert response.status_code == 400
-        assert _error(response)[0] == "intercom_version_invalid"
-        assert "X-RateLimit-Limit" in response.headers
+    assert len(built) == 150  # the page, not the 8,000 of the hour nor the 200,000 of the world
 
 
 # -- auth, rate limits, faults -----------------------------------------------------------------
@@ -390,19 +288,27 @@ def test_unauthorized_without_rate_limit_headers(sandbox: SandboxServer) -> None
 def test_rate_limit_per_fixed_window() -> None:
     config = SandboxConfig(conversations=10, rate_limit=5, retry_after_header=True)
     with SandboxServer(config) as server, _client(server) as http:
-        while 10 - time.time() % 10 <= 3:  # keep all six calls inside one window
-            time.sleep(0.05)
-        responses = [http.get("/me") for _ in range(6)]
+        responses: list[httpx.Response] = []
+        while len(responses) < 20 and 429 not in (r.status_code for r in responses):
+            responses.append(http.get("/me"))
         stats = server.stats.snapshot()
-    assert [r.status_code for r in responses] == [200] * 5 + [429]
-    assert [r.headers["X-RateLimit-Remaining"] for r in responses] == list("432100")
     limited = responses[-1]
+    assert limited.status_code == 429
+    # The calls of the window the 429 fell in (a window may have rolled over before it).
+    window = [
+        r
+        for r in responses
+        if r.headers["X-RateLimit-Reset"] == limited.headers["X-RateLimit-Reset"]
+    ]
+    assert [r.status_code for r in window] == [200] * 5 + [429]
+    assert [r.headers["X-RateLimit-Remaining"] for r in window] == list("432100")
     assert _error(limited) == ("rate_limit_exceeded", "Exceeded rate limit of 5 in 10_seconds")
     assert limited.headers["X-RateLimit-Limit"] == "5"
     reset = int(limited.headers["X-RateLimit-Reset"])
     assert reset % 10 == 0 and 0 < reset - time.time() <= 10
     assert 1 <= int(limited.headers["Retry-After"]) <= 10
-    assert stats["rate_limited"] == 1 and stats["responses"] == {200: 5, 429: 1}
+    assert stats["rate_limited"] == 1
+    assert stats["responses"] == {200: len(responses) - 1, 429: 1}
 
 
 def test_fault_first_n_503() -> None:

@@ -109,3 +109,36 @@ def test_unwritable_output_is_a_clear_error(tmp_path: Path) -> None:
     blocker.write_text("not a folder")
     with pytest.raises(OutputError, match="not writable"):
         Storage(str(blocker / "out")).check_writable()
+
+
+def test_a_failed_upload_leaves_no_staged_file_and_close_removes_the_staging_folder(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    storage = Storage("memory://bucket/out")  # an object store: staged locally, then one put
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise OSError("the store said no")
+
+    storage.write_text("_runs/a.json", "{}")
+    folder = Path(storage.staging_path("x")).parent
+    assert folder.is_dir() and not list(folder.iterdir())  # the upload took its staged file
+    monkeypatch.setattr(storage.fs, "put_file", refuse)
+    with pytest.raises(OSError):
+        storage.write_text("_runs/b.json", "{}")
+    assert not list(folder.iterdir())  # no staged file left behind by the failure
+    storage.close()
+    assert not folder.exists()
+
+
+def test_a_failed_local_publish_leaves_no_staged_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    storage = Storage(str(tmp_path))
+
+    def refuse(src: str, dst: str) -> None:
+        raise OSError("disk full")
+
+    monkeypatch.setattr("intercom_enrichment.storage.os.replace", refuse)
+    with pytest.raises(OSError):
+        storage.write_text("_runs/a.json", "{}")
+    assert not list(tmp_path.rglob("*.tmp")) and not (tmp_path / "_runs" / "a.json").exists()

@@ -32,6 +32,7 @@ from .config import (
     FaultRule,
     SandboxConfig,
 )
+from .hold import RequestHold
 from .limits import FaultInjector, RateLimiter, retry_after, window_reset
 from .search import SearchError, contacts_response, conversations_response
 from .stats import SandboxStats
@@ -185,8 +186,11 @@ class _Endpoints:
         return JSONResponse(ME)
 
 
-def build_app(world: World, config: SandboxConfig, stats: SandboxStats) -> Starlette:
-    """The sandbox's ASGI application over `world`, recording what it serves in `stats`.
+def build_app(
+    world: World, config: SandboxConfig, stats: SandboxStats, hold: RequestHold | None = None
+) -> Starlette:
+    """The sandbox's ASGI application over `world`, recording what it serves in `stats`;
+    ``hold`` (tests) can keep requests unanswered.
 
     Setting the ``app.state.stopping`` event cuts simulated latency and "slow" faults short,
     so that a server shutting down does not have to cancel requests.
@@ -196,6 +200,7 @@ def build_app(world: World, config: SandboxConfig, stats: SandboxStats) -> Starl
     injector = FaultInjector(config.faults, config.seed)
     latency_rng = random.Random(f"{config.seed}:latency")
     endpoints = _Endpoints(world, config)
+    hold = hold or RequestHold()
 
     def too_many(limit: int, reset: int, headers: dict[str, str]) -> Response:
         if config.retry_after_header:
@@ -223,6 +228,7 @@ def build_app(world: World, config: SandboxConfig, stats: SandboxStats) -> Starl
         """Run the pipeline; None when the connection was dropped."""
         if request.headers.get("authorization") != f"Bearer {config.token}":
             return error_response(401, "unauthorized", "Access Token Invalid")
+        await hold.gate(stopping)
         headers: dict[str, str] = {}
         if limiter is not None:
             decision = limiter.hit()

@@ -14,6 +14,7 @@ import uvicorn
 
 from .app import build_app
 from .config import SandboxConfig
+from .hold import RequestHold
 from .stats import SandboxStats
 from .world import World
 
@@ -33,7 +34,8 @@ class SandboxServer:
         self._requested_port = port
         self._world = World(self.config)
         self._stats = SandboxStats()
-        self._app = build_app(self._world, self.config, self._stats)
+        self.hold = RequestHold()  # tests: keep requests unanswered at a chosen moment
+        self._app = build_app(self._world, self.config, self._stats, self.hold)
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
         self._socket: socket.socket | None = None

@@ -21,6 +21,10 @@ class SandboxStats:
         with self._lock:
             self._requests[endpoint] += 1
 
+    def total_requests(self) -> int:
+        with self._lock:
+            return sum(self._requests.values())
+
     def record_response(self, status: int) -> None:
         with self._lock:
             self._responses[status] += 1
