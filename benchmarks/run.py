@@ -1,6 +1,6 @@
 """Benchmarks against the sandbox, run as a separate process: prints a markdown table.
 
-    .venv/bin/python -m benchmarks.run                 # S1, S2, S3
+    .venv/bin/python -m benchmarks.run                 # S1 … S5
     .venv/bin/python -m benchmarks.run --only S1 S2
 
 A temporary `prefect server start` is started first and not timed. Each scenario gets its own
@@ -225,6 +225,59 @@ def s3(env: dict[str, str], out: Path) -> list[dict]:
     return [*rows, {"scenario": "S3 targets", "wall s": _verdict(checks)}]
 
 
+def s4(env: dict[str, str], out: Path) -> list[dict]:
+    """Issue 12: peak memory of one window follows the batch, not the window's size."""
+    rows, peaks = [], {}
+    for total in (20_000, 200_000):
+        sb = start_sandbox(total, total * 3 // 10, 1, 1666)
+        try:
+            params = {"start": START, "end": START + timedelta(days=1)}
+            job = run_job("window", {**params, "output": str(out / f"s4-{total}")}, sb, env)
+        finally:
+            sb.stop()
+        peaks[total] = job["peak_rss_mb"]
+        rows.append(
+            row(
+                f"S4 one window of {total:,}", job["wall"], job["result"], 1666, peaks[total], False
+            )
+        )
+    checks = {
+        "200k window peak RSS ≤ 600 MiB": peaks[200_000] <= 600,
+        "200k peak within 20% of 20k peak": peaks[200_000] <= 1.2 * peaks[20_000],
+    }
+    return [*rows, {"scenario": "S4 targets", "wall s": _verdict(checks)}]
+
+
+def s5(env: dict[str, str], out: Path) -> list[dict]:
+    """Issue 12: a 10-window backfill of 20,000 a day within 20% of one of 5,000 a day."""
+    rows, peaks = [], {}
+    for per_day in (5_000, 20_000):
+        total = per_day * 10
+        sb = start_sandbox(total, total * 3 // 10, 10.0, 1666)
+        try:
+            params = {
+                "start": START,
+                "end": START + timedelta(days=10),
+                "every": "1d",
+                "output": str(out / f"s5-{per_day}"),
+                "max_concurrent_windows": 2,
+            }
+            job = run_job("backfill", params, sb, env)
+        finally:
+            sb.stop()
+        peaks[per_day] = job["peak_rss_mb"]
+        rows.append(
+            {
+                "scenario": f"S5 backfill 10 windows of {per_day:,}",
+                "wall s": f"{job['wall']:.1f}",
+                "conv/s": f"{total / job['wall']:.0f}",
+                "peak RSS MB": f"{job['peak_rss_mb']:.0f}",
+            }
+        )
+    checks = {"20k/day peak within 20% of 5k/day peak": peaks[20_000] <= 1.2 * peaks[5_000]}
+    return [*rows, {"scenario": "S5 targets", "wall s": _verdict(checks)}]
+
+
 def _verdict(checks: dict[str, bool]) -> str:
     return "; ".join(f"{'PASS' if ok else 'FAIL'} {name}" for name, ok in checks.items())
 
@@ -247,9 +300,9 @@ def table(rows: list[dict]) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description="intercom-enrichment benchmarks")
-    parser.add_argument("--only", nargs="*", default=["S1", "S2", "S3"])
+    parser.add_argument("--only", nargs="*", default=["S1", "S2", "S3", "S4", "S5"])
     args = parser.parse_args()
-    scenarios = {"S1": s1, "S2": s2, "S3": s3}
+    scenarios = {"S1": s1, "S2": s2, "S3": s3, "S4": s4, "S5": s5}
     with tempfile.TemporaryDirectory() as tmp:
         home, out = Path(tmp) / "prefect", Path(tmp) / "out"
         home.mkdir()

@@ -11,12 +11,23 @@ others (contact activity is skewed: a handful of customers write most conversati
 import heapq
 import math
 from collections import Counter
+from collections.abc import Sequence
+from typing import Generic, Protocol, TypeVar
 
-from .models import Conversation
 from .settings import CONTACT_SEARCH_MAX_IDS
 
 
-class ConversationBatch:
+class HasContacts(Protocol):
+    """What planning needs of a conversation: its contacts, primary first."""
+
+    @property
+    def contact_ids(self) -> Sequence[str]: ...
+
+
+C = TypeVar("C", bound=HasContacts)
+
+
+class ConversationBatch(Generic[C]):
     """One enrichment task's work: conversations and the contacts it looks up.
 
     A plain class on purpose, not a dataclass: orchestrators walk dataclasses, pydantic models
@@ -26,7 +37,7 @@ class ConversationBatch:
 
     __slots__ = ("contact_ids", "conversations", "index")
 
-    def __init__(self, index: int, conversations: list[Conversation], contact_ids: list[str]):
+    def __init__(self, index: int, conversations: list[C], contact_ids: list[str]):
         self.index = index
         self.conversations = conversations
         self.contact_ids = contact_ids  # the contacts this batch looks up
@@ -38,7 +49,7 @@ class ConversationBatch:
         )
 
 
-def distinct_contact_ids(conversations: list[Conversation]) -> list[str]:
+def distinct_contact_ids(conversations: Sequence[HasContacts]) -> list[str]:
     """Primary contacts first, in conversation order, then contacts only ever secondary."""
     primary = dict.fromkeys(c.contact_ids[0] for c in conversations if c.contact_ids)
     secondary = dict.fromkeys(
@@ -47,7 +58,7 @@ def distinct_contact_ids(conversations: list[Conversation]) -> list[str]:
     return [*primary, *secondary]
 
 
-def plan_batches(conversations: list[Conversation], *, batch_size: int) -> list[ConversationBatch]:
+def plan_batches(conversations: Sequence[C], *, batch_size: int) -> list[ConversationBatch[C]]:
     """Batches of about ``batch_size`` conversations, each owning whole contact chunks."""
     if not conversations:
         return []
@@ -66,7 +77,7 @@ def plan_batches(conversations: list[Conversation], *, batch_size: int) -> list[
         owned[b].append(cid)
         if len(owned[b]) < sizes[b]:
             heapq.heappush(heap, (conversations_so_far + load[cid], b))
-    convs: list[list[Conversation]] = [[] for _ in range(n_batches)]
+    convs: list[list[C]] = [[] for _ in range(n_batches)]
     orphans = 0
     for conv in conversations:
         if conv.contact_ids:

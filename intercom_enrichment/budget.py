@@ -17,6 +17,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 WINDOW_SECONDS = 10.0
+MIN_SAMPLE = 10  # own calls in a window before its use by others is estimated
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,13 @@ class RateBudget:
     ``reserve()`` returns 0.0 when a call may go now (and counts it), otherwise the seconds to
     wait before asking again. ``observe()`` feeds the headers of every response; ``release()``
     ends a reservation that got no response.
+
+    Pacing: the calls left are spread evenly until the window's reset (a generic cell-rate
+    algorithm; up to ``burst`` calls may run ahead of that pace) instead of being spent in one
+    burst, so that several processes on one app do not all empty the window at its start and
+    then collide. And since ``X-RateLimit-Remaining`` counts every caller of the app, the budget
+    notices when it falls faster than its own spending explains, estimates how many callers
+    share the window, and paces itself to its share: the processes back off together.
     """
 
     def __init__(
@@ -51,16 +59,28 @@ class RateBudget:
         clock: Callable[[], float] = time.time,
         skew_margin: float = 0.1,
         probe_concurrency: int = 8,
+        burst: int = 10,
     ) -> None:
         self._clock = clock
         self._lock = threading.Lock()
         self._margin = skew_margin  # wait this long past a reset before trusting it
         self._probe = probe_concurrency  # in flight before the first headers arrive
+        self._burst = burst  # calls that may go ahead of the even pace
         self._limit: int | None = None
         self._remaining = 0
         self._reset = 0.0
         self._in_flight = 0
         self._not_before = 0.0  # set by Retry-After
+        self._due = 0.0  # pacing: when the next call is due (the algorithm's "TAT")
+        self._spent = 0  # calls this budget made in the tracked window
+        self._callers = 1.0  # estimated callers sharing the app's window (≥ 1)
+        self._used_before = 0  # the window's calls (by anyone) before we tracked it
+
+    @property
+    def callers(self) -> float:
+        """How many callers (of this budget's spending) the app's window seems to have."""
+        with self._lock:
+            return self._callers
 
     def reserve(self) -> float:
         with self._lock:
@@ -74,13 +94,28 @@ class RateBudget:
                 return 0.05
             if now >= self._reset + self._margin:  # the window has rolled over
                 periods = int((now - self._reset) // WINDOW_SECONDS) + 1
-                self._reset += periods * WINDOW_SECONDS
-                self._remaining = self._limit
-            if self._remaining > 0:
-                self._remaining -= 1
-                self._in_flight += 1
-                return 0.0
-            return max(self._reset + self._margin - now, 0.01)
+                self._next_window(self._reset + periods * WINDOW_SECONDS, self._limit, 0)
+            if self._remaining <= 0:
+                return max(self._reset + self._margin - now, 0.01)
+            time_left = max(self._reset + self._margin - now, 0.001)
+            share = max(self._remaining / self._callers, 1.0)
+            interval = time_left / share
+            earliest = self._due - self._burst * interval
+            if now < earliest:
+                return max(min(earliest - now, time_left), 0.001)
+            self._due = max(self._due, now) + interval
+            self._remaining -= 1
+            self._spent += 1
+            self._in_flight += 1
+            return 0.0
+
+    def _next_window(self, reset: float, remaining: int, used: int) -> None:
+        """Track a new window; ``used``: its calls by anyone before we track it."""
+        self._reset = reset
+        self._remaining = remaining
+        self._spent = 0
+        self._used_before = used
+        self._callers = 1.0 + (self._callers - 1.0) / 2  # others likely go on, less surely
 
     @property
     def in_flight(self) -> int:
@@ -100,10 +135,17 @@ class RateBudget:
                 return
             self._limit = headers.limit
             if headers.reset > self._reset:  # a newer window than the one tracked
-                self._reset = headers.reset
-                self._remaining = max(headers.remaining - self._in_flight, 0)
+                self._next_window(
+                    headers.reset,
+                    max(headers.remaining - self._in_flight, 0),
+                    headers.limit - headers.remaining,
+                )
             elif headers.reset == self._reset:
                 self._remaining = min(self._remaining, headers.remaining)
+                # Calls the app made since we track this window, by every caller, against ours.
+                used = headers.limit - headers.remaining - self._used_before
+                if self._spent >= MIN_SAMPLE:
+                    self._callers = max(1.0, used / self._spent)
             if rate_limited:
                 self._remaining = 0
 

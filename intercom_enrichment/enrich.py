@@ -143,7 +143,7 @@ async def enrich_batch(
 
 def listing_metrics(listing: Listing, client: IntercomClient) -> EnrichmentMetrics:
     return EnrichmentMetrics(
-        conversations_listed=len(listing.conversations) + len(listing.quarantine),
+        conversations_listed=len(listing.entries) + len(listing.quarantine),
         conversations_quarantined=len(listing.quarantine),
         listing_pages=listing.pages,
         **_request_metrics(client),

@@ -21,6 +21,7 @@ from .client import IntercomClient
 from .errors import InvalidCursor
 from .models import Conversation, ConversationPage
 from .settings import SEARCH_PAGE_SIZE
+from .spill import ConversationSpill, ListedConversation
 from .windows import Window
 
 log = logging.getLogger(__name__)
@@ -30,14 +31,27 @@ CURSOR_RESTARTS = 3
 
 @dataclass
 class Listing:
-    conversations: list[Conversation]  # distinct, inside the window, sorted by id
+    """A window's distinct conversations: in memory only what planning needs (``entries``,
+    sorted by id); the conversations themselves wait in ``spill`` (see ``spill.py``)."""
+
+    entries: list[ListedConversation]
+    spill: ConversationSpill
     quarantine: list[dict[str, Any]] = field(default_factory=list)  # items that failed validation
     pages: int = 0
+
+    @property
+    def conversations(self) -> list[Conversation]:
+        """Every listed conversation, read back at once (small windows and tests)."""
+        return self.spill.load(self.entries)
+
+    def close(self) -> None:
+        self.spill.close()
 
 
 @dataclass
 class _Collector:
-    by_id: dict[str, Conversation] = field(default_factory=dict)
+    spill: ConversationSpill
+    by_id: dict[str, ListedConversation] = field(default_factory=dict)
     invalid: dict[str, dict[str, Any]] = field(default_factory=dict)
     pages: int = 0
 
@@ -57,7 +71,7 @@ class _Collector:
                 continue
             known = self.by_id.get(conv.id)
             if known is None or conv.updated_at > known.updated_at:
-                self.by_id[conv.id] = conv
+                self.by_id[conv.id] = self.spill.add(conv)
 
 
 def _outside(item: Any, owner: Window) -> bool:
@@ -109,8 +123,28 @@ async def list_window(
     max_parallel: int = 8,
     pages_per_subwindow: int = 4,
 ) -> Listing:
-    """List the window's conversations; large windows are split from the first page's count."""
-    sink = _Collector()
+    """List the window's conversations; large windows are split from the first page's count.
+
+    The caller owns the returned ``Listing`` and closes it (its spill file) when done.
+    """
+    sink = _Collector(ConversationSpill())
+    try:
+        await _list_into(sink, client, window, per_page, max_parallel, pages_per_subwindow)
+    except BaseException:
+        sink.spill.close()
+        raise
+    entries = sorted(sink.by_id.values(), key=lambda c: (len(c.id), c.id))
+    return Listing(entries, sink.spill, list(sink.invalid.values()), sink.pages)
+
+
+async def _list_into(
+    sink: _Collector,
+    client: IntercomClient,
+    window: Window,
+    per_page: int,
+    max_parallel: int,
+    pages_per_subwindow: int,
+) -> None:
     lo, hi = _bounds(window)
     pages = client.search_conversations(lo, hi, per_page=per_page)
     assert isinstance(pages, AsyncGenerator)
@@ -129,5 +163,3 @@ async def list_window(
                 sink.add(page, window)
         except InvalidCursor:
             await _page_through(client, window, sink, per_page)
-    conversations = sorted(sink.by_id.values(), key=lambda c: (len(c.id), c.id))
-    return Listing(conversations, list(sink.invalid.values()), sink.pages)

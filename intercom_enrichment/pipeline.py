@@ -29,6 +29,7 @@ from .metrics import EnrichmentMetrics
 from .rows import Lineage
 from .schema import SCHEMA_VERSION
 from .settings import SEARCH_PAGE_SIZE, IntercomSettings
+from .spill import SpilledBatches
 from .storage import Storage
 from .windows import Window
 from .writer import BatchRecords, WindowWriter, WrittenFile
@@ -152,23 +153,28 @@ def _run(
 ) -> WindowResult:
     lineage = Lineage(job.window, started)
     listing, listed = executor.list_window(job.window)
-    batches = plan_batches(listing.conversations, batch_size=job.batch_size)
-    quarantined = job.options.pii.scrub_quarantine(listing.quarantine)
-    del listing  # the batches hold the conversations now
-    parts = [listed]
-    writer = WindowWriter(storage, job.window, job.tables)
     try:
-        for records, metrics in executor.enrich(batches, lineage, job.options):
-            writer.append(records)
-            parts.append(metrics)
-        writer.append(BatchRecords(quarantine=quarantined))
-        total = executor.reduce(parts)
-        reason = incomplete_reason(total)
-        manifest = job.manifest(settings, total, started=started, flow_run_id=flow_run_id)
-        files = writer.publish(manifest, complete=reason is None)
-    except BaseException:
-        writer.abort()
-        raise
+        # Planning needs only ids and contacts; each batch is read back from the listing's
+        # spill file when its turn comes (spill.py), so memory follows the batch size.
+        plans = plan_batches(listing.entries, batch_size=job.batch_size)
+        batches = SpilledBatches(plans, listing.spill)
+        quarantined = job.options.pii.scrub_quarantine(listing.quarantine)
+        parts = [listed]
+        writer = WindowWriter(storage, job.window, job.tables)
+        try:
+            for records, metrics in executor.enrich(batches, lineage, job.options):
+                writer.append(records)
+                parts.append(metrics)
+            writer.append(BatchRecords(quarantine=quarantined))
+            total = executor.reduce(parts)
+            reason = incomplete_reason(total)
+            manifest = job.manifest(settings, total, started=started, flow_run_id=flow_run_id)
+            files = writer.publish(manifest, complete=reason is None)
+        except BaseException:
+            writer.abort()
+            raise
+    finally:
+        listing.close()
     return WindowResult(total, files, reason)
 
 

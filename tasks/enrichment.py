@@ -6,6 +6,7 @@ into Prefect's result storage, whatever ``PREFECT_RESULTS_PERSIST_BY_DEFAULT`` o
 says, because they hold personal data that the PII policy has not (yet) protected.
 """
 
+import asyncio
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -53,15 +54,20 @@ _RETRY = {
 
 
 @task(name="list-conversations", **_RETRY)
-async def list_conversations(
+def list_conversations(
     settings: IntercomSettings, window: Window, global_limit: str | None = None
 ) -> tuple[Listing, EnrichmentMetrics]:
-    async with IntercomClient(settings, gate=_gate(global_limit)) as client:
-        listing = await list_window(client, window)
+    """A sync task with its own event loop: ``TaskExecutor`` calls it in the flow's process."""
+
+    async def listing_of_window() -> tuple[Listing, IntercomClient]:
+        async with IntercomClient(settings, gate=_gate(global_limit)) as client:
+            return await list_window(client, window), client
+
+    listing, client = asyncio.run(listing_of_window())
     metrics = listing_metrics(listing, client)
     get_run_logger().info(
         "listed %d conversations in %s (%d pages, %d quarantined, %d retries, %d rate-limited)",
-        len(listing.conversations),
+        len(listing.entries),
         window.key,
         listing.pages,
         len(listing.quarantine),
@@ -119,7 +125,9 @@ class TaskExecutor:
         self.batches_in_flight = batches_in_flight
 
     def list_window(self, window: Window) -> tuple[Listing, EnrichmentMetrics]:
-        return list_conversations.submit(self.settings, window, self.global_limit).result()
+        # Called, not submitted: the listing runs in this process (whatever the task runner),
+        # so its spill file is on this machine, where the batches are read back from it.
+        return list_conversations(self.settings, window, self.global_limit)
 
     def enrich(
         self, batches: Sequence[ConversationBatch], lineage: Lineage, options: EnrichOptions

@@ -82,7 +82,7 @@ class WatchedClock(Clock):
 
 def test_threads_never_overspend() -> None:
     clock = WatchedClock(0.0)
-    budget = RateBudget(clock=clock)
+    budget = RateBudget(clock=clock, burst=1000)  # the clock stands still: no pacing here
     budget.reserve()
     budget.observe(RateHeaders(limit=1000, remaining=150, reset=10.0))
     granted: list[int] = []
@@ -183,3 +183,52 @@ def test_answered_requests_end_their_reservations() -> None:
 
     asyncio.run(main())
     assert budget.in_flight == 0
+
+
+# -- pacing: spread the window's calls; share it with other callers ---------------------------
+
+
+def _spend(budget: RateBudget, clock: Clock, until: float, *, answer: object = None) -> list[float]:
+    """Reserve as fast as the budget allows (advancing the fake clock by each wait) until
+    ``until``; returns the times of the calls granted. ``answer(budget)`` plays the server."""
+    granted: list[float] = []
+    while clock.now < until:
+        wait = budget.reserve()
+        if wait == 0:
+            granted.append(clock.now)
+            if callable(answer):
+                answer(budget)
+        else:
+            clock.now += wait
+    return granted
+
+
+def test_a_window_is_spent_evenly_not_in_one_burst() -> None:
+    clock = Clock(0.0)
+    budget = RateBudget(clock=clock, burst=10, skew_margin=0.1)
+    budget.reserve()
+    budget.observe(RateHeaders(limit=100, remaining=100, reset=10.0))
+    granted = _spend(budget, clock, 10.0)
+    assert len(granted) == 100  # the whole allowance, within its window
+    assert sum(t < 1.0 for t in granted) <= 10 + 11  # the burst, then about the even pace
+    assert sum(t < 5.0 for t in granted) <= 10 + 50
+    assert sum(t >= 5.0 for t in granted) >= 40  # the second half is not left empty
+
+
+def test_callers_that_share_the_window_back_off_together() -> None:
+    """Remaining falls twice as fast as our own calls explain: another caller of the app spends
+    as much as we do. We then pace to half of what is left, and notice it."""
+    clock = Clock(0.0)
+    budget = RateBudget(clock=clock, burst=10, skew_margin=0.1)
+    budget.reserve()
+    budget.observe(RateHeaders(limit=300, remaining=300, reset=10.0))
+    server = {"remaining": 300}
+
+    def answer(b: RateBudget) -> None:  # the other caller spends one call for each of ours
+        server["remaining"] -= 2
+        b.observe(RateHeaders(limit=300, remaining=server["remaining"], reset=10.0))
+
+    granted = _spend(budget, clock, 10.0, answer=answer)
+    assert 1.8 <= budget.callers <= 2.2
+    assert 120 <= len(granted) <= 160  # about half of the window: our share, no more
+    assert server["remaining"] >= 0  # together we never overspent the app's window
