@@ -12,7 +12,7 @@ import heapq
 import math
 from collections import Counter
 from collections.abc import Sequence
-from typing import Generic, Protocol, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 from .settings import CONTACT_SEARCH_MAX_IDS
 
@@ -35,12 +35,28 @@ class ConversationBatch(Generic[C]):
     thousands of conversations; they pass a plain object through untouched.
     """
 
-    __slots__ = ("contact_ids", "conversations", "index")
+    __slots__ = ("carried_ids", "carry", "contact_ids", "conversations", "index", "known")
 
-    def __init__(self, index: int, conversations: list[C], contact_ids: list[str]):
+    def __init__(
+        self,
+        index: int,
+        conversations: list[C],
+        contact_ids: list[str],
+        *,
+        carry: list[str] | None = None,
+        carried_ids: list[str] | None = None,
+        known: Any = None,
+    ):
         self.index = index
         self.conversations = conversations
         self.contact_ids = contact_ids  # the contacts this batch looks up
+        self.carry = carry or []  # of those, the ones later batches need: hand their lookup on
+        self.carried_ids = carried_ids  # a continuation: contacts an earlier batch looked up
+        self.known = known  # …and their lookup (a ``ContactLookup``), once handed on
+
+    @property
+    def continuation(self) -> bool:
+        return self.carried_ids is not None
 
     def __repr__(self) -> str:
         return (
@@ -85,6 +101,39 @@ def plan_batches(conversations: Sequence[C], *, batch_size: int) -> list[Convers
         else:  # no contact: nothing to look up; spread evenly
             convs[orphans % n_batches].append(conv)
             orphans += 1
-    return [
+    owners = [
         ConversationBatch(b, convs[b], owned[b]) for b in range(n_batches) if convs[b] or owned[b]
     ]
+    return _bounded(owners, batch_size)
+
+
+def _bounded(owners: list[ConversationBatch[C]], batch_size: int) -> list[ConversationBatch[C]]:
+    """Cut batches longer than ``batch_size``: their surplus conversations go into continuation
+    batches (after every owner batch) that reuse the owner's lookup instead of repeating it.
+
+    Contact activity is skewed: one contact of a busy window can have thousands of conversations,
+    and a batch owns whole contacts, so without this a batch (and the memory it needs) would grow
+    with the window. The owner looks up its contacts once and hands on (``carry``) those that
+    its continuations need; the pipeline passes them along (``known``).
+    """
+    out = list(owners)
+    for owner in owners:
+        if len(owner.conversations) <= batch_size:
+            continue
+        # The owner keeps the conversations of its least active contacts; the most active
+        # ones' spill over, so that few contacts need handing on.
+        weight = Counter(_primary(c) for c in owner.conversations)
+        ranked = sorted(owner.conversations, key=lambda c: weight[_primary(c)])  # stable
+        owner.conversations, surplus = ranked[:batch_size], ranked[batch_size:]
+        carried: set[str] = set()
+        for first in range(0, len(surplus), batch_size):
+            part = surplus[first : first + batch_size]
+            needs = sorted({p for p in map(_primary, part) if p is not None})
+            carried.update(needs)
+            out.append(ConversationBatch(len(out), part, [], carried_ids=needs))
+        owner.carry = sorted(carried)
+    return out
+
+
+def _primary(conversation: HasContacts) -> str | None:
+    return conversation.contact_ids[0] if conversation.contact_ids else None

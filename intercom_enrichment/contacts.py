@@ -41,6 +41,26 @@ class ContactLookup:
     segment_failures: dict[str, str] = field(default_factory=dict)  # id → reason
     quarantine: list[dict[str, Any]] = field(default_factory=list)
 
+    def subset(self, ids: list[str]) -> "ContactLookup":
+        """What this lookup knows of ``ids``, for batches that reuse it (no quarantine)."""
+        return ContactLookup(
+            found={i: self.found[i] for i in ids if i in self.found},
+            not_found={i for i in ids if i in self.not_found},
+            failed={i: self.failed[i] for i in ids if i in self.failed},
+            segments={i: self.segments[i] for i in ids if i in self.segments},
+            segment_failures={
+                i: self.segment_failures[i] for i in ids if i in self.segment_failures
+            },
+        )
+
+    def update(self, other: "ContactLookup") -> None:
+        """Add what ``other`` knows (of other contacts)."""
+        self.found.update(other.found)
+        self.not_found.update(other.not_found)
+        self.failed.update(other.failed)
+        self.segments.update(other.segments)
+        self.segment_failures.update(other.segment_failures)
+
     def reasons(self) -> Counter[str]:
         return Counter(self.failed.values()) + Counter(
             f"segments {r}" for r in self.segment_failures.values()

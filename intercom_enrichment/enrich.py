@@ -88,15 +88,23 @@ async def enrich_batch(
         lookup, parts = await lookup_task, _Parts({}, Counter(), [])
 
     records = BatchRecords(
-        quarantine=options.pii.scrub_quarantine(lookup.quarantine + parts.quarantine)
+        quarantine=options.pii.scrub_quarantine(lookup.quarantine + parts.quarantine),
+        carried=lookup.subset(batch.carry) if batch.carry else None,
     )
+    # The conversations' view of their contacts: this batch's lookup, plus what an earlier
+    # batch looked up for a continuation batch (batching._bounded). Metrics count only ours.
+    view = lookup
+    if batch.known is not None:
+        view = ContactLookup()
+        view.update(batch.known)
+        view.update(lookup)
     statuses: Counter[str] = Counter()
-    segments_of = lookup.segments.get if options.include_segments else (lambda _id: None)
+    segments_of = view.segments.get if options.include_segments else (lambda _id: None)
     for conv in batch.conversations:
-        status = status_of(conv, lookup)
+        status = status_of(conv, view)
         statuses[status] += 1
         primary = conv.contact_ids[0] if conv.contact_ids else None
-        contact = lookup.found.get(primary) if primary else None
+        contact = view.found.get(primary) if primary else None
         part_list = parts.by_conversation.get(conv.id)
         records.conversations.append(
             conversation_row(

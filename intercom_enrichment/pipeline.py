@@ -23,6 +23,7 @@ import httpx
 from .batching import ConversationBatch, plan_batches
 from .budget import RateBudget
 from .client import IntercomClient
+from .contacts import ContactLookup
 from .enrich import EnrichOptions, enrich_batch, listing_metrics
 from .listing import Listing, list_window
 from .metrics import EnrichmentMetrics
@@ -156,15 +157,28 @@ def _run(
     try:
         # Planning needs only ids and contacts; each batch is read back from the listing's
         # spill file when its turn comes (spill.py), so memory follows the batch size.
+        # Batches are bounded by the batch size: a contact with more conversations than that
+        # is looked up by one batch and handed on to continuation batches, enriched after
+        # every owner batch is done (batching._bounded).
         plans = plan_batches(listing.entries, batch_size=job.batch_size)
-        batches = SpilledBatches(plans, listing.spill)
+        owners = [p for p in plans if not p.continuation]
+        continuations = [p for p in plans if p.continuation]
         quarantined = job.options.pii.scrub_quarantine(listing.quarantine)
         parts = [listed]
         writer = WindowWriter(storage, job.window, job.tables)
-        try:
+        known = ContactLookup()  # what owner batches hand on to continuation batches
+
+        def enrich(batches: SpilledBatches) -> None:
             for records, metrics in executor.enrich(batches, lineage, job.options):
+                if records.carried is not None:
+                    known.update(records.carried)
                 writer.append(records)
                 parts.append(metrics)
+
+        try:
+            enrich(SpilledBatches(owners, listing.spill))
+            if continuations:
+                enrich(SpilledBatches(continuations, listing.spill, known))
             writer.append(BatchRecords(quarantine=quarantined))
             total = executor.reduce(parts)
             reason = incomplete_reason(total)

@@ -16,7 +16,7 @@ import shutil
 import tempfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import overload
+from typing import Any, overload
 
 from .batching import ConversationBatch
 from .models import Conversation
@@ -88,10 +88,14 @@ class SpilledBatches(Sequence[ConversationBatch[Conversation]]):
     """
 
     def __init__(
-        self, plans: list[ConversationBatch[ListedConversation]], spill: ConversationSpill
+        self,
+        plans: list[ConversationBatch[ListedConversation]],
+        spill: ConversationSpill,
+        known: Any = None,
     ) -> None:
         self._plans = plans
         self._spill = spill
+        self._known = known  # a ContactLookup for continuation batches
 
     def __len__(self) -> int:
         return len(self._plans)
@@ -113,4 +117,14 @@ class SpilledBatches(Sequence[ConversationBatch[Conversation]]):
         return (self._load(plan) for plan in self._plans)
 
     def _load(self, plan: ConversationBatch[ListedConversation]) -> ConversationBatch[Conversation]:
-        return ConversationBatch(plan.index, self._spill.load(plan.conversations), plan.contact_ids)
+        known = None
+        if plan.carried_ids is not None and self._known is not None:
+            known = self._known.subset(plan.carried_ids)
+        return ConversationBatch(
+            plan.index,
+            self._spill.load(plan.conversations),
+            plan.contact_ids,
+            carry=plan.carry,
+            carried_ids=plan.carried_ids,
+            known=known,
+        )

@@ -32,6 +32,7 @@ class BatchRecords:
     conversation_parts: list[dict[str, Any]] = field(default_factory=list)
     contacts: list[dict[str, Any]] = field(default_factory=list)
     quarantine: list[dict[str, Any]] = field(default_factory=list)
+    carried: Any = None  # contacts later batches reuse (a ContactLookup); not written
 
 
 @dataclass(frozen=True)

@@ -102,6 +102,26 @@ def test_batches_own_whole_contact_chunks_and_every_conversation_once() -> None:
     assert sorted(c.id for b in batches for c in b.conversations) == sorted(c.id for c in convs)
     fetched = [cid for b in batches for cid in b.contact_ids]
     assert sorted(fetched) == sorted(ids)  # each contact looked up by exactly one batch
-    assert all(len(b.contact_ids) % 150 == 0 for b in batches[:-1])  # bulk calls stay full
-    for b in batches:  # a batch looks up the primary contact of each of its conversations
+    owners = [b for b in batches if not b.continuation]
+    assert all(len(b.contact_ids) % 150 == 0 for b in owners[:-1])  # bulk calls stay full
+    for b in owners:  # a batch looks up the primary contact of each of its conversations
         assert {c.contact_ids[0] for c in b.conversations if c.contact_ids} <= set(b.contact_ids)
+
+
+def test_a_very_active_contact_does_not_make_a_batch_grow_with_the_window() -> None:
+    """One contact with 1,200 conversations, batches of 500: its conversations are spread over
+    continuation batches (after every owner) that reuse the owner's lookup of that contact."""
+    convs = [_conv(i, ["whale"] if i % 3 else [f"p{i}"]) for i in range(1800)]
+    batches = plan_batches(convs, batch_size=500)
+    assert max(len(b.conversations) for b in batches) <= 500
+    assert sorted(c.id for b in batches for c in b.conversations) == sorted(c.id for c in convs)
+    fetched = [cid for b in batches for cid in b.contact_ids]
+    assert sorted(fetched) == sorted(distinct_contact_ids(convs))  # still once each
+    continuations = [b for b in batches if b.continuation]
+    first = batches.index(continuations[0])
+    assert continuations and all(b.continuation for b in batches[first:])  # owners come first
+    owner = next(b for b in batches if "whale" in b.contact_ids)
+    assert owner.carry == ["whale"] and not owner.continuation
+    for b in continuations:
+        assert b.contact_ids == [] and b.carried_ids == ["whale"]
+        assert {c.contact_ids[0] for c in b.conversations} == {"whale"}
