@@ -1,5 +1,7 @@
-"""Personal data policy: keep, hash or drop contact email, name and phone, and (with parts)
-part bodies and author emails.
+"""Personal data policy: keep, hash or drop every column that can identify a person — contact
+email, name and phone (on conversations and contacts), and (with parts) part bodies and the
+part author's name and email, whatever the author's type (user, lead, admin, bot, team).
+The data contract lists these columns and why the others are not personal.
 
 ``hash`` is a keyed HMAC-SHA256 (hex): the same value under the same key always gives the same
 digest, so joins and counts across runs still work, while the value cannot be recovered or
@@ -24,7 +26,7 @@ ENV_PII_KEY = "INTERCOM_PII_HMAC_KEY"
 PII_COLUMNS: dict[str, tuple[str, ...]] = {
     "conversations": ("contact_email", "contact_name", "contact_phone"),
     "contacts": ("email", "name", "phone"),
-    "conversation_parts": ("body", "author_email"),
+    "conversation_parts": ("body", "author_name", "author_email"),
 }
 
 

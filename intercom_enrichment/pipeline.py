@@ -89,11 +89,11 @@ async def run_window(
     storage.check_writable()
     lineage = Lineage(job.window, started)
     async with IntercomClient(settings) as client:
-        listing = await list_window(client, job.window)
-        parts = [listing_metrics(listing, client)]
-        batches = plan_batches(listing.conversations, batch_size=job.batch_size)
-        writer = WindowWriter(storage, job.window, job.tables)
+        writer = WindowWriter(storage, job.window, job.tables)  # takes the window's lease
         try:
+            listing = await list_window(client, job.window)
+            parts = [listing_metrics(listing, client)]
+            batches = plan_batches(listing.conversations, batch_size=job.batch_size)
             for first in range(0, len(batches), batches_in_flight):
                 results = await asyncio.gather(
                     *(

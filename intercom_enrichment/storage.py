@@ -8,8 +8,12 @@ under a name readers look at.
 
 import contextlib
 import os
+import re
+import socket
 import tempfile
+import time
 import uuid
+from collections.abc import Iterable
 from pathlib import Path
 
 import fsspec
@@ -39,9 +43,10 @@ class Storage:
         protocol = self.fs.protocol[0] if isinstance(self.fs.protocol, tuple) else self.fs.protocol
         return f"{protocol}://{self.path(rel)}"
 
-    def staging_path(self, rel: str) -> str:
-        """A local file to write ``rel`` to before publishing it."""
-        name = f".{Path(rel).name}.{uuid.uuid4().hex[:12]}.tmp"
+    def staging_path(self, rel: str, tag: str | None = None) -> str:
+        """A local file to write ``rel`` to before publishing it, unique per call; ``tag`` (a
+        run's lease token) names its run, so a later holder of the lease can remove it."""
+        name = f".{Path(rel).name}.{tag or default_tag()}.{uuid.uuid4().hex[:12]}.tmp"
         if self.local:
             target_dir = Path(self.path(rel)).parent
             target_dir.mkdir(parents=True, exist_ok=True)
@@ -58,20 +63,13 @@ class Storage:
         self.fs.put_file(staged, target)
         os.remove(staged)
 
-    def discard_stale(self, rel: str) -> None:
-        """Remove staging files of ``rel`` left behind by a killed run (local disk only)."""
-        if self.local:
-            target = Path(self.path(rel))
-            for leftover in target.parent.glob(f".{target.name}.*.tmp"):
-                self.discard(str(leftover))
-
     @staticmethod
     def discard(staged: str) -> None:
         with contextlib.suppress(FileNotFoundError):
             os.remove(staged)
 
-    def write_text(self, rel: str, text: str) -> None:
-        staged = self.staging_path(rel)
+    def write_text(self, rel: str, text: str, tag: str | None = None) -> None:
+        staged = self.staging_path(rel, tag)
         with open(staged, "w", encoding="utf-8") as fh:
             fh.write(text)
         self.publish(staged, rel)
@@ -101,3 +99,36 @@ class Storage:
         except OSError as exc:
             reason = exc.strerror or type(exc).__name__
             raise OutputError(f"output {self.url!r} is not writable: {reason}") from None
+
+
+def host_slug() -> str:
+    """This machine's name as it appears in leases and staging names."""
+    return re.sub(r"[^A-Za-z0-9-]", "-", socket.gethostname())[:40] or "host"
+
+
+def default_tag() -> str:
+    return f"p{os.getpid()}"
+
+
+def discard_staging(
+    storage: Storage,
+    rels: Iterable[str],
+    *,
+    tag: str | None = None,
+    older_than: float | None = None,
+) -> None:
+    """Remove staging files of ``rels`` (local disk only; object stores stage in a private
+    temporary folder): those of the run tagged ``tag``, or any older than ``older_than`` seconds.
+    Only the holder of the window's lease calls this (``lease.py``)."""
+    if not storage.local:
+        return
+    now = time.time()
+    for rel in rels:
+        target = Path(storage.path(rel))
+        pattern = f".{target.name}.{tag}.*.tmp" if tag else f".{target.name}.*.tmp"
+        if not target.parent.is_dir():
+            continue
+        for leftover in target.parent.glob(pattern):
+            with contextlib.suppress(FileNotFoundError):
+                if older_than is None or now - leftover.stat().st_mtime > older_than:
+                    storage.discard(str(leftover))
