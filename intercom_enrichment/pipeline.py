@@ -55,7 +55,7 @@ class WindowJob:
                 "include_segments": self.options.include_segments,
                 "pii": self.options.pii.mode,
                 "api_version": settings.api_version,
-                "base_url": settings.base_url,
+                "base_url": settings.public_base_url,
             },
             "flow_run_id": flow_run_id,
             "started_at": started.isoformat(),

@@ -21,14 +21,33 @@ from fsspec.implementations.local import LocalFileSystem
 
 from .errors import OutputError
 
+NOT_PERSISTENT = frozenset({"memory"})  # fsspec protocols whose files vanish with the process
+
+
+def display_url(url: str) -> str:
+    """``url`` for messages: without a ``user:password@`` part."""
+    return re.sub(r"^([A-Za-z][A-Za-z0-9+.-]*://)[^/@]*@", r"\1", url)
+
 
 class Storage:
     def __init__(self, url: str) -> None:
         self.url = url
+        shown = display_url(url)
+        if not url.strip():
+            raise OutputError("the output must not be empty (a folder or an fsspec URL)")
+        protocol = url.split("://", 1)[0].lower() if "://" in url else "file"
+        if protocol in NOT_PERSISTENT:
+            raise OutputError(f"output {shown!r} is not persistent: use a folder or a bucket")
         try:
             self.fs, root = fsspec.core.url_to_fs(url)
-        except (ImportError, ValueError) as exc:
-            raise OutputError(f"cannot use output {url!r}: {exc}") from None
+        except ImportError:
+            raise OutputError(
+                f"output {shown!r}: the library for {protocol}:// is not installed"
+            ) from None
+        except ValueError as exc:  # fsspec: unknown protocol, malformed URL
+            raise OutputError(f"cannot use output {shown!r}: {exc}") from None
+        except Exception as exc:  # the filesystem's own errors: the type only, no text
+            raise OutputError(f"cannot use output {shown!r}: {type(exc).__name__}") from None
         self.local = isinstance(self.fs, LocalFileSystem)
         self.root = os.path.abspath(root) if self.local else root.rstrip("/")
         self._tmpdir = None if self.local else tempfile.mkdtemp(prefix="intercom-enrichment-")
@@ -89,16 +108,23 @@ class Storage:
             self.fs.rm(self.path(rel))
 
     def check_writable(self) -> None:
-        """Fail early, before any API call, if the output cannot be written."""
-        probe = f"_runs/.write-probe-{uuid.uuid4().hex[:8]}"
+        """Fail early, before any API call, if the output cannot be written — creating nothing
+        that stays: locally, a temporary file in the output folder or, if that does not exist
+        yet, in its nearest existing ancestor (removed at once; no folder is made); on object
+        stores, one small object put under the output and deleted (proves the credentials)."""
+        shown = display_url(self.url)
         try:
             if self.local:
-                Path(self.root, "_runs").mkdir(parents=True, exist_ok=True)
-            self.write_text(probe, "ok")
-            self.remove(probe)
+                _probe_folder(Path(self.root))
+            else:
+                probe = self.path(f"_runs/.write-probe-{uuid.uuid4().hex[:8]}")
+                self.fs.pipe_file(probe, b"ok")
+                self.fs.rm(probe)
         except OSError as exc:
             reason = exc.strerror or type(exc).__name__
-            raise OutputError(f"output {self.url!r} is not writable: {reason}") from None
+            raise OutputError(f"output {shown!r} is not writable: {reason}") from None
+        except Exception as exc:  # e.g. botocore's NoCredentialsError: the type only
+            raise OutputError(f"output {shown!r} is not reachable: {type(exc).__name__}") from None
 
 
 def host_slug() -> str:
@@ -132,3 +158,17 @@ def discard_staging(
             with contextlib.suppress(FileNotFoundError):
                 if older_than is None or now - leftover.stat().st_mtime > older_than:
                     storage.discard(str(leftover))
+
+
+def _probe_folder(root: Path) -> None:
+    """Raise ``OSError`` unless files can be created in ``root`` (or, when it does not exist,
+    in its nearest existing ancestor, where its folders would be made)."""
+    folder = root
+    while not folder.exists():
+        if folder.parent == folder:
+            raise FileNotFoundError(2, "no existing parent folder")
+        folder = folder.parent
+    if not folder.is_dir():
+        raise NotADirectoryError(20, f"{folder.name or folder} is a file, not a folder")
+    with tempfile.NamedTemporaryFile(dir=folder, prefix=".intercom-write-probe-"):
+        pass
