@@ -223,3 +223,29 @@ def test_a_writer_holds_the_lease_until_it_publishes(tmp_path: Path) -> None:
     writer.publish({})
     WindowWriter(storage, WINDOW, ["conversations"]).abort()
     assert not (tmp_path / lease_path(WINDOW)).exists()
+
+
+@pytest.mark.usefixtures("prefect_harness")
+def test_the_cli_refuses_a_window_another_live_run_holds_in_one_line(
+    sandbox, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    from prefect.settings import PREFECT_API_URL
+
+    from tests.test_cli import run_day
+
+    server = sandbox(conversations=20, contacts=8)
+    window = Window(datetime(2026, 10, 1, tzinfo=UTC), datetime(2026, 10, 2, tzinfo=UTC))
+    with WindowLease(Storage(str(tmp_path)), window, "scheduled-run"):  # this process: alive
+        env = {
+            "INTERCOM_ACCESS_TOKEN": server.token,
+            "INTERCOM_BASE_URL": server.url,
+            "PREFECT_API_URL": str(PREFECT_API_URL.value()),
+        }
+        proc = run_day(tmp_path, env)
+        assert proc.returncode == 1, proc.stderr
+        last = proc.stderr.strip().splitlines()[-1]  # Prefect's log of the failed run above it
+        assert last.startswith("intercom-enrich: error: window ") and "is being written" in last
+        assert "scheduled-run" in last
+        assert not list(tmp_path.rglob("*.parquet")) and not list(
+            (tmp_path / "_runs").glob("*.json")
+        )
