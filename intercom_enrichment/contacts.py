@@ -77,7 +77,10 @@ async def lookup_contacts(
     pages = await asyncio.gather(*(_search(client, chunk) for chunk in chunks))
     wanted = set(ids)
     for raw in (item for page in pages for item in page):
-        _accept(result, str(raw.get("id")), raw, wanted)
+        found = _valid(raw)  # an invalid search record: the single GET below decides
+        cid = str(raw.get("id"))
+        if found is not None and cid in wanted:
+            result.found[cid] = found
     missing = [i for i in ids if i not in result.found and i not in result.unresolvable]
     await asyncio.gather(*(_fetch_one(client, cid, result) for cid in missing))
     if include_segments:
@@ -98,9 +101,16 @@ async def _search(client: IntercomClient, chunk: list[str]) -> list[dict[str, An
         return []  # every id of the chunk falls back to a single GET
 
 
-def _accept(result: ContactLookup, asked: str, raw: dict[str, Any], wanted: set[str]) -> None:
-    if asked not in wanted:
-        return
+def _valid(raw: dict[str, Any]) -> Contact | None:
+    try:
+        return Contact.model_validate(raw)
+    except ValidationError:
+        return None
+
+
+def _accept(result: ContactLookup, asked: str, raw: dict[str, Any]) -> None:
+    """A record from ``GET /contacts/{id}``: found, or — when even that does not validate —
+    unresolvable, the record quarantined."""
     try:
         result.found[asked] = Contact.model_validate(raw)
     except ValidationError as exc:
@@ -121,7 +131,7 @@ async def _fetch_one(client: IntercomClient, contact_id: str, result: ContactLoo
             except ContactMerged:
                 result.unresolvable[contact_id] = "merge chain longer than one hop"
                 return
-        _accept(result, contact_id, raw, {contact_id})
+        _accept(result, contact_id, raw)
     except RUN_FATAL:
         raise
     except NotFound:
