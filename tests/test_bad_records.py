@@ -226,3 +226,27 @@ def test_a_merge_chain_longer_than_one_hop_is_unresolvable(sandbox, tmp_path: Pa
     }
     assert world.contact_id(j) in unresolvable
     assert metrics.failure_reasons.get("contact unresolvable: merge chain longer than one hop")
+
+
+def test_parts_that_cannot_be_written_are_quarantined_and_the_row_stays(
+    sandbox, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    server = sandbox(**WORLD)
+    target = server.world.conversation_id(TARGET)
+
+    def rewrite(method: str, path: str, body: Any) -> Answer | None:
+        if method == "GET" and path == f"/conversations/{target}":
+            parts = (body.get("conversation_parts") or {}).get("conversation_parts") or []
+            parts[0]["created_at"] = 10**13
+        return None
+
+    with RewritingProxy(server.url, rewrite) as proxy:
+        metrics, manifest, quarantine, rows = run(
+            server, proxy, tmp_path, EnrichOptions(include_parts=True)
+        )
+    assert_complete(metrics, manifest)
+    assert metrics.parts_quarantined == 1 and metrics.parts_fetch_failed == 0
+    assert [q["kind"] for q in quarantine] == ["conversation_parts"]
+    (row,) = [r for r in rows if r["conversation_id"] == target]
+    assert row["parts_total_count"] is None  # written, without parts
+    assert len(rows) == WORLD["conversations"]
