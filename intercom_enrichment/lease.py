@@ -30,6 +30,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from types import TracebackType
+from typing import Any
 
 from .errors import ConfigError, IntercomEnrichmentError
 from .storage import Storage, discard_staging, host_slug
@@ -110,6 +111,13 @@ def _process_gone(pid: int) -> bool:
     return False
 
 
+def _conditional_put(fs: Any) -> bool:
+    """Whether ``fs.pipe_file(..., mode="create")`` is an atomic create-if-absent: s3fs sends
+    ``If-None-Match: *`` (AWS S3 since 2024-08; moto; S3-compatible stores that implement it)."""
+    protocols = fs.protocol if isinstance(fs.protocol, tuple) else (fs.protocol,)
+    return bool({"s3", "s3a"} & set(protocols))
+
+
 class WindowLease:
     """``with WindowLease(storage, window, run_id): ...`` — hold the window while writing it."""
 
@@ -160,19 +168,25 @@ class WindowLease:
             with os.fdopen(fd, "wb") as fh:
                 fh.write(data)
             return True
-        try:
-            self.storage.fs.pipe_file(path, data, mode="create")
-        except TypeError:  # no conditional put on this filesystem: the best available
-            if self.storage.fs.exists(path):
+        fs = self.storage.fs
+        if not _conditional_put(fs):  # the best available: check, then put (not atomic)
+            fs.invalidate_cache()
+            if fs.exists(path):
                 return False
-            self.storage.fs.pipe_file(path, data)
+            fs.pipe_file(path, data)
+            return True
+        try:
+            fs.pipe_file(path, data, mode="create")  # S3: PutObject with If-None-Match: *
         except OSError:
-            if self.storage.fs.exists(path):  # 412 Precondition Failed: someone else's
+            fs.invalidate_cache()
+            if fs.exists(path):  # 412 Precondition Failed: someone else's
                 return False
             raise
         return True
 
     def _read(self) -> tuple[str | None, LeaseRecord | None]:
+        if not self.storage.local:  # another process may have changed it: no cached listing
+            self.storage.fs.invalidate_cache(self.storage.path(self.rel))
         text = self.storage.read_text(self.rel)
         return text, LeaseRecord.parse(text)
 
@@ -234,7 +248,8 @@ class WindowLease:
             self.window.key,
             record.run_id if record else "unknown",
         )
-        self.storage.fs.rm(self.storage.path(self.rel))
+        with contextlib.suppress(FileNotFoundError):
+            self.storage.fs.rm(self.storage.path(self.rel))
         if record is not None:
             discard_staging(self.storage, self._window_rels(), tag=record.token)
 
