@@ -33,6 +33,7 @@ from .errors import (
     TransportError,
     classify,
 )
+from .guards import parse_json
 from .models import ContactPage, ConversationPage
 from .settings import CONTACT_SEARCH_MAX_IDS, SEARCH_PAGE_SIZE, IntercomSettings
 
@@ -161,7 +162,7 @@ class IntercomClient:
         if error is not None:
             raise error
         try:
-            body = response.json()
+            body = parse_json(response.content)  # guards: a too-deep record is not the page's fault
         except ValueError:
             body = None
         if not isinstance(body, dict):

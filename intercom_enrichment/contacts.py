@@ -4,7 +4,12 @@
 id it does not return is fetched with ``GET /contacts/{id}``: 404 means the contact is gone
 (``contact_not_found``), 410 names the canonical contact in its ``Link`` header, which is
 followed once. An id that still fails after the client's retries is recorded with its reason;
-the caller writes its conversations with ``enrichment_status=failed``.
+the caller writes its conversations with ``enrichment_status=failed`` (a rerun may repair it).
+
+Conditions no rerun can repair make the contact *unresolvable* (``contact_unresolvable``): an id
+that is not a plain Intercom id (never sent), a contact record that does not validate (it is
+quarantined), a 410 that names no canonical contact or names one that is itself merged (a merge
+chain longer than the one hop followed).
 """
 
 import asyncio
@@ -24,6 +29,7 @@ from .errors import (
     NotIntercom,
     Unauthorized,
 )
+from .guards import is_plain_id
 from .listing import quarantine_record
 from .models import Contact, Segment
 from .settings import CONTACT_SEARCH_MAX_IDS
@@ -36,7 +42,8 @@ RUN_FATAL = (Unauthorized, Forbidden, NotIntercom)
 class ContactLookup:
     found: dict[str, Contact] = field(default_factory=dict)  # by the id asked for
     not_found: set[str] = field(default_factory=set)
-    failed: dict[str, str] = field(default_factory=dict)  # id → reason
+    failed: dict[str, str] = field(default_factory=dict)  # id → reason (transient)
+    unresolvable: dict[str, str] = field(default_factory=dict)  # id → reason (permanent)
     segments: dict[str, list[str]] = field(default_factory=dict)
     segment_failures: dict[str, str] = field(default_factory=dict)  # id → reason
     quarantine: list[dict[str, Any]] = field(default_factory=list)
@@ -62,8 +69,10 @@ class ContactLookup:
         self.segment_failures.update(other.segment_failures)
 
     def reasons(self) -> Counter[str]:
-        return Counter(self.failed.values()) + Counter(
-            f"segments {r}" for r in self.segment_failures.values()
+        return (
+            Counter(self.failed.values())
+            + Counter(f"segments {r}" for r in self.segment_failures.values())
+            + Counter(f"contact unresolvable: {r}" for r in self.unresolvable.values())
         )
 
 
@@ -78,14 +87,21 @@ async def lookup_contacts(
     client: IntercomClient, ids: list[str], *, include_segments: bool = False
 ) -> ContactLookup:
     result = ContactLookup()
+    for cid in ids:
+        if not is_plain_id(cid):
+            result.unresolvable[cid] = "not a plain Intercom id"
+    ids = [i for i in ids if i not in result.unresolvable]
     chunks = [
         ids[i : i + CONTACT_SEARCH_MAX_IDS] for i in range(0, len(ids), CONTACT_SEARCH_MAX_IDS)
     ]
     pages = await asyncio.gather(*(_search(client, chunk) for chunk in chunks))
     wanted = set(ids)
     for raw in (item for page in pages for item in page):
-        _accept(result, str(raw.get("id")), raw, wanted)
-    missing = [i for i in ids if i not in result.found and i not in result.failed]
+        found = _valid(raw)  # an invalid search record: the single GET below decides
+        cid = str(raw.get("id"))
+        if found is not None and cid in wanted:
+            result.found[cid] = found
+    missing = [i for i in ids if i not in result.found and i not in result.unresolvable]
     await asyncio.gather(*(_fetch_one(client, cid, result) for cid in missing))
     if include_segments:
         # By the contact's own id: a merged id answers 410 on /segments too.
@@ -105,13 +121,20 @@ async def _search(client: IntercomClient, chunk: list[str]) -> list[dict[str, An
         return []  # every id of the chunk falls back to a single GET
 
 
-def _accept(result: ContactLookup, asked: str, raw: dict[str, Any], wanted: set[str]) -> None:
-    if asked not in wanted:
-        return
+def _valid(raw: dict[str, Any]) -> Contact | None:
+    try:
+        return Contact.model_validate(raw)
+    except ValidationError:
+        return None
+
+
+def _accept(result: ContactLookup, asked: str, raw: dict[str, Any]) -> None:
+    """A record from ``GET /contacts/{id}``: found, or — when even that does not validate —
+    unresolvable, the record quarantined."""
     try:
         result.found[asked] = Contact.model_validate(raw)
     except ValidationError as exc:
-        result.failed[asked] = "invalid contact record"
+        result.unresolvable[asked] = "invalid contact record"
         result.quarantine.append(quarantine_record("contact", raw, exc))
 
 
@@ -120,10 +143,15 @@ async def _fetch_one(client: IntercomClient, contact_id: str, result: ContactLoo
         try:
             raw = await client.get_contact(contact_id)
         except ContactMerged as merged:
-            if not merged.canonical_id:
-                raise
-            raw = await client.get_contact(merged.canonical_id)  # follow once, not further
-        _accept(result, contact_id, raw, {contact_id})
+            if not is_plain_id(merged.canonical_id):
+                result.unresolvable[contact_id] = "merged, without a valid canonical contact id"
+                return
+            try:
+                raw = await client.get_contact(merged.canonical_id)  # follow once, not further
+            except ContactMerged:
+                result.unresolvable[contact_id] = "merge chain longer than one hop"
+                return
+        _accept(result, contact_id, raw)
     except RUN_FATAL:
         raise
     except NotFound:

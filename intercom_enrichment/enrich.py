@@ -37,6 +37,8 @@ def status_of(conv: Conversation, lookup: ContactLookup) -> str:
         return "enriched"
     if primary in lookup.not_found:
         return "contact_not_found"
+    if primary in lookup.unresolvable:
+        return "contact_unresolvable"
     return "failed"
 
 
@@ -62,8 +64,7 @@ async def _fetch_parts(client: IntercomClient, conversations: list[Conversation]
             return
         try:
             parts = PartList.model_validate(raw.get("conversation_parts") or {})
-        except ValidationError as exc:
-            result.failures["parts: invalid conversation record"] += 1
+        except ValidationError as exc:  # permanent: quarantined, the row stays without parts
             result.quarantine.append(quarantine_record("conversation_parts", raw, exc))
             return
         result.by_conversation[conv.id] = parts
@@ -136,12 +137,15 @@ async def enrich_batch(
         contacts_fetched=len(lookup.found),
         contacts_not_found=len(lookup.not_found),
         contact_lookups_failed=len(lookup.failed),
+        contacts_unresolvable=len(lookup.unresolvable),
         parts_written=len(records.conversation_parts),
         parts_fetch_failed=sum(parts.failures.values()),
+        parts_quarantined=len(parts.quarantine),
         segments_fetch_failed=len(lookup.segment_failures),
         status_enriched=statuses["enriched"],
         status_no_contact=statuses["no_contact"],
         status_contact_not_found=statuses["contact_not_found"],
+        status_contact_unresolvable=statuses["contact_unresolvable"],
         status_failed=statuses["failed"],
         **_request_metrics(client),
         failure_reasons=dict(lookup.reasons() + parts.failures),

@@ -142,7 +142,7 @@ def _error_body(response: httpx.Response) -> tuple[str | None, str | None, str |
     """(code, message, request_id) from an Intercom ``error.list`` body, if it is one."""
     try:
         body = response.json()
-    except ValueError:
+    except (ValueError, RecursionError):
         return None, None, None
     if not isinstance(body, dict):
         return None, None, None

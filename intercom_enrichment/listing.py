@@ -19,6 +19,7 @@ from pydantic import ValidationError
 
 from .client import IntercomClient
 from .errors import InvalidCursor
+from .guards import loggable, quarantine_id, timestamp_reason
 from .models import Conversation, ConversationPage
 from .settings import SEARCH_PAGE_SIZE
 from .spill import ConversationSpill, ListedConversation
@@ -64,7 +65,7 @@ class _Collector:
                 if _outside(item, owner):
                     continue  # the neighbouring window's to quarantine, not this one's
                 raw_id = item.get("id") if isinstance(item, dict) else None
-                key = str(raw_id) if raw_id is not None else f"#{len(self.invalid)}"
+                key = quarantine_id(raw_id) or f"#{len(self.invalid)}"
                 self.invalid.setdefault(key, quarantine_record("conversation", item, exc))
                 continue
             if not owner.contains(conv.updated_at):
@@ -75,23 +76,34 @@ class _Collector:
 
 
 def _outside(item: Any, owner: Window) -> bool:
-    """An invalid item whose ``updated_at`` is readable and not in ``owner``."""
+    """An invalid item whose ``updated_at`` is a valid time and not in ``owner`` (one with no
+    valid time belongs to no window: every window that sees it quarantines it)."""
     raw = item.get("updated_at") if isinstance(item, dict) else None
     try:
-        return raw is not None and not owner.contains(float(raw))
-    except (TypeError, ValueError):
+        seconds = float(raw) if raw is not None and not isinstance(raw, bool) else math.nan
+    except (TypeError, ValueError, OverflowError):
         return False
+    if not math.isfinite(seconds) or timestamp_reason(int(seconds)):
+        return False
+    return not owner.contains(seconds)
 
 
-def quarantine_record(kind: str, item: Any, exc: ValidationError) -> dict[str, Any]:
-    reasons = "; ".join(
-        f"{'.'.join(str(p) for p in err['loc']) or '<root>'}: {err['msg']}" for err in exc.errors()
-    )
+def quarantine_record(kind: str, item: Any, exc: ValidationError | str) -> dict[str, Any]:
+    """A quarantine entry: what, which id, why (field names and rules, never values), and the
+    raw record in a form that always serialises (``guards.loggable``); ``pii.scrub_quarantine``
+    drops the record under ``hash``/``drop``."""
+    if isinstance(exc, str):
+        reasons = exc
+    else:
+        reasons = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']) or '<root>'}: {err['msg']}"
+            for err in exc.errors(include_url=False, include_input=False)
+        )
     return {
         "kind": kind,
-        "id": item.get("id") if isinstance(item, dict) else None,
+        "id": quarantine_id(item.get("id")) if isinstance(item, dict) else None,
         "reason": reasons,
-        "record": item,
+        "record": loggable(item),
     }
 
 

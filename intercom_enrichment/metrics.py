@@ -5,7 +5,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
-STATUSES = ("enriched", "no_contact", "contact_not_found", "failed")
+STATUSES = ("enriched", "no_contact", "contact_not_found", "contact_unresolvable", "failed")
 
 
 @dataclass(frozen=True)
@@ -17,8 +17,10 @@ class EnrichmentMetrics:
     contacts_fetched: int = 0
     contacts_not_found: int = 0
     contact_lookups_failed: int = 0
+    contacts_unresolvable: int = 0
     parts_written: int = 0
     parts_fetch_failed: int = 0
+    parts_quarantined: int = 0
     segments_fetch_failed: int = 0
     listing_pages: int = 0
     api_requests: int = 0
@@ -28,6 +30,7 @@ class EnrichmentMetrics:
     status_enriched: int = 0
     status_no_contact: int = 0
     status_contact_not_found: int = 0
+    status_contact_unresolvable: int = 0
     status_failed: int = 0
     requests_by_endpoint: Mapping[str, int] = field(default_factory=dict)
     failure_reasons: Mapping[str, int] = field(default_factory=dict)

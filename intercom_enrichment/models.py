@@ -3,12 +3,17 @@
 Tolerant where Intercom's versions differ (see docs/intercom-api.md): ids arrive as
 integers or strings and always leave as strings; an unassigned assignee is null (≤2.15) or 0
 (2.16); ``priority`` is free text; unknown fields are ignored. Strict where it matters: a
-conversation without an id or ``updated_at`` is invalid and is quarantined, not guessed.
+conversation without an id or ``updated_at`` is invalid and is quarantined, not guessed, and so is
+a record that breaks ``guards`` (one rule: nesting, non-finite or beyond-int64 numbers, invalid
+Unicode, timestamps out of range, ids that are not plain Intercom ids).
 """
 
+import math
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+
+from .guards import is_plain_id, timestamp_reason, unwritable_reason
 
 
 def _id(value: Any) -> Any:
@@ -30,9 +35,24 @@ def _unix(value: Any) -> Any:
     if isinstance(value, bool):
         raise ValueError("a timestamp cannot be a boolean")
     if isinstance(value, float):
+        if not math.isfinite(value):
+            raise ValueError("a timestamp that is not finite")
         return int(value)
     if isinstance(value, str) and value.strip().lstrip("-").isdigit():
         return int(value)
+    return value
+
+
+def _in_range(value: int) -> int:
+    reason = timestamp_reason(value)
+    if reason:
+        raise ValueError(reason)
+    return value
+
+
+def _plain(value: str) -> str:
+    if not is_plain_id(value):
+        raise ValueError("not a plain Intercom id")  # never the id itself: it may be huge
     return value
 
 
@@ -44,7 +64,22 @@ def _empty_if_null(value: Any) -> Any:
 Id = Annotated[str, BeforeValidator(_id)]
 Attributes = Annotated[dict[str, Any], BeforeValidator(_empty_if_null)]
 AssigneeId = Annotated[str | None, BeforeValidator(_assignee)]
-Unix = Annotated[int, BeforeValidator(_unix)]
+Unix = Annotated[int, BeforeValidator(_unix), AfterValidator(_in_range)]
+PlainId = Annotated[str, BeforeValidator(_id), AfterValidator(_plain)]  # ids that enter URLs
+
+
+class Record(BaseModel):
+    """A top-level object of a response: checked whole against ``guards`` before its fields."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _writable(cls, data: Any) -> Any:
+        reason = unwritable_reason(data)
+        if reason:
+            raise ValueError(reason)
+        return data
 
 
 class Model(BaseModel):
@@ -120,13 +155,13 @@ class ConversationPart(Model):
     redacted: bool | None = None
 
 
-class PartList(Model):
+class PartList(Record):
     conversation_parts: list[ConversationPart] = Field(default_factory=list)
     total_count: int | None = None
 
 
-class Conversation(Model):
-    id: Id
+class Conversation(Record):
+    id: PlainId
     created_at: Unix
     updated_at: Unix
     title: str | None = None
@@ -172,8 +207,8 @@ class NamedList(Model):
     data: list[Tag] = Field(default_factory=list)
 
 
-class Contact(Model):
-    id: Id
+class Contact(Record):
+    id: PlainId
     external_id: Id | None = None
     role: str | None = None
     email: str | None = None
@@ -196,7 +231,7 @@ class Contact(Model):
     companies: IdList | None = None
 
 
-class Segment(Model):
+class Segment(Record):
     id: Id
     name: str | None = None
 

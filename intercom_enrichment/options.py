@@ -22,9 +22,7 @@ PiiMode = Literal["keep", "hash", "drop"]
 TaskRunnerName = Literal["threads", "dask"]
 IntervalName = Literal["1h", "1d"]
 
-Output = Annotated[
-    str, Field(min_length=1, description="Output folder or fsspec URL (s3://bucket/prefix).")
-]
+Output = Annotated[str, Field(description="Output folder or fsspec URL (s3://bucket/prefix).")]
 BatchSize = Annotated[
     int, Field(ge=10, le=20_000, description="Conversations per enrichment task (about).")
 ]

@@ -1,14 +1,18 @@
-"""Personal data policy: keep, hash or drop contact email, name and phone, and (with parts)
-part bodies and author emails.
+"""Personal data policy: keep, hash or drop every column that can identify a person.
 
-``hash`` is a keyed HMAC-SHA256 (hex): the same value under the same key always gives the same
-digest, so joins and counts across runs still work, while the value cannot be recovered or
-looked up without the key. The key comes from ``INTERCOM_PII_HMAC_KEY`` or a Prefect Secret
-block, never from a parameter.
+Covered (``PII_COLUMNS``): who a person is — a contact's email, name, phone and external id (on
+both tables), a part author's name and email whatever the author's type (user, lead, admin,
+bot, team) — and what people wrote, which may name anyone — part bodies, the conversation's
+title, its source subject and the rating remark. Free-form attributes (``custom_attributes`` of
+conversations and contacts, ``FREE_FORM_COLUMNS``) are workspace-defined and may hold a person's
+name or email in any key, so under ``hash``/``drop`` each *string value* inside them is hashed or
+nulled (keys, numbers and booleans stay, so the column keeps its use). The data contract lists
+these columns and why the others are not personal.
 """
 
 import hashlib
 import hmac
+import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -22,9 +26,21 @@ PiiMode = Literal["keep", "hash", "drop"]
 ENV_PII_KEY = "INTERCOM_PII_HMAC_KEY"
 
 PII_COLUMNS: dict[str, tuple[str, ...]] = {
-    "conversations": ("contact_email", "contact_name", "contact_phone"),
-    "contacts": ("email", "name", "phone"),
-    "conversation_parts": ("body", "author_email"),
+    "conversations": (
+        "contact_email",
+        "contact_name",
+        "contact_phone",
+        "contact_external_id",
+        "title",
+        "source_subject",
+        "rating_remark",
+    ),
+    "contacts": ("email", "name", "phone", "external_id"),
+    "conversation_parts": ("body", "author_name", "author_email"),
+}
+FREE_FORM_COLUMNS: dict[str, tuple[str, ...]] = {
+    "conversations": ("custom_attributes", "contact_custom_attributes"),
+    "contacts": ("custom_attributes",),
 }
 
 
@@ -56,6 +72,25 @@ class PiiPolicy:
         digest = hmac.new(self.key.get_secret_value().encode(), str(value).encode(), hashlib.sha256)
         return digest.hexdigest()
 
+    def free_form(self, text: Any) -> Any:
+        """JSON text of free-form attributes with every string value protected."""
+        if text is None or self.mode == "keep":
+            return text
+        try:
+            data = json.loads(text)
+        except (TypeError, ValueError):
+            return self.value(text)  # not JSON after all: the whole text is one value
+        return json.dumps(self._strings(data), sort_keys=True)
+
+    def _strings(self, value: Any) -> Any:
+        if isinstance(value, str):
+            return self.value(value)
+        if isinstance(value, dict):
+            return {k: self._strings(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [self._strings(v) for v in value]
+        return value
+
     def scrub_quarantine(self, entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """Quarantined raw records may hold personal data: keep them only under ``keep``."""
         if self.mode == "keep":
@@ -67,7 +102,11 @@ class PiiPolicy:
         if self.mode == "keep":
             return
         columns = PII_COLUMNS.get(table, ())
+        free_form = FREE_FORM_COLUMNS.get(table, ())
         for row in rows:
             for column in columns:
                 if column in row:
                     row[column] = self.value(row[column])
+            for column in free_form:
+                if column in row:
+                    row[column] = self.free_form(row[column])

@@ -70,7 +70,7 @@ class WindowJob:
                 "include_segments": self.options.include_segments,
                 "pii": self.options.pii.mode,
                 "api_version": settings.api_version,
-                "base_url": settings.base_url,
+                "base_url": settings.public_base_url,
             },
             "flow_run_id": flow_run_id,
             "started_at": started.isoformat(),
@@ -153,42 +153,44 @@ def _run(
     started: datetime,
 ) -> WindowResult:
     lineage = Lineage(job.window, started)
-    listing, listed = executor.list_window(job.window)
+    # The window's lease first (lease.py): a second run of this window stops here, before it
+    # has listed anything.
+    writer = WindowWriter(storage, job.window, job.tables, run_id=flow_run_id)
     try:
-        # Planning needs only ids and contacts; each batch is read back from the listing's
-        # spill file when its turn comes (spill.py), so memory follows the batch size.
-        # Batches are bounded by the batch size: a contact with more conversations than that
-        # is looked up by one batch and handed on to continuation batches, enriched after
-        # every owner batch is done (batching._bounded).
-        plans = plan_batches(listing.entries, batch_size=job.batch_size)
-        owners = [p for p in plans if not p.continuation]
-        continuations = [p for p in plans if p.continuation]
-        quarantined = job.options.pii.scrub_quarantine(listing.quarantine)
-        parts = [listed]
-        writer = WindowWriter(storage, job.window, job.tables)
-        known = ContactLookup()  # what owner batches hand on to continuation batches
-
-        def enrich(batches: SpilledBatches) -> None:
-            for records, metrics in executor.enrich(batches, lineage, job.options):
-                if records.carried is not None:
-                    known.update(records.carried)
-                writer.append(records)
-                parts.append(metrics)
-
+        listing, listed = executor.list_window(job.window)
         try:
+            # Planning needs only ids and contacts; each batch is read back from the listing's
+            # spill file when its turn comes (spill.py), so memory follows the batch size.
+            # Batches are bounded by the batch size too: a contact with more conversations is
+            # looked up by one batch and handed on to continuation batches, enriched after
+            # every owner batch (batching._bounded).
+            plans = plan_batches(listing.entries, batch_size=job.batch_size)
+            owners = [p for p in plans if not p.continuation]
+            continuations = [p for p in plans if p.continuation]
+            quarantined = job.options.pii.scrub_quarantine(listing.quarantine)
+            parts = [listed]
+            known = ContactLookup()  # what owner batches hand on to continuation batches
+
+            def enrich(batches: SpilledBatches) -> None:
+                for records, metrics in executor.enrich(batches, lineage, job.options):
+                    if records.carried is not None:
+                        known.update(records.carried)
+                    writer.append(records)
+                    parts.append(metrics)
+
             enrich(SpilledBatches(owners, listing.spill))
             if continuations:
                 enrich(SpilledBatches(continuations, listing.spill, known))
-            writer.append(BatchRecords(quarantine=quarantined))
-            total = executor.reduce(parts)
-            reason = incomplete_reason(total)
-            manifest = job.manifest(settings, total, started=started, flow_run_id=flow_run_id)
-            files = writer.publish(manifest, complete=reason is None)
-        except BaseException:
-            writer.abort()
-            raise
-    finally:
-        listing.close()
+        finally:
+            listing.close()
+        writer.append(BatchRecords(quarantine=quarantined))
+        total = executor.reduce(parts)
+        reason = incomplete_reason(total)
+        manifest = job.manifest(settings, total, started=started, flow_run_id=flow_run_id)
+        files = writer.publish(manifest, complete=reason is None)
+    except BaseException:
+        writer.abort()
+        raise
     return WindowResult(total, files, reason)
 
 

@@ -7,8 +7,10 @@ Nothing deeper reads ``os.environ``.
 
 import hashlib
 import os
+import re
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
@@ -32,6 +34,31 @@ ENV_VERSION = "INTERCOM_VERSION"
 ENV_MAX_ATTEMPTS = "INTERCOM_MAX_ATTEMPTS"
 
 
+_TOKEN = re.compile(r"[!-~]+")  # visible ASCII, no whitespace
+
+
+def base_url_problem(url: str) -> str | None:
+    """Why ``url`` is not a usable API base URL, or None. Never includes the URL itself."""
+    if any(ch.isspace() or not ch.isprintable() for ch in url):
+        return "must not contain spaces or control characters"
+    try:
+        parts = urlsplit(url)
+        port = parts.port  # raises ValueError when out of range or not a number
+    except ValueError:
+        return "is not a valid URL (check the brackets of an IPv6 host and the port)"
+    if parts.scheme not in ("http", "https"):
+        return "must start with http:// or https://"
+    if not parts.hostname:
+        return "must name a host"
+    if parts.username is not None or parts.password is not None or "@" in parts.netloc:
+        return "must not contain a user name or password (user:pass@)"
+    if port == 0:
+        return "has an invalid port"
+    if parts.query or parts.fragment:
+        return "must not have a query or fragment"
+    return None
+
+
 class IntercomSettings(BaseModel):
     """How to reach one Intercom app. ``token`` is a ``SecretStr``: it never prints."""
 
@@ -44,12 +71,36 @@ class IntercomSettings(BaseModel):
     max_concurrency: int = Field(default=32, ge=1, description="requests in flight per client")
     max_attempts: int = Field(default=6, ge=1, description="attempts per request (1 = no retry)")
 
+    @field_validator("token")
+    @classmethod
+    def _visible_ascii(cls, value: SecretStr) -> SecretStr:
+        """A bearer token is visible ASCII without whitespace (RFC 6750 ``b64token`` and more);
+        anything else would break the Authorization header. Never echoed."""
+        if not _TOKEN.fullmatch(value.get_secret_value()):
+            raise ValueError(
+                f"the token ({ENV_TOKEN}) must be visible ASCII characters without spaces or "
+                "line breaks (its value is not shown)"
+            )
+        return value
+
     @field_validator("base_url")
     @classmethod
-    def _strip_slash(cls, value: str) -> str:
-        if not value.startswith(("http://", "https://")):
-            raise ValueError(f"base URL must start with http:// or https://, got {value!r}")
+    def _plain_url(cls, value: str) -> str:
+        """http(s), a host, a valid port, no user-info, query or fragment. The URL is not
+        echoed: a user-info part would hold a password."""
+        problem = base_url_problem(value)
+        if problem:
+            raise ValueError(f"{ENV_BASE_URL} {problem}")
         return value.rstrip("/")
+
+    @property
+    def public_base_url(self) -> str:
+        """What a manifest may record: scheme, host (with its port) and path."""
+        parts = urlsplit(self.base_url)
+        host = parts.hostname or ""
+        host = f"[{host}]" if ":" in host else host
+        port = f":{parts.port}" if parts.port is not None else ""
+        return f"{parts.scheme}://{host}{port}{parts.path}"
 
     @field_validator("api_version")
     @classmethod

@@ -8,15 +8,26 @@ under a name readers look at.
 
 import contextlib
 import os
+import re
 import shutil
+import socket
 import tempfile
+import time
 import uuid
+from collections.abc import Iterable
 from pathlib import Path
 
 import fsspec
 from fsspec.implementations.local import LocalFileSystem
 
 from .errors import OutputError
+
+NOT_PERSISTENT = frozenset({"memory"})  # fsspec protocols whose files vanish with the process
+
+
+def display_url(url: str) -> str:
+    """``url`` for messages: without a ``user:password@`` part."""
+    return re.sub(r"^([A-Za-z][A-Za-z0-9+.-]*://)[^/@]*@", r"\1", url)
 
 
 def _fsync(path: str) -> None:
@@ -31,10 +42,22 @@ def _fsync(path: str) -> None:
 class Storage:
     def __init__(self, url: str) -> None:
         self.url = url
+        shown = display_url(url)
+        if not url.strip():
+            raise OutputError("the output must not be empty (a folder or an fsspec URL)")
+        protocol = url.split("://", 1)[0].lower() if "://" in url else "file"
+        if protocol in NOT_PERSISTENT:
+            raise OutputError(f"output {shown!r} is not persistent: use a folder or a bucket")
         try:
             self.fs, root = fsspec.core.url_to_fs(url)
-        except (ImportError, ValueError) as exc:
-            raise OutputError(f"cannot use output {url!r}: {exc}") from None
+        except ImportError:
+            raise OutputError(
+                f"output {shown!r}: the library for {protocol}:// is not installed"
+            ) from None
+        except ValueError as exc:  # fsspec: unknown protocol, malformed URL
+            raise OutputError(f"cannot use output {shown!r}: {exc}") from None
+        except Exception as exc:  # the filesystem's own errors: the type only, no text
+            raise OutputError(f"cannot use output {shown!r}: {type(exc).__name__}") from None
         self.local = isinstance(self.fs, LocalFileSystem)
         self.root = os.path.abspath(root) if self.local else root.rstrip("/")
         self._tmpdir: str | None = None  # object stores: local staging, made when first needed
@@ -61,9 +84,10 @@ class Storage:
         protocol = self.fs.protocol[0] if isinstance(self.fs.protocol, tuple) else self.fs.protocol
         return f"{protocol}://{self.path(rel)}"
 
-    def staging_path(self, rel: str) -> str:
-        """A local file to write ``rel`` to before publishing it."""
-        name = f".{Path(rel).name}.{uuid.uuid4().hex[:12]}.tmp"
+    def staging_path(self, rel: str, tag: str | None = None) -> str:
+        """A local file to write ``rel`` to before publishing it, unique per call; ``tag`` (a
+        run's lease token) names its run, so a later holder of the lease can remove it."""
+        name = f".{Path(rel).name}.{tag or default_tag()}.{uuid.uuid4().hex[:12]}.tmp"
         if self.local:
             target_dir = Path(self.path(rel)).parent
             target_dir.mkdir(parents=True, exist_ok=True)
@@ -89,20 +113,13 @@ class Storage:
             raise
         self.discard(staged)
 
-    def discard_stale(self, rel: str) -> None:
-        """Remove staging files of ``rel`` left behind by a killed run (local disk only)."""
-        if self.local:
-            target = Path(self.path(rel))
-            for leftover in target.parent.glob(f".{target.name}.*.tmp"):
-                self.discard(str(leftover))
-
     @staticmethod
     def discard(staged: str) -> None:
         with contextlib.suppress(FileNotFoundError):
             os.remove(staged)
 
-    def write_text(self, rel: str, text: str) -> None:
-        staged = self.staging_path(rel)
+    def write_text(self, rel: str, text: str, tag: str | None = None) -> None:
+        staged = self.staging_path(rel, tag)
         try:
             with open(staged, "w", encoding="utf-8") as fh:
                 fh.write(text)
@@ -126,20 +143,67 @@ class Storage:
             self.fs.rm(self.path(rel))
 
     def check_writable(self) -> None:
-        """Fail early, before any API call, if the output cannot be written.
-
-        The probe is written and removed directly, not through staging and publication: it is
-        no part of any window, and a crash between the two steps leaves no staged file.
-        """
-        probe = self.path(f"_runs/.write-probe-{uuid.uuid4().hex[:8]}")
+        """Fail early, before any API call, if the output cannot be written — creating nothing
+        that stays: locally, a temporary file in the output folder or, if that does not exist
+        yet, in its nearest existing ancestor (removed at once; no folder is made); on object
+        stores, one small object put under the output and deleted (proves the credentials)."""
+        shown = display_url(self.url)
         try:
             if self.local:
-                Path(self.root, "_runs").mkdir(parents=True, exist_ok=True)
-            with self.fs.open(probe, "w") as fh:
-                fh.write("ok")
+                _probe_folder(Path(self.root))
+            else:
+                probe = self.path(f"_runs/.write-probe-{uuid.uuid4().hex[:8]}")
+                self.fs.pipe_file(probe, b"ok")
+                self.fs.rm(probe)
         except OSError as exc:
             reason = exc.strerror or type(exc).__name__
-            raise OutputError(f"output {self.url!r} is not writable: {reason}") from None
-        finally:
-            with contextlib.suppress(OSError):
-                self.fs.rm(probe)
+            raise OutputError(f"output {shown!r} is not writable: {reason}") from None
+        except Exception as exc:  # e.g. botocore's NoCredentialsError: the type only
+            raise OutputError(f"output {shown!r} is not reachable: {type(exc).__name__}") from None
+
+
+def host_slug() -> str:
+    """This machine's name as it appears in leases and staging names."""
+    return re.sub(r"[^A-Za-z0-9-]", "-", socket.gethostname())[:40] or "host"
+
+
+def default_tag() -> str:
+    return f"p{os.getpid()}"
+
+
+def discard_staging(
+    storage: Storage,
+    rels: Iterable[str],
+    *,
+    tag: str | None = None,
+    older_than: float | None = None,
+) -> None:
+    """Remove staging files of ``rels`` (local disk only; object stores stage in a private
+    temporary folder): those of the run tagged ``tag``, or any older than ``older_than`` seconds.
+    Only the holder of the window's lease calls this (``lease.py``)."""
+    if not storage.local:
+        return
+    now = time.time()
+    for rel in rels:
+        target = Path(storage.path(rel))
+        pattern = f".{target.name}.{tag}.*.tmp" if tag else f".{target.name}.*.tmp"
+        if not target.parent.is_dir():
+            continue
+        for leftover in target.parent.glob(pattern):
+            with contextlib.suppress(FileNotFoundError):
+                if older_than is None or now - leftover.stat().st_mtime > older_than:
+                    storage.discard(str(leftover))
+
+
+def _probe_folder(root: Path) -> None:
+    """Raise ``OSError`` unless files can be created in ``root`` (or, when it does not exist,
+    in its nearest existing ancestor, where its folders would be made)."""
+    folder = root
+    while not folder.exists():
+        if folder.parent == folder:
+            raise FileNotFoundError(2, "no existing parent folder")
+        folder = folder.parent
+    if not folder.is_dir():
+        raise NotADirectoryError(20, f"{folder.name or folder} is a file, not a folder")
+    with tempfile.NamedTemporaryFile(dir=folder, prefix=".intercom-write-probe-"):
+        pass

@@ -1,10 +1,14 @@
 """Streaming, all-or-nothing Parquet output of one window, and its run manifest.
 
-Layout and rules: docs/data-contract.md. Batches are appended as row groups to one
-staged file per (table, partition); ``publish`` then (1) removes the window's manifest, so an
-interrupted publication never looks complete, (2) publishes every file, (3) removes files of this
-window that the run did not write again (a partition that became empty), (4) writes the manifest
-last. The manifest is the completion marker that backfills trust.
+Layout and rules: docs/data-contract.md. A writer holds the window's lease
+(``lease.py``) from its creation until it has published or aborted, so one run at a time writes a
+window; its staging files carry the lease's token. Batches are appended as row groups to one
+staged file per (table, partition); ``publish`` then (1) replaces the window's manifest with a
+``publishing`` marker (atomically, never deleting it first), so an interrupted publication never
+looks complete, (2) publishes every file, (3) removes every other file of this window, of every
+table — a partition that became empty, a table this run did not write — so the window's files are
+exactly those the new manifest lists, (4) writes the manifest last. The manifest is the completion
+marker that backfills trust.
 """
 
 import json
@@ -16,8 +20,9 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from .lease import WindowLease
 from .schema import TABLES, to_table
-from .storage import Storage
+from .storage import Storage, discard_staging
 from .windows import Window
 
 MANIFEST_DIR = "_runs"
@@ -61,25 +66,45 @@ def read_manifest(storage: Storage, window: Window) -> dict[str, Any] | None:
     return data if isinstance(data, dict) else None
 
 
+def data_path(window: Window, table: str, day: date) -> str:
+    return f"{table}/updated_date={day.isoformat()}/{window.key}.parquet"
+
+
+def window_paths(window: Window) -> list[str]:
+    """Every file a window may own, of every table: what a rerun replaces or removes."""
+    data = [data_path(window, t, day) for t in TABLES for day in window.dates()]
+    return [*data, manifest_path(window), quarantine_path(window)]
+
+
 def window_completed(storage: Storage, window: Window) -> bool:
     manifest = read_manifest(storage, window)
     return bool(manifest and manifest.get("status") == "completed")
 
 
 class WindowWriter:
-    def __init__(self, storage: Storage, window: Window, tables: Iterable[str]) -> None:
+    def __init__(
+        self,
+        storage: Storage,
+        window: Window,
+        tables: Iterable[str],
+        *,
+        lease: WindowLease | None = None,
+        run_id: str | None = None,
+    ) -> None:
+        """Takes the window's lease (``WindowBusy`` if another live run holds it)."""
         self.storage = storage
         self.window = window
         self.tables = list(tables)
+        self.lease = lease if lease is not None else WindowLease(storage, window, run_id)
         self._open: dict[str, tuple[pq.ParquetWriter, str]] = {}  # rel path → (writer, staged)
         self._rows: dict[str, int] = {}
         self._quarantine: list[str] = []
         self._contacts_seen: set[str] = set()  # a merged id and its canonical: one row
-        for rel in self._window_files():
-            storage.discard_stale(rel)
+        if not self.lease.held:
+            self.lease.acquire()
 
     def file_path(self, table: str, day: date) -> str:
-        return f"{table}/updated_date={day.isoformat()}/{self.window.key}.parquet"
+        return data_path(self.window, table, day)
 
     def append(self, records: BatchRecords) -> None:
         day_of: dict[str, date] = {}
@@ -104,7 +129,7 @@ class WindowWriter:
 
     def _write(self, rel: str, table: pa.Table) -> None:
         if rel not in self._open:
-            staged = self.storage.staging_path(rel)
+            staged = self.storage.staging_path(rel, self.lease.token)
             self._open[rel] = (pq.ParquetWriter(staged, table.schema, compression="zstd"), staged)
         self._open[rel][0].write_table(table)
         self._rows[rel] = self._rows.get(rel, 0) + table.num_rows
@@ -114,25 +139,42 @@ class WindowWriter:
             writer.close()
 
     def abort(self) -> None:
-        """Drop everything staged; published files stay as they were."""
+        """Drop everything staged and give the lease back; published files stay as they were."""
+        try:
+            self._discard_staged()
+        finally:
+            self.lease.release()
+
+    def _discard_staged(self) -> None:
+        """This run's staging files (its lease token names them), published or not."""
         self._close()
         for _, staged in self._open.values():
             self.storage.discard(staged)
         self._open.clear()
+        discard_staging(self.storage, window_paths(self.window), tag=self.lease.token)
 
     def publish(self, manifest: dict[str, Any], *, complete: bool = True) -> list[WrittenFile]:
         """Publish the window; ``complete=False`` marks it for a rerun (backfills retry it)."""
-        self._close()
-        self.storage.remove(manifest_path(self.window))
+        try:
+            self.lease.ensure_held()
+            self._close()
+            return self._publish(manifest, complete)
+        finally:
+            self._discard_staged()  # whatever was not published (after a failure)
+            self.lease.release()
+
+    def _publish(self, manifest: dict[str, Any], complete: bool) -> list[WrittenFile]:
+        marker = {"status": "publishing", "run_id": self.lease.run_id, "window": self.window.key}
+        self.storage.write_text(manifest_path(self.window), json.dumps(marker), self.lease.token)
         written = []
         for rel, (_, staged) in sorted(self._open.items()):
             self.storage.publish(staged, rel)
             written.append(WrittenFile(rel.split("/", 1)[0], rel, self._rows[rel]))
-        self._open.clear()
+            del self._open[rel]
         self._remove_stale({w.path for w in written})
         if self._quarantine:
             rel = quarantine_path(self.window)
-            self.storage.write_text(rel, "\n".join(self._quarantine) + "\n")
+            self.storage.write_text(rel, "\n".join(self._quarantine) + "\n", self.lease.token)
             written.append(WrittenFile("_quarantine", rel, len(self._quarantine)))
         else:
             self.storage.remove(quarantine_path(self.window))
@@ -142,18 +184,15 @@ class WindowWriter:
             "files": [{"table": w.table, "path": w.path, "rows": w.rows} for w in written],
         }
         self.storage.write_text(
-            manifest_path(self.window), json.dumps(manifest, indent=2, sort_keys=True) + "\n"
+            manifest_path(self.window),
+            json.dumps(manifest, indent=2, sort_keys=True) + "\n",
+            self.lease.token,
         )
         return written
 
-    def _data_files(self) -> list[str]:
-        """Every Parquet file this window may own in the tables being written."""
-        return [self.file_path(t, day) for t in self.tables for day in self.window.dates()]
-
-    def _window_files(self) -> list[str]:
-        return [*self._data_files(), manifest_path(self.window), quarantine_path(self.window)]
-
     def _remove_stale(self, keep: set[str]) -> None:
-        for rel in self._data_files():
+        """Every data file of the window not written now, in every table (the rerun rule)."""
+        data = [data_path(self.window, t, day) for t in TABLES for day in self.window.dates()]
+        for rel in data:
             if rel not in keep:
                 self.storage.remove(rel)

@@ -167,7 +167,7 @@ def test_a_crash_at_any_step_of_publishing_leaves_readers_only_complete_files(
 
     for name in real:
         monkeypatch.setattr(Storage, name, crashing(name))
-    crash_at, crashed_somewhere = 0, True
+    crash_at, crashed_somewhere, untouched = 0, True, 0
     while crashed_somewhere:
         crash_at += 1
         root = tmp_path / f"crash-{crash_at}"
@@ -178,11 +178,20 @@ def test_a_crash_at_any_step_of_publishing_leaves_readers_only_complete_files(
             crashed_somewhere = False
         except Crash:
             assert_readers_see_only_complete_files(root)
-            manifest_written = (root / "_runs" / f"{window.key}.json").exists()
-            assert window_completed(Storage(str(root)), window) == manifest_written
+            # The manifest is never deleted: publication first replaces it with a `publishing`
+            # marker, so the window reads completed only while the earlier run's manifest (and
+            # so its files) is untouched.
+            manifest = (root / "_runs" / f"{window.key}.json").read_text()
+            earlier = (
+                manifest == (tmp_path / "reference" / "_runs" / f"{window.key}.json").read_text()
+            )
+            assert window_completed(Storage(str(root)), window) == earlier
+            untouched += earlier
+            assert not (root / "_runs" / f"{window.key}.lease").exists()
         steps.update(n=0, crash_at=0)
         run_pipeline(server, root, options=FULL)  # the rerun a backfill would do
         assert rows_by_file(root) == reference, f"crash at step {crash_at}"
         assert window_completed(Storage(str(root)), window)
         assert not list(root.rglob("*.tmp")), f"crash at step {crash_at}"
     assert crash_at > 5  # every file, the manifest, and the steps in between were crash points
+    assert 0 < untouched < crash_at - 1  # crashes before and after the marker were both tried

@@ -147,54 +147,68 @@ def test_each_missing_contact_is_fetched_once_and_a_merge_followed_once(
         assert o.result.metrics.status_contact_not_found > 0
 
 
-def test_an_invalid_contact_is_quarantined_and_only_its_conversations_fail(
+def test_an_invalid_contact_is_quarantined_and_only_its_conversations_are_unresolvable(
     sandbox, tmp_path: Path
 ) -> None:  # type: ignore[no-untyped-def]
-    """A contact record that fails validation: quarantined with the reason, its conversations
-    written as failed (the run is incomplete), every other row as in a clean run."""
+    """A contact record that fails validation in the search *and* in its single GET: quarantined
+    with the reason, its conversations written as contact_unresolvable (permanent: the window
+    still completes), every other row as in a clean run. Invalid in the search alone, the GET
+    repairs it: the rows are those of a clean run."""
     target: set[str] = set()
     tap = Tap()
+    spoil_get = {"on": True}
 
     def rewrite(request: httpx.Request, body: dict[str, Any]) -> dict[str, Any] | None:
-        if request.url.path != "/contacts/search":
-            return None
-        for item in body.get("data") or []:
-            if not target:
-                target.add(item["id"])
-            if item["id"] in target:
-                item["created_at"] = "last tuesday"
-                tap.changed += 1
-                return body
+        path = request.url.path
+        if path == "/contacts/search":
+            for item in body.get("data") or []:
+                if not target:
+                    target.add(item["id"])
+                if item["id"] in target:
+                    item["created_at"] = "last tuesday"
+                    tap.changed += 1
+                    return body
+        elif spoil_get["on"] and target and path == f"/contacts/{next(iter(target))}":
+            body["created_at"] = "last tuesday"
+            return body
         return None
 
     tap.rewrite = rewrite
     case = FaultCase("invalid contact", tap=lambda: tap, injected_from="tap", retryable=False)
-    o = run_case(case, tmp_path, References(tmp_path / "references"))
+    references = References(tmp_path / "references")
+    o = run_case(case, tmp_path / "both", references)
     assert o.injected == 1
     (record,) = o.result.quarantine
     assert record["kind"] == "contact" and record["id"] in target
     assert "created_at" in record["reason"]
-    failed = {
+    unresolvable = {
         r["conversation_id"]
         for r in o.result.tables["conversations"]
-        if r["enrichment_status"] == "failed"
+        if r["enrichment_status"] == "contact_unresolvable"
     }
     expected = {
         r["conversation_id"]
         for r in o.reference.tables["conversations"]
         if r["contact_id"] in target
     }
-    assert failed == expected and failed
-    assert o.result.metrics.contact_lookups_failed == 1
-    assert o.result.manifest["status"] == "incomplete"
+    assert unresolvable == expected and unresolvable
+    assert o.result.metrics.contacts_unresolvable == 1
+    assert o.result.metrics.contact_lookups_failed == 0
+    assert o.result.manifest["status"] == "completed"
     (cid,) = target
     assert o.diff.lost == [f"contacts ('{cid}',)"]  # quarantined instead of written
     wrong = {w.split(":")[0] for w in o.diff.wrong}
-    assert wrong == {f"conversations ('{c}',)" for c in expected}  # the failed rows, no other
+    assert wrong == {f"conversations ('{c}',)" for c in expected}  # those rows, no other
+
+    spoil_get["on"], target_before = False, set(target)
+    repaired = run_case(case, tmp_path / "search-only", references)
+    assert target == target_before and not repaired.result.quarantine
+    assert repaired.diff.lost == [] and repaired.diff.wrong == [] and repaired.truth == []
 
 
 def test_a_canonical_link_is_followed_once_not_in_a_chain() -> None:
-    """A → 410 (Link B), B → 410 (Link C): A fails with its reason after two GETs; no loop."""
+    """A → 410 (Link B), B → 410 (Link C): A is unresolvable (a permanent condition) after two
+    GETs; no loop."""
     calls: list[str] = []
 
     def handle(request: httpx.Request) -> httpx.Response:
@@ -218,7 +232,8 @@ def test_a_canonical_link_is_followed_once_not_in_a_chain() -> None:
 
     result = asyncio.run(main())
     assert result.found["m"].id == "x"  # one hop: followed
-    assert "a" in result.failed and "410" in result.failed["a"]  # two hops: not followed
+    assert result.unresolvable["a"] == "merge chain longer than one hop"  # not followed
+    assert "a" not in result.failed
     assert sorted(calls) == sorted(
         ["/contacts/search", "/contacts/a", "/contacts/b", "/contacts/m", "/contacts/x"]
     )

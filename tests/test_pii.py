@@ -2,18 +2,24 @@
 
 import hashlib
 import hmac
+import json
+import logging
 from pathlib import Path
+from typing import Any
 
-import pyarrow.dataset as ds
+import pyarrow.parquet as pq
 import pytest
 from pydantic import SecretStr
 
 from intercom_enrichment.enrich import EnrichOptions
 from intercom_enrichment.errors import ConfigError
-from intercom_enrichment.pii import PII_COLUMNS, PiiPolicy
+from intercom_enrichment.pii import PiiPolicy
 from intercom_enrichment.pipeline import WindowJob, run_window
 from intercom_enrichment.settings import IntercomSettings
+from intercom_enrichment.storage import Storage
 from intercom_enrichment.windows import Window
+from tasks.publish import summary_markdown
+from tests.rewriting_proxy import Answer, RewritingProxy
 
 KEY = "pii-key-for-tests"
 
@@ -44,38 +50,160 @@ def test_quarantined_raw_records_are_omitted_unless_kept() -> None:
     assert scrubbed[0]["record"] is None and scrubbed[0]["reason"] == "bad"
 
 
-def run(server, out: Path, policy: PiiPolicy) -> None:  # type: ignore[no-untyped-def]
+def test_free_form_attributes_keep_their_shape_but_not_their_strings() -> None:
+    policy = PiiPolicy("hash", SecretStr(KEY))
+    text = json.dumps({"manager": "Aoife Byrne", "seats": 3, "beta": True, "l": ["x"]})
+    out = json.loads(policy.free_form(text))
+    assert out == {
+        "manager": policy.value("Aoife Byrne"),
+        "seats": 3,
+        "beta": True,
+        "l": [policy.value("x")],
+    }
+    assert json.loads(PiiPolicy("drop").free_form(text))["manager"] is None
+    assert PiiPolicy().free_form(text) == text
+
+
+# -- the whole output, against the sandbox's people ---------------------------------------
+
+WORLD = {"conversations": 60, "contacts": 25, "parts_max": 4, "no_contact_share": 0.1}
+SPOILED_CONVERSATION = 3
+
+
+def people(world) -> set[str]:  # type: ignore[no-untyped-def]
+    """Every email, name, phone and part body of the sandbox's people, from its world."""
+    values: set[str] = set()
+    for j in range(WORLD["contacts"]):
+        contact = world.contact(j)
+        values.update(contact.get(k) for k in ("email", "name", "phone"))
+    for i in range(WORLD["conversations"]):
+        conv = world.conversation_with_parts(i)
+        source = conv.get("source") or {}
+        values.add(source.get("body"))
+        values.update((source.get("author") or {}).get(k) for k in ("name", "email"))
+        for part in (conv.get("conversation_parts") or {}).get("conversation_parts") or []:
+            values.add(part.get("body"))
+            values.update((part.get("author") or {}).get(k) for k in ("name", "email"))
+    return {v for v in values if isinstance(v, str) and v}
+
+
+def spoiler(world):  # type: ignore[no-untyped-def]
+    """Rewrites that make the run quarantine a contact and a conversation, both personal."""
+    primaries = (world.conversation_contacts(i)[:1] for i in range(WORLD["conversations"]))
+    active = next(j for p in primaries for j in p if world.contact_status(j) == "active")
+    cid = world.contact_id(active)  # its record never validates: quarantined, raw and all
+    conv_id = world.conversation_id(SPOILED_CONVERSATION)
+
+    def rewrite(method: str, path: str, body: Any) -> Answer | None:
+        items: list[Any] = []
+        if path == "/contacts/search":
+            items = [c for c in body.get("data") or [] if c.get("id") == cid]
+        elif path == f"/contacts/{cid}":
+            items = [body]
+        for item in items:
+            item["created_at"] = 10**13
+        if path == "/conversations/search":
+            for item in body.get("conversations") or []:
+                if str(item.get("id")) == conv_id:
+                    item["updated_at"] = float("inf")
+        return None
+
+    return rewrite
+
+
+def run(server, proxy, out: Path, policy: PiiPolicy, *, parts: bool = True):  # type: ignore[no-untyped-def]
     cfg = server.world.config
-    settings = IntercomSettings(token=SecretStr(server.token), base_url=server.url)
+    settings = IntercomSettings(token=SecretStr(server.token), base_url=proxy.url)
     job = WindowJob(
         Window(cfg.window_start, cfg.window_end),
         str(out),
-        options=EnrichOptions(include_parts=True, pii=policy),
+        options=EnrichOptions(include_parts=parts, include_segments=True, pii=policy),
     )
-    run_window(settings, job)
+    result = run_window(settings, job)
+    artifacts = summary_markdown(job.window, result.metrics, result.files, Storage(str(out)), None)
+    return artifacts + json.dumps(result.metrics.to_dict())
 
 
-def strings(root: Path, table: str) -> dict[str, list]:
-    data = ds.dataset(root / table, format="parquet", partitioning="hive").to_table()
-    return {c: data.column(c).to_pylist() for c in PII_COLUMNS[table]}
+def found(root: Path, needles: set[str], texts: list[str]) -> dict[str, set[str]]:
+    """Where any needle appears: every Parquet cell read back (lists too), every column's
+    statistics, every file's bytes (footers, metadata, JSON), and the given texts."""
+    long = {n for n in needles if len(n) >= 6}  # short ones ("Fin") only as whole cells
+    hits: dict[str, set[str]] = {}
+
+    def check(where: str, value: Any, substrings: bool) -> None:
+        if isinstance(value, list):
+            for v in value:
+                check(where, v, substrings)
+        elif isinstance(value, bytes):
+            check(where, value.decode("utf-8", "replace"), substrings)
+        elif isinstance(value, str):
+            bad = {value} & needles | ({n for n in long if n in value} if substrings else set())
+            if bad:
+                hits.setdefault(where, set()).update(bad)
+
+    for path in sorted(root.rglob("*")):
+        if not path.is_file():
+            continue
+        rel = str(path.relative_to(root))
+        check(f"{rel} (bytes)", path.read_bytes().decode("utf-8", "replace"), True)
+        if path.suffix != ".parquet":
+            continue
+        table = pq.read_table(path)
+        for name in table.column_names:
+            for cell in table.column(name).to_pylist():
+                check(f"{rel}:{name}", cell, True)
+        meta = pq.ParquetFile(path).metadata
+        for g in range(meta.num_row_groups):
+            for c in range(meta.num_columns):
+                stats = meta.row_group(g).column(c).statistics
+                if stats is not None and stats.has_min_max:
+                    check(f"{rel}:statistics", [stats.min, stats.max], True)
+    for k, text in enumerate(texts):
+        check(f"text {k}", text, True)
+    return hits
 
 
 @pytest.mark.parametrize("mode", ["hash", "drop"])
-def test_no_personal_value_reaches_the_files(sandbox, tmp_path: Path, mode: str) -> None:  # type: ignore[no-untyped-def]
-    server = sandbox(conversations=120, contacts=40)
-    run(server, tmp_path / "keep", PiiPolicy())
-    policy = PiiPolicy(mode, SecretStr(KEY) if mode == "hash" else None)  # type: ignore[arg-type]
-    run(server, tmp_path / mode, policy)
-    for table in PII_COLUMNS:
-        kept, protected = strings(tmp_path / "keep", table), strings(tmp_path / mode, table)
-        for column, values in kept.items():
-            assert any(v is not None for v in values), (table, column)
-            assert protected[column] == [policy.value(v) for v in values], (table, column)
-    emails = {e for e in strings(tmp_path / "keep", "contacts")["email"] if e}
-    cells: set = set()
-    for table in PII_COLUMNS:  # every column of every table, decoded
-        data = ds.dataset(tmp_path / mode / table, format="parquet", partitioning="hive").to_table()
-        cells.update(v for col in data.columns for v in col.to_pylist() if isinstance(v, str))
-    assert emails and not emails & cells
-    text = "".join(p.read_text() for p in (tmp_path / mode).rglob("*.json*"))
-    assert not any(e in text for e in emails)  # manifests and quarantine files
+def test_no_personal_value_of_the_sandbox_people_is_anywhere(
+    sandbox, tmp_path: Path, caplog: pytest.LogCaptureFixture, mode: str
+) -> None:  # type: ignore[no-untyped-def]
+    server = sandbox(**WORLD)
+    needles = people(server.world)
+    out = tmp_path / "out"
+    caplog.set_level(logging.DEBUG)
+    with RewritingProxy(server.url, spoiler(server.world)) as proxy:
+        kept = run(server, proxy, out, PiiPolicy())
+        # The check can see them: under keep they are in the cells, the quarantine and stats.
+        where = found(out, needles, [])
+        assert any(":contact_email" in w for w in where) and any(":author_name" in w for w in where)
+        assert any(":body" in w for w in where) and any(w.startswith("_quarantine") for w in where)
+        assert any(w.endswith(":statistics") for w in where)
+        caplog.clear()
+        policy = PiiPolicy(mode, SecretStr(KEY) if mode == "hash" else None)  # type: ignore[arg-type]
+        artifacts = run(server, proxy, out, policy)  # a rerun of the window, stricter
+    assert kept
+    quarantine = (out / "_quarantine").glob("*.jsonl")
+    assert {json.loads(x)["kind"] for q in quarantine for x in q.read_text().splitlines()} >= {
+        "contact",
+        "conversation",
+    }
+    assert found(out, needles, [caplog.text, artifacts]) == {}
+
+
+def test_a_rerun_from_keep_to_hash_without_parts_leaves_no_clear_text(
+    sandbox, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:  # type: ignore[no-untyped-def]
+    server = sandbox(**WORLD)
+    needles = people(server.world)
+    out = tmp_path / "out"
+    with RewritingProxy(server.url, spoiler(server.world)) as proxy:
+        run(server, proxy, out, PiiPolicy(), parts=True)
+        assert list((out / "conversation_parts").rglob("*.parquet"))
+        caplog.set_level(logging.DEBUG)
+        artifacts = run(server, proxy, out, PiiPolicy("hash", SecretStr(KEY)), parts=False)
+    assert not list((out / "conversation_parts").rglob("*.parquet"))  # not written: removed
+    manifest = json.loads(next((out / "_runs").glob("*.json")).read_text())
+    listed = {f["path"] for f in manifest["files"]}
+    on_disk = {str(p.relative_to(out)) for p in out.rglob("*") if p.is_file()}
+    assert on_disk - listed == {f"_runs/{p.name}" for p in (out / "_runs").glob("*.json")}
+    assert found(out, needles, [caplog.text, artifacts]) == {}

@@ -112,9 +112,10 @@ def test_unwritable_output_is_a_clear_error(tmp_path: Path) -> None:
 
 
 def test_a_failed_upload_leaves_no_staged_file_and_close_removes_the_staging_folder(
-    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    storage = Storage("memory://bucket/out")  # an object store: staged locally, then one put
+    storage = Storage(str(tmp_path / "bucket"))
+    storage.local = False  # treated as an object store: staged in a folder of its own, one put
 
     def refuse(*args: object, **kwargs: object) -> None:
         raise OSError("the store said no")

@@ -1,0 +1,175 @@
+"""The one rule that decides whether a record from the API can be written exactly.
+
+A record that breaks it is quarantined with the reason (never fatal, never the whole window):
+
+- **nesting** deeper than ``MAX_NESTING`` objects/lists (free-form ``custom_attributes``);
+- a **number** that is not finite (``Infinity``, ``NaN``) or an integer outside int64;
+- a **string** that is not valid Unicode (a lone surrogate such as ``"\\ud800"``), which no
+  Parquet or JSON writer can encode;
+- a **timestamp** (UNIX seconds) outside ``[TIMESTAMP_MIN, TIMESTAMP_MAX)`` — 1970-01-01 up to
+  2200-01-01 UTC, far inside ``timestamp[us, UTC]`` and inside what every reader converts;
+- an **id** (of a conversation or contact: the ids that become URL path segments and file keys)
+  that is not a plain Intercom id: ``INTERCOM_ID_PATTERN``.
+
+The first three are checked over the whole raw record by ``unwritable_reason``; the last two are
+the types ``models.Unix`` and ``models.PlainId`` apply field by field. ``is_plain_id`` is also
+what the client checks before an id enters a URL path.
+"""
+
+import json
+import math
+import re
+from typing import Any, TypeGuard
+
+MAX_NESTING = 32  # objects/lists inside one record; Intercom's own objects nest 4 deep
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+TIMESTAMP_MIN = 0  # 1970-01-01T00:00:00Z
+TIMESTAMP_MAX = 7_258_118_400  # 2200-01-01T00:00:00Z (exclusive)
+MAX_ID_LENGTH = 128
+MAX_LOGGED_STRING = 2000  # characters of one string kept in a quarantined record
+PARSE_DEPTH = 256  # a body nested deeper is cut here: far beyond MAX_NESTING, within recursion
+
+# Intercom ids are decimal numbers (conversations, admins) or 24-hex-digit object ids (contacts),
+# sometimes with a prefix (``ext-…`` in other objects): letters, digits, ``_`` and ``-`` only.
+# No ``/``, ``.``, ``%``, whitespace or control character can pass, so an id used as a URL path
+# segment is always exactly one segment and never ``..``.
+INTERCOM_ID_PATTERN = re.compile(rf"[A-Za-z0-9_-]{{1,{MAX_ID_LENGTH}}}")
+
+
+def is_plain_id(value: object) -> TypeGuard[str]:
+    """Whether ``value`` is a string that is a plain Intercom id (safe as one URL segment)."""
+    return isinstance(value, str) and INTERCOM_ID_PATTERN.fullmatch(value) is not None
+
+
+def timestamp_reason(value: int) -> str | None:
+    if not TIMESTAMP_MIN <= value < TIMESTAMP_MAX:
+        return "timestamp outside 1970-01-01 … 2200-01-01 UTC"
+    return None
+
+
+def unwritable_reason(record: Any) -> str | None:
+    """Why ``record`` (parsed JSON) cannot be written exactly, or None when it can.
+
+    Iterative, so a record nested thousands deep costs no recursion.
+    """
+    stack: list[tuple[Any, int]] = [(record, 0)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, dict | list):
+            if depth >= MAX_NESTING:
+                return f"nested deeper than {MAX_NESTING} levels"
+            items = value.items() if isinstance(value, dict) else enumerate(value)
+            for key, item in items:
+                if isinstance(key, str) and not _valid_unicode(key):
+                    return "a field name is not valid Unicode"
+                stack.append((item, depth + 1))
+        elif isinstance(value, bool) or value is None:
+            continue
+        elif isinstance(value, int):
+            if not INT64_MIN <= value <= INT64_MAX:
+                return "an integer beyond int64"
+        elif isinstance(value, float):
+            if not math.isfinite(value):
+                return "a number that is not finite"
+        elif isinstance(value, str) and not _valid_unicode(value):
+            return "a string that is not valid Unicode (lone surrogate)"
+    return None
+
+
+def _valid_unicode(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def loggable(record: Any, depth: int = MAX_NESTING) -> Any:
+    """A bounded copy of ``record`` that serialises as JSON, for the quarantine file: nesting
+    cut at ``depth`` (``json.dumps`` recurses), strings cut at ``MAX_LOGGED_STRING``."""
+    if isinstance(record, str) and len(record) > MAX_LOGGED_STRING:
+        return record[:MAX_LOGGED_STRING] + "…"
+    if isinstance(record, dict | list):
+        if depth <= 0:
+            return "…"
+        if isinstance(record, dict):
+            return {str(k): loggable(v, depth - 1) for k, v in record.items()}
+        return [loggable(v, depth - 1) for v in record]
+    return record
+
+
+def quarantine_id(value: Any) -> str | None:
+    """The id a quarantine entry names: as is when plain, else a bounded, visible rendering."""
+    if value is None:
+        return None
+    if is_plain_id(value):
+        return str(value)
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "…"
+
+
+def parse_json(raw: bytes | str) -> Any:
+    """``json.loads``, except that a body nested deeper than Python's recursion allows is not an
+    error of the whole response: every value nested beyond ``PARSE_DEPTH`` is replaced by a
+    string, so the one record holding it fails ``unwritable_reason`` (nesting) and is quarantined
+    while the rest of the page is used. ``ValueError`` for what is not JSON at all."""
+    try:
+        return json.loads(raw)
+    except RecursionError:
+        text = raw.decode("utf-8") if isinstance(raw, bytes) else raw
+        return json.loads(_cut_deep(text, PARSE_DEPTH))
+
+
+def _cut_deep(text: str, limit: int) -> str:
+    """``text`` with each object/array opened at depth ``limit`` replaced by ``"…"``."""
+    out: list[str] = []
+    depth, i, n, copied = 0, 0, len(text), 0
+    while i < n:
+        ch = text[i]
+        if ch == '"':
+            i = _string_end(text, i)
+            continue
+        if ch in "{[":
+            if depth == limit:
+                end = _value_end(text, i)
+                out.append(text[copied:i])
+                out.append('"…"')
+                copied = i = end
+                continue
+            depth += 1
+        elif ch in "}]":
+            depth -= 1
+        i += 1
+    out.append(text[copied:])
+    return "".join(out)
+
+
+def _string_end(text: str, i: int) -> int:
+    """Index just past the JSON string that starts at ``text[i] == '"'``."""
+    i += 1
+    while i < len(text):
+        if text[i] == "\\":
+            i += 2
+        elif text[i] == '"':
+            return i + 1
+        else:
+            i += 1
+    return i
+
+
+def _value_end(text: str, i: int) -> int:
+    """Index just past the object/array that starts at ``text[i]``."""
+    depth = 0
+    while i < len(text):
+        ch = text[i]
+        if ch == '"':
+            i = _string_end(text, i)
+            continue
+        if ch in "{[":
+            depth += 1
+        elif ch in "}]":
+            depth -= 1
+            if depth == 0:
+                return i + 1
+        i += 1
+    return i
