@@ -25,6 +25,7 @@ from pydantic import Field
 from flows.enrich_conversations import with_task_runner
 from intercom_enrichment.errors import ConfigError, IntercomEnrichmentError
 from intercom_enrichment.memory import release_memory
+from intercom_enrichment.signals import stop_requested
 from intercom_enrichment.storage import Storage
 from intercom_enrichment.windows import Window, as_utc, make_windows, parse_every
 from intercom_enrichment.writer import window_completed
@@ -124,6 +125,8 @@ def backfill_conversations(
     lock = threading.Lock()
 
     def run(window: Window) -> tuple[Window, bool]:
+        if stop_requested():  # SIGTERM/SIGINT (signals.py): start no new window
+            return window, False
         params = {
             "start": window.start,
             "end": window.end,

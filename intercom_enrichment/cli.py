@@ -16,6 +16,7 @@ from .client import check_access
 from .errors import ConfigError, FatalError, IntercomEnrichmentError, IntercomError, OutputError
 from .pii import PiiPolicy
 from .settings import IntercomSettings
+from .signals import interruptible
 from .storage import Storage
 from .windows import Window, parse_instant, resolve_window
 
@@ -125,6 +126,7 @@ PiiOpt = Annotated[
 
 
 @app.command()
+@interruptible
 def run(
     start: StartOpt,
     end: EndOpt,
@@ -159,6 +161,7 @@ def run(
 
 
 @app.command()
+@interruptible
 def backfill(
     start: StartOpt,
     end: EndOpt,

@@ -29,8 +29,6 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar
 
-from click.exceptions import Exit as ClickExit
-
 from .errors import Interrupted
 from .limits import SHUTDOWN_GRACE
 
@@ -137,7 +135,9 @@ def run_interruptibly(fn: Callable[[], T]) -> T:
         for s, handler in previous.items():
             signal.signal(s, handler)
     if _stop.is_set():
-        if not isinstance(outcome.get("error"), (SystemExit, ClickExit)):  # no line printed yet
+        error = outcome.get("error")
+        # typer's/click's Exit (exit_code) and SystemExit follow the command's own one-line error
+        if not (isinstance(error, SystemExit) or hasattr(error, "exit_code")):
             sys.stderr.write(f"intercom-enrich: error: {_reason()}\n")
         raise SystemExit(_exit_code())
     if "error" in outcome:

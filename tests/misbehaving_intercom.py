@@ -151,7 +151,7 @@ class MisbehavingServer:
                 else:
                     reply = self.handler(request)
                 await self._write(writer, reply)
-        except (ConnectionError, asyncio.IncompleteReadError):
+        except (ConnectionError, asyncio.IncompleteReadError, asyncio.CancelledError):
             return
         finally:
             writer.close()
