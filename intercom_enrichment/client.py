@@ -6,7 +6,6 @@ window's reset through the budget, other transient errors back off exponentially
 """
 
 import asyncio
-import json
 import logging
 import time
 from collections import Counter
@@ -26,22 +25,21 @@ from tenacity import (
 )
 
 from . import __version__
-from .budget import RateBudget, RateHeaders, shared_budget
+from .budget import RateBudget, shared_budget
 from .errors import (
     IntercomError,
     MalformedResponse,
     NotIntercom,
     RateLimited,
-    ResponseTooLarge,
     RetryableError,
     TransportError,
     WaitTooLong,
     classify,
-    hint_seconds,
 )
 from .ids import is_plain_id, path_segment
 from .models import ContactPage, ConversationPage
 from .paging import PageGuard
+from .responses import complete, json_object, rate_headers, read_body
 from .settings import CONTACT_SEARCH_MAX_IDS, SEARCH_PAGE_SIZE, IntercomSettings
 from .signals import cancellable
 
@@ -162,11 +160,11 @@ class IntercomClient:
                     async with self._http.stream(method, path, **kw) as streamed:
                         now = time.time()
                         self.budget.observe(
-                            self._rate_headers(streamed.headers, now),
+                            rate_headers(streamed.headers, now=now, settings=self.settings),
                             rate_limited=streamed.status_code == 429,
                         )
                         reserved = False
-                        content = await self._read_body(streamed, **where)
+                        content = await read_body(streamed, settings=self.settings, **where)
             except TimeoutError:
                 raise TransportError(
                     f"no complete answer within {self.settings.timeout_seconds:g} s "
@@ -186,7 +184,7 @@ class IntercomClient:
             finally:
                 if reserved:
                     self.budget.release()
-        response = _complete(streamed, content)
+        response = complete(streamed, content)
         now = time.time()
         error = classify(response, now=now)
         if isinstance(error, RateLimited):
@@ -196,7 +194,7 @@ class IntercomClient:
                 self.budget.block_until(error.retry_at)
         if error is not None:
             raise error
-        return _json_object(content, status=response.status_code, **where)
+        return json_object(content, status=response.status_code, **where)
 
     async def _permit(self, method: str, path: str) -> None:
         """Wait for the shared gate and the rate budget, never longer than INTERCOM_MAX_WAIT."""
@@ -234,37 +232,6 @@ class IntercomClient:
                 path=error.path,
                 request_id=error.request_id,
             )
-
-    def _rate_headers(self, headers: httpx.Headers, now: float) -> RateHeaders | None:
-        """The rate headers, unless a value is not a finite non-negative number or the reset
-        is beyond INTERCOM_MAX_WAIT: such a hint counts as absent."""
-        parsed = RateHeaders.parse(headers)
-        if parsed is None or parsed.limit <= 0 or parsed.remaining < 0:
-            return None
-        reset = hint_seconds(str(parsed.reset))
-        if reset is None or reset - now > self.settings.max_wait_seconds:
-            return None
-        return parsed
-
-    async def _read_body(self, response: httpx.Response, method: str, path: str) -> bytes:
-        """The body, streamed and counted (decoded bytes): never more than the cap in memory."""
-        cap = self.settings.max_response_bytes
-        declared = response.headers.get("content-length", "")
-        too_large = (
-            f"response body larger than {self.settings.max_response_mb:g} MB "
-            "(INTERCOM_MAX_RESPONSE_MB)"
-        )
-        where: dict[str, Any] = {"status": response.status_code, "method": method, "path": path}
-        if declared.isdigit() and int(declared) > cap:
-            raise ResponseTooLarge(too_large, **where)
-        chunks: list[bytes] = []
-        size = 0
-        async for chunk in response.aiter_bytes():
-            size += len(chunk)
-            if size > cap:
-                raise ResponseTooLarge(too_large, **where)
-            chunks.append(chunk)
-        return b"".join(chunks)
 
     # -- endpoints ---------------------------------------------------------------------------
 
@@ -346,34 +313,6 @@ class IntercomClient:
     async def me(self) -> dict[str, Any]:
         """Cheap authenticated call: fails fast on a bad token or a non-Intercom server."""
         return await self.request("me", "GET", "/me")
-
-
-_ENCODING_HEADERS = {"content-encoding", "content-length", "transfer-encoding"}
-
-
-def _complete(streamed: httpx.Response, content: bytes) -> httpx.Response:
-    """The streamed response with its (decoded) body, for ``classify``."""
-    headers = [(k, v) for k, v in streamed.headers.multi_items() if k not in _ENCODING_HEADERS]
-    return httpx.Response(
-        streamed.status_code, headers=headers, content=content, request=streamed.request
-    )
-
-
-def _json_object(content: bytes, *, status: int, method: str, path: str) -> dict[str, Any]:
-    """The body as a JSON object: not UTF-8, not JSON or nested too deep → MalformedResponse."""
-    try:
-        body = json.loads(content)
-    except ValueError:  # includes UnicodeDecodeError and integers beyond 4300 digits
-        body = None
-    except RecursionError:
-        raise MalformedResponse(
-            "response body is nested too deeply to parse", status=status, method=method, path=path
-        ) from None
-    if not isinstance(body, dict):
-        raise MalformedResponse(
-            "response body is not a JSON object", status=status, method=method, path=path
-        )
-    return body
 
 
 def _parse(model: type[PageT], body: dict[str, Any], path: str) -> PageT:
