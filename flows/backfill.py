@@ -25,7 +25,7 @@ from pydantic import Field
 from flows.enrich_conversations import with_task_runner
 from intercom_enrichment.errors import ConfigError, IntercomEnrichmentError
 from intercom_enrichment.memory import release_memory
-from intercom_enrichment.signals import stop_requested
+from intercom_enrichment.signals import cancels_requests_when_interrupted, stop_requested
 from intercom_enrichment.storage import Storage
 from intercom_enrichment.windows import Window, as_utc, make_windows, parse_every
 from intercom_enrichment.writer import window_completed
@@ -61,6 +61,7 @@ def _notify(window: Window, outcome: str) -> None:
     flow_run_name="backfill {start:%Y-%m-%dT%H}→{end:%Y-%m-%dT%H} every {every}",
     log_prints=False,
 )
+@cancels_requests_when_interrupted
 def backfill_conversations(
     start: Annotated[datetime, Field(description="First window's start (UTC).")],
     end: Annotated[datetime, Field(description="Last window's end, exclusive (UTC).")],

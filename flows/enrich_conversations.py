@@ -25,6 +25,7 @@ from intercom_enrichment.pii import PiiPolicy
 from intercom_enrichment.pipeline import WindowJob, incomplete_reason
 from intercom_enrichment.rows import Lineage
 from intercom_enrichment.settings import IntercomSettings
+from intercom_enrichment.signals import cancels_requests_when_interrupted
 from intercom_enrichment.storage import Storage
 from intercom_enrichment.windows import Window, parse_every, resolve_window
 from intercom_enrichment.writer import BatchRecords, WindowWriter
@@ -70,6 +71,7 @@ def _aware(value: Any) -> datetime:
     task_runner=ThreadPoolTaskRunner(max_workers=BATCHES_IN_FLIGHT + 1),
     log_prints=False,
 )
+@cancels_requests_when_interrupted
 def enrich_conversations(
     start: Annotated[
         datetime | None,

@@ -8,6 +8,9 @@ Two halves:
   exception that unwinds the batch, the task, the flow (the writer's ``abort`` removes its staging
   files; the manifest of the last good run is never touched) and ends the Prefect run Failed.
   A request started after the stop raises ``Interrupted`` at once.
+- ``cancels_requests_when_interrupted`` decorates the flow functions, for runs where the flow
+  is in the main thread (a Prefect worker): Prefect's SIGTERM handler raises there, and the
+  decorator cancels the requests before the engine waits for the task threads.
 - ``interruptible`` decorates the CLI's long commands (``run``, ``backfill``). The command runs in a
   worker thread; the main thread only waits, with its own handlers for SIGTERM and SIGINT. (In
   the main thread Prefect's flow engine would swap SIGTERM for its own handler, which crashes the
@@ -143,6 +146,28 @@ def run_interruptibly(fn: Callable[[], T]) -> T:
     if "error" in outcome:
         raise outcome["error"]
     return outcome.get("value")  # type: ignore[return-value]
+
+
+def cancels_requests_when_interrupted(fn: Callable[..., T]) -> Callable[..., T]:
+    """Decorator for a flow function run in the main thread (a Prefect worker's
+    ``flow-run execute``): Prefect's SIGTERM handler raises ``TerminationSignal`` there, and
+    the engine then waits for the task threads; cancelling their requests first lets them end
+    at once. Anything that is not an ``Exception`` (a termination signal, KeyboardInterrupt)
+    counts, except the generator and asyncio control flow."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> T:
+        try:
+            return fn(*args, **kwargs)
+        except (GeneratorExit, asyncio.CancelledError):
+            raise
+        except Exception:
+            raise
+        except BaseException:
+            request_stop()
+            raise
+
+    return wrapper
 
 
 def interruptible(command: Callable[..., T]) -> Callable[..., T]:

@@ -108,6 +108,55 @@ def test_sigterm_stops_a_run_stuck_mid_window(tmp_path: Path) -> None:
     assert not list(output.rglob("*.parquet"))
 
 
+FLOW_IN_MAIN_THREAD = """
+import sys
+from datetime import UTC, datetime
+from flows.enrich_conversations import enrich_conversations
+enrich_conversations(start=datetime(2026, 10, 1, tzinfo=UTC), end=datetime(2026, 10, 2, tzinfo=UTC),
+                     output=sys.argv[1], batch_size=10)
+"""
+
+
+@pytest.mark.usefixtures("prefect_harness")
+def test_sigterm_stops_the_flow_in_the_main_thread_as_under_a_worker(tmp_path: Path) -> None:
+    """Prefect's own SIGTERM handler is in charge here (as in a worker's ``flow-run execute``):
+    the run ends Crashed, and the requests in flight are cancelled rather than waited for."""
+    from prefect.settings import PREFECT_API_URL
+
+    output = tmp_path / "out"
+    well_behaved = intercom(world(3))
+
+    def handler(request: Request) -> Reply:
+        if request.path == "/contacts/search":
+            return Reply(hang=True)
+        return well_behaved(request)
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("INTERCOM_")}
+    with misbehaving(handler) as server:
+        env.update(
+            INTERCOM_BASE_URL=server.url,
+            INTERCOM_ACCESS_TOKEN=TOKEN,
+            PREFECT_API_URL=str(PREFECT_API_URL.value()),
+            PREFECT_LOGGING_LEVEL="WARNING",
+        )
+        proc = subprocess.Popen(
+            [sys.executable, "-c", FLOW_IN_MAIN_THREAD, str(output)],
+            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        try:
+            server.wait_for("/contacts/search", 1, timeout=90)
+            code, out, err = stop(proc, signal.SIGTERM)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.communicate()
+    assert code == -signal.SIGTERM, err[-3000:]  # Prefect re-raises the signal to its default
+    assert TOKEN not in out + err
+    assert not [p for p in output.rglob("*") if p.name.endswith(".tmp")]
+    states = {r.name: r.state.type.value if r.state else None for r in flow_runs_of(output)}
+    assert list(states.values()) == ["CRASHED"], states
+
+
 @pytest.mark.usefixtures("prefect_harness")
 def test_sigint_stops_a_backfill_stuck_listing(tmp_path: Path) -> None:
     output = tmp_path / "out"
