@@ -3,6 +3,7 @@ case ends within its configured bound, as a clean error of the error tree (or a 
 token is in no error. Every test runs under a deadline (``asyncio.timeout``)."""
 
 import asyncio
+import gzip
 import threading
 import time
 from collections.abc import Awaitable, Callable
@@ -207,6 +208,27 @@ def test_a_streamed_oversized_body_is_cut_off_at_the_cap() -> None:
         max_response_mb=1,
     )
     assert server.bytes_sent < total // 8  # the client hung up; it did not read it all
+
+
+def test_a_compressed_body_is_capped_by_its_decoded_size() -> None:
+    bomb = gzip.compress(b'{"id": "' + b"0" * (16 * 2**20) + b'"}')  # 16 MB in about 16 KB
+    exc, _ = fails(
+        lambda r: Reply(body=bomb, headers={"Content-Encoding": "gzip"}),
+        lambda c: c.get_contact("c1"),
+        errors.ResponseTooLarge,
+        max_response_mb=1,
+    )
+    assert len(bomb) < 2**20 and "INTERCOM_MAX_RESPONSE_MB" in str(exc)
+
+
+def test_a_body_that_does_not_decode_is_a_malformed_response() -> None:
+    exc, _ = fails(
+        lambda r: Reply(body=b"not gzip at all", headers={"Content-Encoding": "gzip"}),
+        lambda c: c.get_contact("c1"),
+        errors.MalformedResponse,
+        max_attempts=1,
+    )
+    assert "does not decode" in str(exc)
 
 
 @pytest.mark.parametrize(
