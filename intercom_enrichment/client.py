@@ -69,9 +69,9 @@ class RequestGate(Protocol):
 
 def _wait(state: RetryCallState) -> float:
     exc = state.outcome.exception() if state.outcome else None
-    if isinstance(exc, RateLimited) and exc.retry_at is not None:
+    if isinstance(exc, RateLimited) and exc.retry_at is not None and exc.retry_at > time.time():
         return 0.0  # the budget holds the next attempt until the window resets
-    return float(_backoff(state))  # no hint when to come back: back off
+    return float(_backoff(state))  # no hint, or one already past: back off
 
 
 class IntercomClient:

@@ -27,6 +27,7 @@ class Request:
     target: str  # the raw request target, as the client sent it
     headers: dict[str, str]
     body: bytes
+    at: float = field(default_factory=time.monotonic)  # when it arrived
 
     @property
     def path(self) -> str:
