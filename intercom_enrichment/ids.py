@@ -30,8 +30,12 @@ def describe(value: object) -> str:
     return f"{shown} ({len(value)} characters)"
 
 
-def path_segment(kind: str, value: object, *, template: str) -> str:
+def path_segment(kind: str, value: object, *, template: str, method: str = "GET") -> str:
     """``value`` as one percent-encoded path segment, or ``InvalidId`` naming ``template``."""
     if not is_plain_id(value):
-        raise InvalidId(f"{kind} id {describe(value)} is not a plain Intercom id", path=template)
+        raise InvalidId(
+            f"{kind} id {describe(value)} is not a plain Intercom id: not sent",
+            method=method,
+            path=template,
+        )
     return quote(str(value), safe="")
