@@ -16,7 +16,9 @@ Two halves:
   the main thread Prefect's flow engine would swap SIGTERM for its own handler, which crashes the
   run but then waits for the task threads — each stuck until its request times out.) After the
   stop the CLI exits 143 (SIGTERM) or 130 (SIGINT) once the command has unwound, or after
-  ``SHUTDOWN_GRACE`` seconds regardless; a second signal exits at once.
+  ``SHUTDOWN_GRACE`` seconds regardless; a second signal exits at once. Processes the command
+  starts (Prefect's ephemeral API server) start with SIGINT blocked, so that a Ctrl-C — sent to
+  the whole process group — does not take the API down before the run has recorded its end.
 
 Plain Python: nothing here imports Prefect.
 """
@@ -123,6 +125,11 @@ def run_interruptibly(fn: Callable[[], T]) -> T:
     outcome: dict[str, Any] = {}
 
     def work() -> None:
+        # Children started from here (Prefect's ephemeral API server, Dask workers) inherit a
+        # blocked SIGINT: a Ctrl-C, which a terminal sends to the whole process group, must not
+        # stop the API before the run has recorded how it ended. They are stopped by their
+        # owners at exit (SIGTERM), as before.
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
         try:
             outcome["value"] = fn()
         except BaseException as exc:  # handed to the main thread below

@@ -5,8 +5,10 @@ the request timeout stays at its 60 s default: only the cancellation can end it 
 
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -19,15 +21,19 @@ WINDOW_KEY = "20261001T000000Z_20261002T000000Z"
 STOP_WITHIN = 10.0
 
 
-def start_cli(url: str, *args: str) -> subprocess.Popen[str]:
+def start_cli(url: str, *args: str, home: Path | None = None) -> subprocess.Popen[str]:
+    """The CLI against the test Prefect API, or (``home``) in Prefect's ephemeral mode with
+    that PREFECT_HOME, in a session of its own as a terminal would start it."""
     from prefect.settings import PREFECT_API_URL
 
-    env = {k: v for k, v in os.environ.items() if not k.startswith("INTERCOM_")}
-    env.update(
-        INTERCOM_BASE_URL=url,
-        INTERCOM_ACCESS_TOKEN=TOKEN,
-        PREFECT_API_URL=str(PREFECT_API_URL.value()),
-    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("INTERCOM_", "PREFECT_"))}
+    env.update(INTERCOM_BASE_URL=url, INTERCOM_ACCESS_TOKEN=TOKEN)
+    if home is None:
+        env.update(
+            PREFECT_HOME=os.environ["PREFECT_HOME"], PREFECT_API_URL=str(PREFECT_API_URL.value())
+        )
+    else:
+        env.update(PREFECT_HOME=str(home), PREFECT_SERVER_ANALYTICS_ENABLED="false")
     return subprocess.Popen(
         [sys.executable, "-m", "intercom_enrichment.cli", *args],
         cwd=ROOT,
@@ -35,11 +41,15 @@ def start_cli(url: str, *args: str) -> subprocess.Popen[str]:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        start_new_session=home is not None,
     )
 
 
-def stop(proc: subprocess.Popen[str], signum: int) -> tuple[int, str, str]:
-    proc.send_signal(signum)
+def stop(proc: subprocess.Popen[str], signum: int, group: bool = False) -> tuple[int, str, str]:
+    if group:  # Ctrl-C in a terminal: the whole process group, children included
+        os.killpg(proc.pid, signum)
+    else:
+        proc.send_signal(signum)
     try:
         out, err = proc.communicate(timeout=STOP_WITHIN)
     except subprocess.TimeoutExpired:
@@ -59,8 +69,27 @@ def flow_runs_of(output: Path) -> list[Any]:
     return [r for r in runs if str(output) in str(r.parameters.get("output", ""))]
 
 
-def assert_clean_stop(proc: subprocess.Popen[str], signum: int, output: Path) -> None:
-    code, out, err = stop(proc, signum)
+def api_states(output: Path) -> dict[str, str | None]:
+    """Flow run name → state type, from the test Prefect API."""
+    return {r.name: r.state.type.value if r.state else None for r in flow_runs_of(output)}
+
+
+def ephemeral_states(home: Path) -> dict[str, str | None]:
+    """Flow run name → state type, from the SQLite database of an ephemeral-mode PREFECT_HOME
+    (its temporary API server has stopped with the CLI)."""
+    with sqlite3.connect(home / "prefect.db") as db:
+        return dict(db.execute("SELECT name, state_type FROM flow_run").fetchall())
+
+
+def assert_clean_stop(
+    proc: subprocess.Popen[str],
+    signum: int,
+    output: Path,
+    states: Callable[[], dict[str, str | None]],
+    *,
+    group: bool = False,
+) -> None:
+    code, out, err = stop(proc, signum, group)
     assert code == 128 + signum, err[-3000:]
     errors = [line for line in err.splitlines() if line.startswith("intercom-enrich: error:")]
     assert len(errors) == 1, err[-8000:]
@@ -70,10 +99,9 @@ def assert_clean_stop(proc: subprocess.Popen[str], signum: int, output: Path) ->
     for path in output.rglob("*"):
         if path.is_file():
             assert TOKEN.encode() not in path.read_bytes(), path
-    runs = flow_runs_of(output)
-    assert runs, "the run never reached Prefect"
-    states = {r.name: r.state.type.value if r.state else None for r in runs}
-    assert all(s in ("FAILED", "CRASHED", "CANCELLED") for s in states.values()), states
+    ended = states()
+    assert ended, "the run never reached Prefect"
+    assert all(s in ("FAILED", "CRASHED", "CANCELLED") for s in ended.values()), ended
 
 
 @pytest.mark.usefixtures("prefect_harness")
@@ -99,7 +127,7 @@ def test_sigterm_stops_a_run_stuck_mid_window(tmp_path: Path) -> None:
         try:
             server.wait_for("/contacts/search", 5, timeout=90)
             assert list(output.rglob("*.tmp")), "the first group of batches should be staged by now"
-            assert_clean_stop(proc, signal.SIGTERM, output)
+            assert_clean_stop(proc, signal.SIGTERM, output, lambda: api_states(output))
         finally:
             if proc.poll() is None:
                 proc.kill()
@@ -153,13 +181,15 @@ def test_sigterm_stops_the_flow_in_the_main_thread_as_under_a_worker(tmp_path: P
     assert code == -signal.SIGTERM, err[-3000:]  # Prefect re-raises the signal to its default
     assert TOKEN not in out + err
     assert not [p for p in output.rglob("*") if p.name.endswith(".tmp")]
-    states = {r.name: r.state.type.value if r.state else None for r in flow_runs_of(output)}
+    states = api_states(output)
     assert list(states.values()) == ["CRASHED"], states
 
 
-@pytest.mark.usefixtures("prefect_harness")
-def test_sigint_stops_a_backfill_stuck_listing(tmp_path: Path) -> None:
-    output = tmp_path / "out"
+def test_ctrl_c_stops_a_backfill_stuck_listing_in_ephemeral_mode(tmp_path: Path) -> None:
+    """SIGINT to the whole process group, as Ctrl-C in a terminal sends it: Prefect's ephemeral
+    API server (a child) must outlive the run long enough to record that it ended."""
+    output, home = tmp_path / "out", tmp_path / "prefect-home"
+    home.mkdir()
     well_behaved = intercom(world(3))
 
     def handler(request: Request) -> Reply:
@@ -172,12 +202,15 @@ def test_sigint_stops_a_backfill_stuck_listing(tmp_path: Path) -> None:
             server.url,
             *("backfill", "--start", "2026-10-01", "--end", "2026-10-04", "--every", "1d"),
             *("--output", str(output), "--max-concurrent", "1"),
+            home=home,
         )
         try:
-            server.wait_for("/conversations/search", 1, timeout=90)
-            assert_clean_stop(proc, signal.SIGINT, output)
+            server.wait_for("/conversations/search", 1, timeout=120)
+            assert_clean_stop(
+                proc, signal.SIGINT, output, lambda: ephemeral_states(home), group=True
+            )
         finally:
             if proc.poll() is None:
-                proc.kill()
+                os.killpg(proc.pid, signal.SIGKILL)
                 proc.communicate()
         assert len(server.seen("/conversations/search")) == 1  # later windows never started
