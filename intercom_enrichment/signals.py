@@ -44,6 +44,7 @@ _stop = threading.Event()
 _signal: list[int] = []  # the signal that asked to stop, once one did
 _lock = threading.Lock()
 _active: dict["asyncio.Task[Any]", asyncio.AbstractEventLoop] = {}
+_deadlines: list[threading.Timer] = []  # forced exits, cancelled once the command has unwound
 
 
 def stop_requested() -> bool:
@@ -115,6 +116,7 @@ def _on_signal(signum: int, _frame: object) -> None:
     request_stop(signum)
     timer = threading.Timer(SHUTDOWN_GRACE.default, _force_exit)
     timer.daemon = True
+    _deadlines.append(timer)
     timer.start()
 
 
@@ -142,6 +144,9 @@ def run_interruptibly(fn: Callable[[], T]) -> T:
         worker.start()
         worker.join()  # signal handlers run while this waits
     finally:
+        for timer in _deadlines:  # unwound in time: exit normally (atexit cleanup included)
+            timer.cancel()
+        _deadlines.clear()
         for s, handler in previous.items():
             signal.signal(s, handler)
     if _stop.is_set():
