@@ -1,6 +1,6 @@
 """Benchmarks against the sandbox, run as a separate process: prints a markdown table.
 
-    .venv/bin/python -m benchmarks.run                 # S1 … S5
+    .venv/bin/python -m benchmarks.run                 # S1 … S6
     .venv/bin/python -m benchmarks.run --only S1 S2
 
 A temporary `prefect server start` is started first and not timed. Each scenario gets its own
@@ -278,6 +278,60 @@ def s5(env: dict[str, str], out: Path) -> list[dict]:
     return [*rows, {"scenario": "S5 targets", "wall s": _verdict(checks)}]
 
 
+def s6(env: dict[str, str], out: Path) -> list[dict]:
+    """Issue 12: two concurrent runs with parts on one app at 167 calls per 10 s, without and
+    with a shared global limit: 429s ≤ 5% and ≤ 2% of requests, every conversation and part."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    rows, share, complete = [], {}, {}
+    for shared in (False, True):
+        params: dict[str, Any] = {
+            "start": START,
+            "end": START + timedelta(days=1),
+            "include_parts": True,
+        }
+        if shared:
+            budget = ["budget", "bench-intercom", "--calls-per-10s", "167"]
+            cli = [sys.executable, "-m", "intercom_enrichment.cli", *budget]
+            subprocess.run(cli, cwd=ROOT, env=env, check=True, capture_output=True)
+            params["global_limit"] = "bench-intercom"
+        sb = start_sandbox(1_000, 300, 1, 167)
+        try:
+            wait_for_fresh_rate_window()
+            with ThreadPoolExecutor(2) as pool:
+                outputs = [str(out / f"s6-{shared}-{k}") for k in range(2)]
+                jobs = [
+                    pool.submit(run_job, "window", {**params, "output": o}, sb, env)
+                    for o in outputs
+                ]
+                results = [j.result() for j in jobs]
+        finally:
+            sb.stop()
+        requests = sum(r["result"]["api_requests"] for r in results)
+        limited = sum(r["result"]["api_rate_limited"] for r in results)
+        share[shared] = limited / max(requests, 1)
+        complete[shared] = all(
+            r["result"]["conversations_written"] == 1_000 and r["result"]["parts_fetch_failed"] == 0
+            for r in results
+        )
+        name = "global limit" if shared else "no shared budget"
+        rows.append(
+            {
+                "scenario": f"S6 two runs with parts, {name}",
+                "wall s": f"{max(r['wall'] for r in results):.1f}",
+                "requests": requests,
+                "429s": f"{limited} ({100 * share[shared]:.1f}%)",
+                "peak RSS MB": f"{max(r['peak_rss_mb'] for r in results):.0f}",
+            }
+        )
+    checks = {
+        "429s ≤ 5% without a shared budget": share[False] <= 0.05,
+        "429s ≤ 2% with a global limit": share[True] <= 0.02,
+        "every conversation and part, both runs": complete[False] and complete[True],
+    }
+    return [*rows, {"scenario": "S6 targets", "wall s": _verdict(checks)}]
+
+
 def _verdict(checks: dict[str, bool]) -> str:
     return "; ".join(f"{'PASS' if ok else 'FAIL'} {name}" for name, ok in checks.items())
 
@@ -300,9 +354,9 @@ def table(rows: list[dict]) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description="intercom-enrichment benchmarks")
-    parser.add_argument("--only", nargs="*", default=["S1", "S2", "S3", "S4", "S5"])
+    parser.add_argument("--only", nargs="*", default=["S1", "S2", "S3", "S4", "S5", "S6"])
     args = parser.parse_args()
-    scenarios = {"S1": s1, "S2": s2, "S3": s3, "S4": s4, "S5": s5}
+    scenarios = {"S1": s1, "S2": s2, "S3": s3, "S4": s4, "S5": s5, "S6": s6}
     with tempfile.TemporaryDirectory() as tmp:
         home, out = Path(tmp) / "prefect", Path(tmp) / "out"
         home.mkdir()

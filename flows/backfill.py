@@ -41,6 +41,7 @@ from intercom_enrichment.options import (
     TaskRunner,
     TokenSecretBlock,
 )
+from intercom_enrichment.signals import cancels_requests_when_interrupted, stop_requested
 from intercom_enrichment.storage import Storage
 from intercom_enrichment.windows import Window, as_utc, check_not_future, make_windows, parse_every
 from intercom_enrichment.writer import window_completed
@@ -76,6 +77,7 @@ def _notify(window: Window, outcome: str) -> None:
     log_prints=False,
 )
 @describe_parameters
+@cancels_requests_when_interrupted
 def backfill_conversations(
     start: Annotated[datetime, Field(description="First window's start (UTC).")],
     end: Annotated[datetime, Field(description="Last window's end, exclusive (UTC).")],
@@ -131,6 +133,8 @@ def backfill_conversations(
     lock = threading.Lock()
 
     def run(window: Window) -> tuple[Window, bool]:
+        if stop_requested():  # SIGTERM/SIGINT (signals.py): start no new window
+            return window, False
         params = {"start": window.start, "end": window.end, **options.model_dump()}
         if fan_out_deployment:  # a flow run on whichever worker of the pool is free
             run = run_deployment(fan_out_deployment, parameters=params, timeout=None)

@@ -40,6 +40,7 @@ from intercom_enrichment.options import (
 from intercom_enrichment.pii import PiiPolicy
 from intercom_enrichment.pipeline import BATCHES_IN_FLIGHT, WindowJob, run_pipeline
 from intercom_enrichment.settings import IntercomSettings
+from intercom_enrichment.signals import cancels_requests_when_interrupted
 from intercom_enrichment.storage import Storage
 from intercom_enrichment.windows import Window, parse_every, resolve_window
 from tasks.enrichment import TaskExecutor
@@ -106,6 +107,7 @@ def _aware(value: Any) -> datetime:
     log_prints=False,
 )
 @describe_parameters
+@cancels_requests_when_interrupted
 def enrich_conversations(
     start: Annotated[
         datetime | None,

@@ -19,6 +19,7 @@ from .errors import ConfigError, FatalError, IntercomEnrichmentError, IntercomEr
 from .options import RUN_DEFAULTS, RunOptions
 from .pii import PiiPolicy
 from .settings import IntercomSettings
+from .signals import interruptible
 from .storage import Storage
 from .windows import Window, check_not_future, parse_instant
 
@@ -128,6 +129,7 @@ _D = RUN_DEFAULTS
 
 
 @app.command()
+@interruptible
 def run(
     start: StartOpt,
     end: EndOpt,
@@ -165,6 +167,7 @@ def _options(values: dict[str, Any]) -> RunOptions:
 
 
 @app.command()
+@interruptible
 def backfill(
     start: StartOpt,
     end: EndOpt,

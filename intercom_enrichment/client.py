@@ -25,17 +25,23 @@ from tenacity import (
 )
 
 from . import __version__
-from .budget import RateBudget, RateHeaders, shared_budget
+from .budget import RateBudget, shared_budget
 from .errors import (
+    IntercomError,
     MalformedResponse,
+    NotIntercom,
     RateLimited,
     RetryableError,
     TransportError,
+    WaitTooLong,
     classify,
 )
-from .guards import parse_json
+from .ids import is_plain_id, path_segment
 from .models import ContactPage, ConversationPage
+from .paging import PageGuard
+from .responses import complete, json_object, rate_headers, read_body
 from .settings import CONTACT_SEARCH_MAX_IDS, SEARCH_PAGE_SIZE, IntercomSettings
+from .signals import cancellable
 
 log = logging.getLogger(__name__)
 
@@ -63,9 +69,9 @@ class RequestGate(Protocol):
 
 def _wait(state: RetryCallState) -> float:
     exc = state.outcome.exception() if state.outcome else None
-    if isinstance(exc, RateLimited) and exc.retry_at is not None:
+    if isinstance(exc, RateLimited) and exc.retry_at is not None and exc.retry_at > time.time():
         return 0.0  # the budget holds the next attempt until the window resets
-    return float(_backoff(state))  # no hint when to come back: back off
+    return float(_backoff(state))  # no hint, or one already past: back off
 
 
 class IntercomClient:
@@ -95,9 +101,10 @@ class IntercomClient:
                 "Intercom-Version": self.settings.api_version,
                 "User-Agent": f"intercom-enrichment/{__version__}",
             },
-            timeout=self.settings.timeout_seconds,
+            timeout=self.settings.timeout_seconds,  # per operation; _send bounds the whole
             limits=httpx.Limits(max_connections=limit, max_keepalive_connections=limit),
             transport=self._transport,
+            follow_redirects=False,  # Intercom documents no redirects: a 3xx is an error
         )
         return self
 
@@ -114,7 +121,11 @@ class IntercomClient:
     # -- transport ---------------------------------------------------------------------------
 
     async def request(self, endpoint: str, method: str, path: str, **kw: Any) -> dict[str, Any]:
-        """One API call, retried on transient errors; returns the JSON object."""
+        """One API call, retried on transient errors; returns the JSON object.
+
+        Cancellable by SIGTERM/SIGINT (``signals.cancellable``): the attempt in flight and any
+        wait between attempts end at once, as ``Interrupted``.
+        """
         retrying = AsyncRetrying(
             retry=retry_if_exception_type(RetryableError),
             stop=stop_after_attempt(self.settings.max_attempts),
@@ -122,9 +133,10 @@ class IntercomClient:
             before_sleep=self._count_retry,
             reraise=True,
         )
-        async for attempt in retrying:
-            with attempt:
-                return await self._send(endpoint, method, path, **kw)
+        async with cancellable():
+            async for attempt in retrying:
+                with attempt:
+                    return await self._send(endpoint, method, path, **kw)
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _count_retry(self, state: RetryCallState) -> None:
@@ -133,46 +145,93 @@ class IntercomClient:
         log.debug("retrying after %s (attempt %d)", exc, state.attempt_number)
 
     async def _send(self, endpoint: str, method: str, path: str, **kw: Any) -> dict[str, Any]:
+        """One attempt, bounded in time (INTERCOM_REQUEST_TIMEOUT) and size
+        (INTERCOM_MAX_RESPONSE_MB). The budget's reservation ends on every path: ``observe`` as
+        soon as headers arrive, ``release`` when none did (error, timeout, cancellation)."""
         if self._http is None:
             raise RuntimeError("IntercomClient must be used with 'async with'")
+        where: dict[str, Any] = {"method": method, "path": path}
         async with self._slots:
-            if self.gate is not None:
-                await self.gate.acquire()
-            while (delay := self.budget.reserve()) > 0:
-                self.stats.rate_limit_wait_seconds += delay
-                await asyncio.sleep(delay)
+            await self._permit(**where)
             self.stats.requests[endpoint] += 1
-            answered = False
-            try:  # the reservation ends on every path: answer, error or cancellation
-                response = await self._http.request(method, path, **kw)
-                self.budget.observe(
-                    RateHeaders.parse(response.headers), rate_limited=response.status_code == 429
-                )
-                answered = True
-            except httpx.RequestError as exc:
-                raise _request_error(exc, method, path) from None
+            reserved = True
+            try:
+                async with asyncio.timeout(self.settings.timeout_seconds):
+                    async with self._http.stream(method, path, **kw) as streamed:
+                        now = time.time()
+                        self.budget.observe(
+                            rate_headers(streamed.headers, now=now, settings=self.settings),
+                            rate_limited=streamed.status_code == 429,
+                        )
+                        reserved = False
+                        content = await read_body(streamed, settings=self.settings, **where)
+            except TimeoutError:
+                raise TransportError(
+                    f"no complete answer within {self.settings.timeout_seconds:g} s "
+                    "(INTERCOM_REQUEST_TIMEOUT)",
+                    **where,
+                ) from None
+            except httpx.InvalidURL:
+                raise NotIntercom(
+                    "the request URL is invalid: check INTERCOM_BASE_URL", **where
+                ) from None
+            except httpx.DecodingError:
+                raise MalformedResponse(
+                    "the body does not decode (Content-Encoding)", **where
+                ) from None
+            except httpx.RequestError as exc:  # the type only: the text may quote a header
+                raise TransportError(type(exc).__name__, **where) from None
             finally:
-                if not answered:
+                if reserved:
                     self.budget.release()
-        error = classify(response, now=time.time())
+        response = complete(streamed, content)
+        now = time.time()
+        error = classify(response, now=now)
         if isinstance(error, RateLimited):
             self.stats.rate_limited += 1
             if error.retry_at is not None:
+                self._check_wait(error.retry_at - now, error)
                 self.budget.block_until(error.retry_at)
         if error is not None:
             raise error
-        try:
-            body = parse_json(response.content)  # guards: a too-deep record is not the page's fault
-        except ValueError:
-            body = None
-        if not isinstance(body, dict):
-            raise MalformedResponse(
-                "response body is not a JSON object",
-                status=response.status_code,
-                method=method,
-                path=path,
+        return json_object(content, status=response.status_code, **where)
+
+    async def _permit(self, method: str, path: str) -> None:
+        """Wait for the shared gate and the rate budget, never longer than INTERCOM_MAX_WAIT."""
+        limit = self.settings.max_wait_seconds
+        if self.gate is not None:
+            try:
+                async with asyncio.timeout(limit):
+                    await self.gate.acquire()
+            except TimeoutError:
+                raise WaitTooLong(
+                    f"no permit from the shared budget within {limit:g} s (INTERCOM_MAX_WAIT)",
+                    method=method,
+                    path=path,
+                ) from None
+        waited = 0.0
+        while (delay := self.budget.reserve()) > 0:
+            if waited + delay > limit:
+                raise WaitTooLong(
+                    f"the rate limit asks for {waited + delay:.0f} s of waiting, more than "
+                    f"INTERCOM_MAX_WAIT={limit:g} s",
+                    method=method,
+                    path=path,
+                )
+            self.stats.rate_limit_wait_seconds += delay
+            waited += delay
+            await asyncio.sleep(delay)
+
+    def _check_wait(self, seconds: float, error: IntercomError) -> None:
+        limit = self.settings.max_wait_seconds
+        if seconds > limit:
+            raise WaitTooLong(
+                f"HTTP 429 asks to wait {seconds:.0f} s, more than INTERCOM_MAX_WAIT={limit:g} s",
+                status=error.status,
+                method=error.method,
+                path=error.path,
+                request_id=error.request_id,
             )
-        return body
 
     # -- endpoints ---------------------------------------------------------------------------
 
@@ -181,6 +240,7 @@ class IntercomClient:
     ) -> AsyncIterator[PageT]:
         """Cursor pagination of one search: the cursor is its only state."""
         cursor: str | None = None
+        guard = PageGuard(path, per_page)
         while True:
             pagination: dict[str, Any] = {"per_page": per_page}
             if cursor:
@@ -189,8 +249,10 @@ class IntercomClient:
                 endpoint, "POST", path, json={"query": query, "pagination": pagination}
             )
             page = _parse(model, body, path)
-            yield page
             cursor = page.next_cursor
+            items = page.conversations if isinstance(page, ConversationPage) else page.data
+            guard.check(len(items), page.total_count, cursor)
+            yield page
             if not cursor:
                 return
 
@@ -215,6 +277,7 @@ class IntercomClient:
     async def search_contacts(self, ids: list[str]) -> list[dict[str, Any]]:
         """Contacts by id, in one call per 150 ids (plus pages, if a server pages them)."""
         found: list[dict[str, Any]] = []
+        ids = [i for i in ids if is_plain_id(i)]  # the rest fail on their own GET (InvalidId)
         for offset in range(0, len(ids), CONTACT_SEARCH_MAX_IDS):
             query = {
                 "field": "id",
@@ -229,33 +292,27 @@ class IntercomClient:
         return found
 
     async def get_contact(self, contact_id: str) -> dict[str, Any]:
-        return await self.request("contacts.get", "GET", f"/contacts/{contact_id}")
+        segment = path_segment("contact", contact_id, template="/contacts/{id}")
+        return await self.request("contacts.get", "GET", f"/contacts/{segment}")
 
     async def get_contact_segments(self, contact_id: str) -> list[dict[str, Any]]:
-        body = await self.request("contacts.segments", "GET", f"/contacts/{contact_id}/segments")
+        segment = path_segment("contact", contact_id, template="/contacts/{id}/segments")
+        body = await self.request("contacts.segments", "GET", f"/contacts/{segment}/segments")
         data = body.get("data")
         return [s for s in data if isinstance(s, dict)] if isinstance(data, list) else []
 
     async def get_conversation(self, conversation_id: str) -> dict[str, Any]:
+        segment = path_segment("conversation", conversation_id, template="/conversations/{id}")
         return await self.request(
             "conversations.get",
             "GET",
-            f"/conversations/{conversation_id}",
+            f"/conversations/{segment}",
             params={"display_as": "plaintext"},
         )
 
     async def me(self) -> dict[str, Any]:
         """Cheap authenticated call: fails fast on a bad token or a non-Intercom server."""
         return await self.request("me", "GET", "/me")
-
-
-def _request_error(exc: httpx.RequestError, method: str, path: str) -> RetryableError:
-    """Every failure of httpx to get an answer, in the error tree (retryable: another attempt
-    may get one). A body httpx could not decode is a malformed response, the rest transport."""
-    text = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-    if isinstance(exc, httpx.DecodingError):
-        return MalformedResponse(text, method=method, path=path)
-    return TransportError(text, method=method, path=path)
 
 
 def _parse(model: type[PageT], body: dict[str, Any], path: str) -> PageT:

@@ -54,6 +54,7 @@ class ContactLookup:
             found={i: self.found[i] for i in ids if i in self.found},
             not_found={i for i in ids if i in self.not_found},
             failed={i: self.failed[i] for i in ids if i in self.failed},
+            unresolvable={i: self.unresolvable[i] for i in ids if i in self.unresolvable},
             segments={i: self.segments[i] for i in ids if i in self.segments},
             segment_failures={
                 i: self.segment_failures[i] for i in ids if i in self.segment_failures
@@ -65,6 +66,7 @@ class ContactLookup:
         self.found.update(other.found)
         self.not_found.update(other.not_found)
         self.failed.update(other.failed)
+        self.unresolvable.update(other.unresolvable)
         self.segments.update(other.segments)
         self.segment_failures.update(other.segment_failures)
 

@@ -9,9 +9,15 @@
         ├── RetryableError         worth another attempt
         │   ├── RateLimited        429 (wait until X-RateLimit-Reset / Retry-After)
         │   ├── ServerError        5xx
-        │   ├── TransportError     connection dropped, refused, timed out
-        │   └── MalformedResponse  2xx whose body is not the JSON object expected
+        │   ├── TransportError     connection dropped, refused, timed out (INTERCOM_REQUEST_TIMEOUT)
+        │   └── MalformedResponse  2xx whose body is not the JSON object expected (not UTF-8,
+        │                          not JSON, nested too deep)
         └── FatalError             stop: retrying cannot help
+            ├── WaitTooLong        a rate-limit wait beyond INTERCOM_MAX_WAIT
+            ├── ResponseTooLarge   a body beyond INTERCOM_MAX_RESPONSE_MB
+            ├── BrokenPagination   a search that repeats its cursor or pages without end
+            ├── InvalidId          an id from a response that is not a plain Intercom id: never
+            │                      sent; a problem of that one record
             ├── Unauthorized       401 (invalid token, or a token for another region)
             ├── Forbidden          403 (plan restricted, missing scope)
             ├── BadRequest         400 (unknown Intercom-Version, bad query)
@@ -19,11 +25,15 @@
             ├── NotFound           404
             ├── ContactMerged      410, with the canonical contact id from the Link header
             └── NotIntercom        the server answered something that is not Intercom's API
+                                   (HTML, an error without Intercom's body, a redirect)
+    Interrupted                    SIGTERM/SIGINT: in-flight requests were cancelled (signals.py);
+                                   deliberately not an IntercomError, so nothing absorbs it
 
 Every ``IntercomError`` carries the status, method, path and Intercom's ``request_id``; none ever
 carries the token or request headers.
 """
 
+import math
 import re
 from typing import Any
 
@@ -135,32 +145,70 @@ class NotIntercom(FatalError):
     pass
 
 
-_LINK_CANONICAL = re.compile(r"<[^>]*/contacts/([^/>?]+)>\s*;\s*rel=\"?canonical\"?")
+class WaitTooLong(FatalError):
+    pass
+
+
+class ResponseTooLarge(FatalError):
+    pass
+
+
+class BrokenPagination(FatalError):
+    pass
+
+
+class InvalidId(FatalError):
+    """An id taken from a response that cannot go into a URL path; the request is not sent."""
+
+
+class Interrupted(IntercomEnrichmentError):
+    """The process was asked to stop (SIGTERM or SIGINT)."""
+
+
+# The 2.16 spec's 410 carries a *relative* link, ``</contacts/{id}>; rel="canonical"``: only
+# that form is followed (never another host); the client validates the id (ids.py) before
+# it sends it.
+_LINK_CANONICAL = re.compile(r"<\s*/contacts/([^/>?#\s]+)\s*>\s*;\s*rel=\"?canonical\"?")
+_UNPRINTABLE = re.compile(r"[^\x20-\x7e\u00a0-\uffff]+")
+
+
+def clean_text(value: object, limit: int = 200) -> str | None:
+    """Server-supplied text made safe for one line of an error: printable, bounded."""
+    if value is None:
+        return None
+    text = _UNPRINTABLE.sub(" ", str(value)[: limit * 2]).strip()
+    text = text.encode("utf-8", "replace").decode("utf-8")  # no lone surrogates
+    return text[:limit] + ("…" if len(text) > limit else "")
 
 
 def _error_body(response: httpx.Response) -> tuple[str | None, str | None, str | None]:
     """(code, message, request_id) from an Intercom ``error.list`` body, if it is one."""
     try:
         body = response.json()
-    except (ValueError, RecursionError):
+    except (ValueError, RecursionError):  # not JSON, not UTF-8, or nested beyond reason
         return None, None, None
     if not isinstance(body, dict):
         return None, None, None
     errors = body.get("errors") or [{}]
     first = errors[0] if isinstance(errors, list) and isinstance(errors[0], dict) else {}
-    code, message = first.get("code"), first.get("message")
     return (
-        str(code) if code is not None else None,
-        str(message) if message is not None else None,
-        body.get("request_id"),
+        clean_text(first.get("code"), 60),
+        clean_text(first.get("message")),
+        clean_text(body.get("request_id"), 80),
     )
 
 
-def _float_header(headers: httpx.Headers, name: str) -> float | None:
+def hint_seconds(raw: str | None) -> float | None:
+    """A rate-limit header as a number: None unless it is finite and non-negative."""
     try:
-        return float(headers[name])
-    except (KeyError, ValueError):
+        value = float(raw) if raw is not None else math.nan
+    except ValueError:
         return None
+    return value if math.isfinite(value) and value >= 0 else None
+
+
+def _float_header(headers: httpx.Headers, name: str) -> float | None:
+    return hint_seconds(headers.get(name))
 
 
 def classify(response: httpx.Response, *, now: float) -> IntercomError | None:
@@ -182,9 +230,13 @@ def classify(response: httpx.Response, *, now: float) -> IntercomError | None:
                 )
             return MalformedResponse(f"unexpected content type {content_type!r}", **where)
         return None
+    if 300 <= status < 400:  # redirects are not followed: Intercom documents none
+        return NotIntercom(
+            f"HTTP {status} redirect (not followed): check INTERCOM_BASE_URL", **where
+        )
     code, message, request_id = _error_body(response)
     kw: dict[str, Any] = {**where, "request_id": request_id, "code": code}
-    text = message or response.reason_phrase or "error"
+    text = message or clean_text(response.reason_phrase, 60) or "error"
     if status == 429:
         retry_after = _float_header(response.headers, "retry-after")
         reset = _float_header(response.headers, "x-ratelimit-reset")

@@ -21,11 +21,13 @@ import math
 import re
 from typing import Any, TypeGuard
 
+from .limits import MAX_ID_LENGTH as ID_LENGTH_LIMIT
+
 MAX_NESTING = 32  # objects/lists inside one record; Intercom's own objects nest 4 deep
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 TIMESTAMP_MIN = 0  # 1970-01-01T00:00:00Z
 TIMESTAMP_MAX = 7_258_118_400  # 2200-01-01T00:00:00Z (exclusive)
-MAX_ID_LENGTH = 128
+MAX_ID_LENGTH = int(ID_LENGTH_LIMIT.default)  # one definition: limits.py
 MAX_LOGGED_STRING = 2000  # characters of one string kept in a quarantined record
 PARSE_DEPTH = 256  # a body nested deeper is cut here: far beyond MAX_NESTING, within recursion
 

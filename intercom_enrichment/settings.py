@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 from .errors import ConfigError
+from .limits import MAX_ATTEMPTS, MAX_RESPONSE_MB, MAX_WAIT, REQUEST_TIMEOUT, limit_overrides
 
 REGION_BASE_URLS: dict[str, str] = {
     "us": "https://api.intercom.io",
@@ -31,7 +32,6 @@ ENV_TOKEN = "INTERCOM_ACCESS_TOKEN"
 ENV_BASE_URL = "INTERCOM_BASE_URL"
 ENV_REGION = "INTERCOM_REGION"
 ENV_VERSION = "INTERCOM_VERSION"
-ENV_MAX_ATTEMPTS = "INTERCOM_MAX_ATTEMPTS"
 
 
 _TOKEN = re.compile(r"[!-~]+")  # visible ASCII, no whitespace
@@ -67,9 +67,12 @@ class IntercomSettings(BaseModel):
     token: SecretStr
     base_url: str = REGION_BASE_URLS["us"]
     api_version: str = DEFAULT_API_VERSION
-    timeout_seconds: float = Field(default=30.0, gt=0)
+    # Limits: defaults, environment names and meanings in limits.py (the README table).
+    timeout_seconds: float = Field(default=REQUEST_TIMEOUT.default, gt=0)
+    max_wait_seconds: float = Field(default=MAX_WAIT.default, gt=0)
+    max_response_mb: float = Field(default=MAX_RESPONSE_MB.default, gt=0)
+    max_attempts: int = Field(default=int(MAX_ATTEMPTS.default), ge=1)
     max_concurrency: int = Field(default=32, ge=1, description="requests in flight per client")
-    max_attempts: int = Field(default=6, ge=1, description="attempts per request (1 = no retry)")
 
     @field_validator("token")
     @classmethod
@@ -110,6 +113,10 @@ class IntercomSettings(BaseModel):
         return value
 
     @property
+    def max_response_bytes(self) -> int:
+        return int(self.max_response_mb * 1024 * 1024)
+
+    @property
     def budget_key(self) -> str:
         """Identifies the app's rate budget without revealing the token."""
         digest = hashlib.sha256(self.token.get_secret_value().encode()).hexdigest()[:12]
@@ -133,8 +140,7 @@ class IntercomSettings(BaseModel):
                 )
             base_url = REGION_BASE_URLS[region]
         version = env.get(ENV_VERSION, "").strip() or DEFAULT_API_VERSION
-        attempts = env.get(ENV_MAX_ATTEMPTS, "").strip()
-        extra: dict[str, Any] = {"max_attempts": attempts} if attempts else {}
+        extra: dict[str, Any] = limit_overrides(env)
         try:
             return cls(token=SecretStr(token), base_url=base_url, api_version=version, **extra)
         except ValueError as exc:

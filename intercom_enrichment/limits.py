@@ -1,0 +1,154 @@
+"""Every limit that bounds a wait, a body or a loop, declared once.
+
+Each ``Limit`` names its environment variable (or none, for fixed guards), its default and its
+unit. ``IntercomSettings.from_env`` reads the tunable ones through ``limit_overrides``, the client
+and the pagination guards read the values from the settings or from here, and the README's
+"Limits" table is ``limits_table()`` verbatim (tests/test_limits.py checks that it is).
+"""
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from .errors import ConfigError
+
+
+@dataclass(frozen=True)
+class Limit:
+    name: str
+    field: str  # IntercomSettings field it sets ("" for a fixed guard)
+    env: str | None  # environment variable, None when the limit is fixed
+    default: float
+    unit: str
+    meaning: str
+    integer: bool = False
+
+    def parse(self, raw: str) -> float | int:
+        """The value of ``raw`` for this limit: finite and positive, or a ConfigError."""
+        try:
+            value = float(raw)
+        except ValueError:
+            value = math.nan
+        if not math.isfinite(value) or value <= 0 or (self.integer and value != int(value)):
+            kind = "a positive whole number" if self.integer else "a positive number"
+            raise ConfigError(f"{self.env}={raw.strip()[:40]!r} is not {kind}")
+        return int(value) if self.integer else value
+
+
+REQUEST_TIMEOUT = Limit(
+    "request timeout",
+    "timeout_seconds",
+    "INTERCOM_REQUEST_TIMEOUT",
+    60.0,
+    "s",
+    "whole of one attempt: connect, headers and body (not per read)",
+)
+MAX_WAIT = Limit(
+    "longest wait",
+    "max_wait_seconds",
+    "INTERCOM_MAX_WAIT",
+    900.0,
+    "s",
+    "longest rate-limit wait accepted (`Retry-After`, `X-RateLimit-Reset`, a shared permit); "
+    "a hint further away fails the request at once, one that is not a finite non-negative "
+    "number counts as absent",
+)
+MAX_RESPONSE_MB = Limit(
+    "largest body",
+    "max_response_mb",
+    "INTERCOM_MAX_RESPONSE_MB",
+    64.0,
+    "MB",
+    "largest response body, checked against `Content-Length` and counted while streaming",
+)
+MAX_ATTEMPTS = Limit(
+    "attempts",
+    "max_attempts",
+    "INTERCOM_MAX_ATTEMPTS",
+    6,
+    "attempts",
+    "attempts per request (1 = no retry); backoff between them at most 20 s",
+    integer=True,
+)
+MAX_EMPTY_PAGES = Limit(
+    "empty pages with a cursor",
+    "",
+    None,
+    3,
+    "pages",
+    "empty search pages in a row that still name a next cursor before the listing stops",
+    integer=True,
+)
+PAGE_SLACK = Limit(
+    "extra pages",
+    "",
+    None,
+    10,
+    "pages",
+    "pages a search may take beyond `ceil(total_count / per_page)` (duplicates, moved records)",
+    integer=True,
+)
+MAX_PAGES_UNCOUNTED = Limit(
+    "pages without a count",
+    "",
+    None,
+    10_000,
+    "pages",
+    "pages of one search that reports no `total_count`",
+    integer=True,
+)
+MAX_ID_LENGTH = Limit(
+    "id length",
+    "",
+    None,
+    64,
+    "characters",
+    "longest id put in a URL path; ids are `[A-Za-z0-9_-]` only",
+    integer=True,
+)
+SHUTDOWN_GRACE = Limit(
+    "shutdown grace",
+    "",
+    None,
+    8.0,
+    "s",
+    "after SIGTERM/SIGINT, time for in-flight work to cancel and clean up before the CLI exits "
+    "regardless",
+)
+
+LIMITS: tuple[Limit, ...] = (
+    REQUEST_TIMEOUT,
+    MAX_WAIT,
+    MAX_RESPONSE_MB,
+    MAX_ATTEMPTS,
+    MAX_EMPTY_PAGES,
+    PAGE_SLACK,
+    MAX_PAGES_UNCOUNTED,
+    MAX_ID_LENGTH,
+    SHUTDOWN_GRACE,
+)
+
+
+def limit_overrides(env: Mapping[str, str]) -> dict[str, Any]:
+    """``IntercomSettings`` fields set in ``env``; a malformed value is a ConfigError."""
+    found: dict[str, Any] = {}
+    for limit in LIMITS:
+        if limit.env and limit.field and (raw := env.get(limit.env, "").strip()):
+            found[limit.field] = limit.parse(raw)
+    return found
+
+
+def _number(value: float) -> str:
+    return f"{int(value):,}" if value == int(value) else f"{value:g}"
+
+
+def limits_table() -> str:
+    """The README's "Limits" table (markdown)."""
+    lines = ["| limit | environment | default | meaning |", "|---|---|---|---|"]
+    for limit in LIMITS:
+        env = f"`{limit.env}`" if limit.env else "fixed"
+        lines.append(
+            f"| {limit.name} | {env} | {_number(limit.default)} {limit.unit} | {limit.meaning} |"
+        )
+    return "\n".join(lines)
