@@ -123,8 +123,9 @@ async def enrich_batch(
                 part_rows(conv.id, part_list.conversation_parts, lineage)
             )
     seen: set[str] = set()
-    for asked, contact in lookup.found.items():
-        if contact.id not in seen:  # a merged id and its canonical contact are one row
+    for asked in batch.contact_ids:  # in the plan's order, not in the order answers came
+        contact = lookup.found.get(asked)
+        if contact is not None and contact.id not in seen:  # merged id + canonical: one row
             seen.add(contact.id)
             records.contacts.append(contact_row(contact, lineage, segments_of(asked)))
 

@@ -177,7 +177,9 @@ def s3() -> Iterator[dict[str, str]]:
     saved = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
     import boto3
+    import s3fs
 
+    s3fs.S3FileSystem.clear_instance_cache()  # fsspec caches filesystems with their endpoint
     boto3.client("s3").create_bucket(Bucket="leases")
     yield env
     server.stop()
