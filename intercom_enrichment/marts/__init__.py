@@ -1,11 +1,11 @@
 """Current state and support metrics over the window files: ``current/`` and ``marts/``.
 
 The models are the ``.sql`` files of this package, one per table, each with a header that
-defines its columns; ``refresh.py`` runs them with DuckDB and publishes the results;
+defines its columns; ``runner.py`` runs them with DuckDB and publishes the results;
 ``report.py`` renders the recent days of ``support_daily``. Imports nothing from Prefect.
 """
 
-from .refresh import RefreshResult, refresh
+from .runner import RefreshResult, refresh
 from .report import report, support_daily_markdown, support_daily_rows
 
 __all__ = ["RefreshResult", "refresh", "report", "support_daily_markdown", "support_daily_rows"]

@@ -1,6 +1,6 @@
 -- current_conversations: one row per conversation id, in its latest known state.
 --
--- Inputs (views defined by the runner, intercom_enrichment/marts/refresh.py):
+-- Inputs (views defined by the runner, intercom_enrichment/marts/runner.py):
 --   previous_conversations  current/conversations rows of the months being refreshed
 --   new_conversations       rows of the window files folded in by this refresh
 --   admins, teams           dimension snapshots (dimensions/*.parquet; empty when absent)
@@ -13,21 +13,29 @@
 --                        (created_at never changes, so a conversation stays in one partition)
 --
 -- Latest = greatest updated_at; ties: greatest extracted_at (a rerun of the same window wins),
--- then the later window. The rule does not depend on the order windows are folded in, so
+-- then the later window (then the newly folded row, for a window folded
+-- in again). The rule does not depend on the order windows are folded in, so
 -- folding a window twice, or windows out of order, gives the same rows.
 WITH candidates AS (
-    SELECT * EXCLUDE (admin_assignee_name, team_assignee_name, created_month)
+    SELECT * EXCLUDE (admin_assignee_name, team_assignee_name, created_month), false AS folded_now
     FROM previous_conversations
     UNION ALL BY NAME
-    SELECT * FROM new_conversations
+    SELECT *, true AS folded_now FROM new_conversations
+),
+-- The winning version of each id, computed on four narrow columns (sorting whole rows is the
+-- expensive part); `folded_now` only breaks the tie of a window folded in again.
+latest_versions AS (
+    SELECT conversation_id, max((updated_at, extracted_at, window_start, folded_now)) AS version
+    FROM candidates
+    GROUP BY conversation_id
 ),
 latest AS (
-    SELECT *
+    SELECT candidates.* EXCLUDE (folded_now)
     FROM candidates
-    QUALIFY row_number() OVER (
-        PARTITION BY conversation_id
-        ORDER BY updated_at DESC, extracted_at DESC, window_start DESC
-    ) = 1
+    JOIN latest_versions
+        ON latest_versions.conversation_id = candidates.conversation_id
+        AND latest_versions.version = (candidates.updated_at, candidates.extracted_at,
+                                       candidates.window_start, candidates.folded_now)
 )
 SELECT
     latest.*,

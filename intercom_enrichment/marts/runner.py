@@ -147,6 +147,7 @@ class _Refresh:
             },
         )
         self.con.execute("SET TimeZone = 'UTC'")  # dates and months of timestamps are UTC
+        self.con.execute("SET enable_progress_bar = false")
         self.published: list[str] = []
 
     # -- views ------------------------------------------------------------------------------
