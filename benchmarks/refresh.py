@@ -30,17 +30,29 @@ def child(output: str, full: bool) -> None:
 
     result = refresh(output, full=full)
     peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    print(json.dumps({"seconds": result.seconds, "peak_mib": peak_kib / 1024,
-                      "windows": result.windows_folded, "months": len(result.months),
-                      "rows": result.conversations}))  # fmt: skip
+    print(
+        json.dumps(
+            {
+                "seconds": result.seconds,
+                "peak_mib": peak_kib / 1024,
+                "windows": result.windows_folded,
+                "months": len(result.months),
+                "rows": result.conversations,
+            }
+        )
+    )
 
 
 def measure(output: Path, full: bool = False) -> dict[str, float]:
     args = [sys.executable, "-m", "benchmarks.refresh", "--child", str(output)]
     proc = subprocess.run(
         [*args, *(["--full"] if full else [])],
-        cwd=ROOT, capture_output=True, text=True, check=True, timeout=1800,
-    )  # fmt: skip
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=1800,
+    )
     return dict(json.loads(proc.stdout.strip().splitlines()[-1]))
 
 

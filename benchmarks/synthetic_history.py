@@ -55,7 +55,9 @@ def _with_nulls(values: pa.Array, rng: np.random.Generator, share: float) -> pa.
     return pc.if_else(mask, pa.nulls(len(values), values.type), values)
 
 
-def _conversations(h: History, day: int, rows: int, window: Window, extracted: datetime) -> pa.Table:
+def _conversations(
+    h: History, day: int, rows: int, window: Window, extracted: datetime
+) -> pa.Table:
     rng = h.rng
     day_us = int(START.timestamp() * 1_000_000) + day * DAY_US
     fresh = rows - int(rows * REUPDATE_SHARE) if day else rows
@@ -64,8 +66,13 @@ def _conversations(h: History, day: int, rows: int, window: Window, extracted: d
     h.created_us[h.count : h.count + fresh] = created_new
     recent_first = max(0, h.count - 30 * rows)
     older = rows - fresh
-    old_ids = rng.choice(np.arange(recent_first, h.count), size=min(older, h.count - recent_first),
-                         replace=False) if older and h.count else np.array([], np.int64)  # fmt: skip
+    old_ids = (
+        rng.choice(
+            np.arange(recent_first, h.count), size=min(older, h.count - recent_first), replace=False
+        )
+        if older and h.count
+        else np.array([], np.int64)
+    )
     h.count += fresh
     ids = np.concatenate([new_ids, old_ids]).astype(np.int64)
     created = h.created_us[ids]
@@ -100,7 +107,9 @@ def _conversations(h: History, day: int, rows: int, window: Window, extracted: d
         "source_author_type": _pick(rng, ["user", "admin"], n),
         "source_author_id": contact_ids,
         "tag_names": pa.ListArray.from_arrays(pa.array(offsets), tag_values),
-        "contact_ids": pa.ListArray.from_arrays(pa.array(np.arange(n + 1, dtype=np.int32)), contact_ids),
+        "contact_ids": pa.ListArray.from_arrays(
+            pa.array(np.arange(n + 1, dtype=np.int32)), contact_ids
+        ),
         "contact_id": contact_ids,
         "contact_email": _ids("user", contact).cast(pa.string()),
         "contact_name": _pick(rng, ["Ada Lovelace", "Ben Okafor", "Chloé Müller"], n),
@@ -110,7 +119,9 @@ def _conversations(h: History, day: int, rows: int, window: Window, extracted: d
         "enrichment_status": _pick(rng, ["enriched"] * 19 + ["contact_not_found"], n),
         "time_to_assignment": pa.array(rng.integers(0, 3_600, n)),
         "time_to_admin_reply": pa.array(reply),
-        "time_to_first_close": pc.if_else(closed, pa.array(reply + rng.integers(60, 86_400, n)), None),
+        "time_to_first_close": pc.if_else(
+            closed, pa.array(reply + rng.integers(60, 86_400, n)), None
+        ),
         "median_time_to_reply": pa.array(rng.integers(30, 3_600, n)),
         "count_reopens": pa.array(rng.choice([0, 0, 0, 1, 2], n)),
         "count_assignments": pa.array(rng.integers(0, 3, n)),
@@ -121,7 +132,7 @@ def _conversations(h: History, day: int, rows: int, window: Window, extracted: d
         "window_start": pa.array([window.start] * n, TS),
         "window_end": pa.array([window.end] * n, TS),
         "extracted_at": pa.array([extracted] * n, TS),
-    }  # fmt: skip
+    }
     arrays = [
         columns[f.name].cast(f.type) if f.name in columns else pa.nulls(n, f.type)
         for f in CONVERSATIONS
@@ -156,8 +167,12 @@ def write_window(output: Path, h: History, window: Window, day: int, rows: int) 
         (output / rel).parent.mkdir(parents=True, exist_ok=True)
         pq.write_table(data, output / rel, compression="zstd")
         files.append({"table": table, "path": rel, "rows": data.num_rows})
-    manifest = {"status": "completed", "window": window.key, "files": files,
-                "finished_at": extracted.isoformat()}  # fmt: skip
+    manifest = {
+        "status": "completed",
+        "window": window.key,
+        "files": files,
+        "finished_at": extracted.isoformat(),
+    }
     (output / "_runs").mkdir(exist_ok=True)
     (output / "_runs" / f"{window.key}.json").write_text(json.dumps(manifest))
     return conversations.num_rows

@@ -28,6 +28,7 @@ from intercom_enrichment.memory import release_memory
 from intercom_enrichment.storage import Storage
 from intercom_enrichment.windows import Window, as_utc, make_windows, parse_every
 from intercom_enrichment.writer import window_completed
+from tasks.marts import refresh_marts
 from tasks.publish import artifact_key
 
 # In-process observers (the CLI's progress bar): called with (window, "skipped"|"done"|"failed").
@@ -135,6 +136,7 @@ def backfill_conversations(
             "pii": pii,
             "pii_key_secret_block": pii_key_secret_block,
             "global_limit": global_limit,
+            "refresh": False,  # the backfill refreshes once, at its end
         }
         if fan_out_deployment:  # a flow run on whichever worker of the pool is free
             run = run_deployment(fan_out_deployment, parameters=params, timeout=None)
@@ -153,6 +155,7 @@ def backfill_conversations(
                     failed.append(window.key)
             update_progress_artifact(progress_id, progress=100.0 * finished / max(total, 1))
             _notify(window, "done" if ok else "failed")
+    refresh_marts(output, runtime_deployment.name)  # once, over every window published
     summary = {
         "windows": total,
         "skipped": len(done),

@@ -29,6 +29,7 @@ from intercom_enrichment.storage import Storage
 from intercom_enrichment.windows import Window, parse_every, resolve_window
 from intercom_enrichment.writer import BatchRecords, WindowWriter
 from tasks.enrichment import enrich_conversation_batch, list_conversations, reduce_metrics
+from tasks.marts import refresh_marts
 from tasks.publish import publish_artifacts
 
 BATCHES_IN_FLIGHT = 4
@@ -113,6 +114,9 @@ def enrich_conversations(
         str | None,
         Field(description="Prefect global concurrency limit shared by every run of this app."),
     ] = None,
+    refresh: Annotated[
+        bool, Field(description="Refresh current/ and marts/ once the window is published.")
+    ] = True,
 ) -> dict[str, Any]:
     logger = get_run_logger()
     started = datetime.now(UTC)
@@ -171,6 +175,8 @@ def enrich_conversations(
         writer.abort()
         raise
     publish_artifacts(window, metrics, files, storage, reason, runtime_deployment.name)
+    if refresh:  # after publication: a failed refresh fails the run, never the window's files
+        refresh_marts(output, runtime_deployment.name)
     if reason:
         raise EnrichmentIncomplete(reason)
     return {"window": window.key, "files": [f.path for f in files], **metrics.to_dict()}

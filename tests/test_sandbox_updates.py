@@ -37,21 +37,31 @@ def _search(http: httpx.Client, lo: int, hi: int) -> list[dict[str, Any]]:
 
 def test_a_conversation_moves_to_a_later_window_with_a_new_state() -> None:
     start = CONFIG.start_ts
-    with SandboxServer(CONFIG) as server, httpx.Client(
-        base_url=server.url, headers={"Authorization": f"Bearer {server.token}"}, timeout=10
-    ) as http:
+    with (
+        SandboxServer(CONFIG) as server,
+        httpx.Client(
+            base_url=server.url, headers={"Authorization": f"Bearer {server.token}"}, timeout=10
+        ) as http,
+    ):
         first_hour = _search(http, start, start + HOUR)
         open_one = next(c for c in first_hour if c["state"] == "open")
         later = start + 5 * HOUR + 17
         answer = http.post(
             f"/sandbox/conversations/{open_one['id']}/update",
-            json={"updated_at": later, "state": "closed",
-                  "admin_assignee_id": "991267605", "team_assignee_id": "5017693"},
-        )  # fmt: skip
+            json={
+                "updated_at": later,
+                "state": "closed",
+                "admin_assignee_id": "991267605",
+                "team_assignee_id": "5017693",
+            },
+        )
         assert answer.status_code == 200, answer.text
         assert open_one["id"] not in {c["id"] for c in _search(http, start, start + HOUR)}
-        moved = [c for c in _search(http, start + 5 * HOUR, start + 6 * HOUR)
-                 if c["id"] == open_one["id"]]  # fmt: skip
+        moved = [
+            c
+            for c in _search(http, start + 5 * HOUR, start + 6 * HOUR)
+            if c["id"] == open_one["id"]
+        ]
         assert len(moved) == 1
         assert moved[0]["updated_at"] == later
         assert (moved[0]["state"], moved[0]["open"]) == ("closed", False)
@@ -74,7 +84,9 @@ def test_the_control_endpoint_refuses_bad_requests() -> None:
         later = CONFIG.end_ts + HOUR
         assert httpx.post(url, json={"updated_at": later}).status_code == 401
         assert httpx.post(url, json={"updated_at": "soon"}, headers=auth).status_code == 400
-        assert httpx.post(url, json={"updated_at": CONFIG.start_ts}, headers=auth).status_code == 400
+        assert (
+            httpx.post(url, json={"updated_at": CONFIG.start_ts}, headers=auth).status_code == 400
+        )
         bad_admin = {"updated_at": later, "admin_assignee_id": "1"}
         assert httpx.post(url, json=bad_admin, headers=auth).status_code == 400
         bad_state = {"updated_at": later, "state": "deleted"}

@@ -5,7 +5,7 @@ defines its columns; ``runner.py`` runs them with DuckDB and publishes the resul
 ``report.py`` renders the recent days of ``support_daily``. Imports nothing from Prefect.
 """
 
-from .runner import RefreshResult, refresh
 from .report import report, support_daily_markdown, support_daily_rows
+from .runner import RefreshResult, refresh
 
 __all__ = ["RefreshResult", "refresh", "report", "support_daily_markdown", "support_daily_rows"]

@@ -74,14 +74,18 @@ def table_lines(rows: list[dict[str, Any]], *, markdown: bool) -> list[str]:
         for r in rows
     ]
     if markdown:
-        right = "|".join("---" if i in (0, len(headers) - 1) else "---:" for i in range(len(headers)))
+        right = "|".join(
+            "---" if i in (0, len(headers) - 1) else "---:" for i in range(len(headers))
+        )
         return [
             "| " + " | ".join(headers) + " |",
             f"|{right}|",
             *("| " + " | ".join(line) + " |" for line in body),
         ]
     widths = [max(len(h), *(len(line[i]) for line in body)) for i, h in enumerate(headers)]
-    fmt = "  ".join(f"{{:{'<' if i in (0, len(headers) - 1) else '>'}{w}}}" for i, w in enumerate(widths))  # fmt: skip
+    fmt = "  ".join(
+        f"{{:{'<' if i in (0, len(headers) - 1) else '>'}{w}}}" for i, w in enumerate(widths)
+    )
     return [fmt.format(*headers).rstrip(), *(fmt.format(*line).rstrip() for line in body)]
 
 

@@ -42,8 +42,10 @@ log = logging.getLogger(__name__)
 
 MODELS = Path(__file__).resolve().parent
 MARTS = ("support_daily", "admin_daily", "team_daily", "tag_daily")
-DIMENSIONS = {"admins": ("admin_id", "dimensions/admins.parquet"),
-              "teams": ("team_id", "dimensions/teams.parquet")}  # fmt: skip
+DIMENSIONS = {
+    "admins": ("admin_id", "dimensions/admins.parquet"),
+    "teams": ("team_id", "dimensions/teams.parquet"),
+}
 DEFAULT_MEMORY_LIMIT = "1GB"
 DEFAULT_THREADS = 2
 LOCK_WAIT_SECONDS = 600.0
@@ -167,8 +169,12 @@ class _Refresh:
             select = f"SELECT NULL::VARCHAR AS {id_column}, NULL::VARCHAR AS name WHERE false"
             if path is not None:
                 try:
-                    columns = {c[0] for c in self.con.execute(
-                        f"DESCRIBE SELECT * FROM read_parquet({_quote(path)})").fetchall()}  # fmt: skip
+                    columns = {
+                        c[0]
+                        for c in self.con.execute(
+                            f"DESCRIBE SELECT * FROM read_parquet({_quote(path)})"
+                        ).fetchall()
+                    }
                 except duckdb.Error as exc:
                     columns = set()
                     log.warning("dimension %s unreadable (%s); names left null", rel, exc)
@@ -195,13 +201,17 @@ class _Refresh:
         names_changed = dims != state.dimensions
         if not runs and not names_changed:
             return RefreshResult(0, [], 0)
-        files = {t: [p for r in runs for rel in r.files[t] if (p := self.copies.get(rel))]
-                 for t in ("conversations", "conversation_parts", "contacts")}  # fmt: skip
+        files = {
+            t: [p for r in runs for rel in r.files[t] if (p := self.copies.get(rel))]
+            for t in ("conversations", "conversation_parts", "contacts")
+        }
         self._files_view("new_conversations", files["conversations"], CONVERSATIONS, False)
         new_months = {
-            m for (m,) in self.con.execute(
-                "SELECT DISTINCT strftime(created_at, '%Y-%m') FROM new_conversations").fetchall()
-        }  # fmt: skip
+            m
+            for (m,) in self.con.execute(
+                "SELECT DISTINCT strftime(created_at, '%Y-%m') FROM new_conversations"
+            ).fetchall()
+        }
         existing = self._partitions("current/conversations")
         months = set(existing) | new_months if names_changed and not self.full else new_months
         conversations = self._current_conversations(existing, months)
@@ -229,13 +239,19 @@ class _Refresh:
 
     def _previous(self, table: str, months: set[str], empty: pa.Schema, view: str) -> None:
         existing = {} if self.full else self._partitions(table)
-        paths = [p for m in sorted(months) for rel in existing.get(m, []) if (p := self.copies.get(rel))]  # fmt: skip
+        paths = [
+            p for m in sorted(months) for rel in existing.get(m, []) if (p := self.copies.get(rel))
+        ]
         self._files_view(view, paths, empty, True)
 
     def _current_conversations(self, existing: dict[str, list[str]], months: set[str]) -> int:
-        self._previous("current/conversations", months, CURRENT_CONVERSATIONS, "previous_conversations")  # fmt: skip
+        self._previous(
+            "current/conversations", months, CURRENT_CONVERSATIONS, "previous_conversations"
+        )
         staged = self._copy_partitioned(model_sql("current_conversations"), "conversations")
-        self._files_view("current_conversations", list(staged.values()), CURRENT_CONVERSATIONS, True)  # fmt: skip
+        self._files_view(
+            "current_conversations", list(staged.values()), CURRENT_CONVERSATIONS, True
+        )
         rows = self.con.execute("SELECT count(*) FROM current_conversations").fetchone()
         marts = self._marts(months)  # from the staged files, before they are moved
         self._publish_partitions("current/conversations", staged, existing)
