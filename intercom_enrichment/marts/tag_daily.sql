@@ -1,6 +1,6 @@
 -- tag_daily: support_daily's measures per UTC day of creation and tag name, over the tags a
--- conversation carries now (tag_names). A conversation with two tags counts under both; one
--- without tags under none. Definitions: docs/data-contract.md.
+-- conversation carries now (tag_names). A conversation with two tags counts under both (a tag
+-- listed twice, once); one without tags under none. Definitions: docs/data-contract.md.
 --
 -- Columns:
 --   day                          UTC date of created_at
@@ -12,7 +12,7 @@
 --   reopened                     count_reopens > 0
 --   rated, mean_rating           rated conversations and their mean rating (1–5)
 WITH tagged AS (
-    SELECT *, unnest(tag_names) AS tag_name
+    SELECT *, unnest(list_distinct(tag_names)) AS tag_name
     FROM current_conversations
 )
 SELECT
