@@ -229,6 +229,10 @@ def test_refresh_is_exact_whatever_the_order_reruns_and_rebuilds(tmp_path: Path)
     assert full.full and full.windows_folded == 3
     assert without_lineage(current(out)) == rerun
     assert not list(out.rglob("*.tmp"))
+    files = [*(out / "current/conversations").rglob("*.parquet"), out / "current/contacts.parquet"]
+    for path in files:  # the same rows give the same files: sorted by id
+        ids = [next(iter(row.values())) for row in read(path)]
+        assert ids == sorted(ids), path
 
 
 def test_only_the_touched_months_are_rewritten(tmp_path: Path) -> None:

@@ -23,3 +23,4 @@ latest_versions AS (
 SELECT versioned.* EXCLUDE (folded_now, version)
 FROM versioned
 JOIN latest_versions USING (contact_id, version)
+ORDER BY contact_id  -- the same rows give the same file

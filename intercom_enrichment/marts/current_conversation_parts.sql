@@ -37,3 +37,4 @@ latest_version AS (
 SELECT *
 FROM latest_version
 QUALIFY row_number() OVER (PARTITION BY conversation_id, part_id ORDER BY created_at DESC) = 1
+ORDER BY conversation_id, created_at, part_id  -- the same rows give the same files

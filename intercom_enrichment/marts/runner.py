@@ -320,6 +320,7 @@ class _Refresh:
         return local, rel
 
     def _publish(self, local: str, rel: str) -> None:
+        self.storage.discard_stale(rel)  # staged by a refresh killed before publishing
         staged = self.storage.staging_path(rel)
         shutil.move(local, staged)
         self.storage.publish(staged, rel)
