@@ -223,6 +223,7 @@ class _Refresh:
             self._current_parts(new_months)
         folded = {} if self.full else dict(state.folded)
         folded.update({r.key: r.fingerprint for r in runs})
+        self.storage.discard_stale(STATE_PATH)
         self.storage.write_text(STATE_PATH, RefreshState(folded, dims).to_json())
         self.con.close()
         return RefreshResult(
