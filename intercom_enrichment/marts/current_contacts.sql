@@ -6,9 +6,16 @@
 -- Columns: exactly the columns of the window table `contacts` (docs/data-contract.md).
 --
 -- Latest = greatest updated_at (a contact without updated_at counts as oldest); ties:
--- greatest extracted_at, then the later window, then the newly folded row. Order independent, like current_conversations.
-WITH candidates AS (
-    SELECT *, false AS folded_now FROM previous_contacts
+-- greatest extracted_at, then the later window, then the newly folded row. Order independent,
+-- like current_conversations. Only the contacts the new windows mention are compared; every
+-- other row of previous_contacts is copied through unchanged, so an hourly refresh streams the
+-- file once instead of re-ranking every contact.
+WITH touched AS (
+    SELECT DISTINCT contact_id FROM new_contacts
+),
+candidates AS (
+    SELECT previous_contacts.*, false AS folded_now
+    FROM previous_contacts SEMI JOIN touched USING (contact_id)
     UNION ALL BY NAME
     SELECT *, true AS folded_now FROM new_contacts
 ),
@@ -20,7 +27,9 @@ versioned AS (
 latest_versions AS (
     SELECT contact_id, max(version) AS version FROM versioned GROUP BY contact_id
 )
+SELECT previous_contacts.*
+FROM previous_contacts ANTI JOIN touched USING (contact_id)
+UNION ALL BY NAME
 SELECT versioned.* EXCLUDE (folded_now, version)
 FROM versioned
 JOIN latest_versions USING (contact_id, version)
-ORDER BY contact_id  -- the same rows give the same file
