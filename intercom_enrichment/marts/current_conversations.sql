@@ -45,4 +45,3 @@ SELECT
 FROM latest
 LEFT JOIN admins ON admins.admin_id = latest.admin_assignee_id
 LEFT JOIN teams ON teams.team_id = latest.team_assignee_id
-ORDER BY latest.conversation_id  -- the same rows give the same files
