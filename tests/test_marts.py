@@ -46,11 +46,16 @@ def without_lineage(rows: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]
 def test_a_conversation_updated_across_windows_is_current_once_with_names(tmp_path: Path) -> None:
     out = str(tmp_path)
     write_dimensions(tmp_path)
-    write_window(out, hour_window(0, 1), [
-        conversation("1", 0.0, 0.5, admin_assignee_id="11", team_assignee_id="21"),
-        conversation("2", 0.1, 0.6, admin_assignee_id="99"),  # unknown admin
-        conversation("3", 0.2, 0.7),
-    ], contacts=[contact("c1", 0.5, name="Ada")])  # fmt: skip
+    write_window(
+        out,
+        hour_window(0, 1),
+        [
+            conversation("1", 0.0, 0.5, admin_assignee_id="11", team_assignee_id="21"),
+            conversation("2", 0.1, 0.6, admin_assignee_id="99"),  # unknown admin
+            conversation("3", 0.2, 0.7),
+        ],
+        contacts=[contact("c1", 0.5, name="Ada")],
+    )
     first = refresh(out)
     assert first.windows_folded == 1 and first.months == ["2026-10"]
     before = current(tmp_path)
@@ -62,10 +67,22 @@ def test_a_conversation_updated_across_windows_is_current_once_with_names(tmp_pa
     assert before["2"]["admin_assignee_name"] is None  # unknown id: null, row kept
     assert before["3"]["admin_assignee_name"] is None  # unassigned
 
-    write_window(out, hour_window(1, 2), [
-        conversation("1", 0.0, 1.5, state="closed", open=False,
-                     admin_assignee_id="12", team_assignee_id="22"),
-    ], contacts=[contact("c1", 1.5, name="Ada L.")])  # fmt: skip
+    write_window(
+        out,
+        hour_window(1, 2),
+        [
+            conversation(
+                "1",
+                0.0,
+                1.5,
+                state="closed",
+                open=False,
+                admin_assignee_id="12",
+                team_assignee_id="22",
+            ),
+        ],
+        contacts=[contact("c1", 1.5, name="Ada L.")],
+    )
     second = refresh(out)
     assert second.windows_folded == 1  # only the new window
     now = current(tmp_path)
@@ -138,10 +155,19 @@ def _support_fixture(out: str) -> None:
     ]
     day2 = [  # created 2026-10-02
         conversation("f", 25, 26, state="open", time_to_admin_reply=10, team_assignee_id="22"),
-        conversation("g", 26, 27, state="closed", time_to_admin_reply=20, time_to_first_close=100,
-                     rating=4, count_reopens=0, ai_agent_participated=True),
+        conversation(
+            "g",
+            26,
+            27,
+            state="closed",
+            time_to_admin_reply=20,
+            time_to_first_close=100,
+            rating=4,
+            count_reopens=0,
+            ai_agent_participated=True,
+        ),
         conversation("h", 27, 28, state="open", time_to_admin_reply=30),
-    ]  # fmt: skip
+    ]
     write_window(out, hour_window(0, 24), day1)
     write_window(out, hour_window(24, 48), day2)
 
@@ -150,10 +176,22 @@ def test_support_daily_equals_counts_made_by_hand(tmp_path: Path) -> None:
     out = str(tmp_path)
     _support_fixture(out)
     # "c" is closed later (its first window keeps the open row; current must not).
-    write_window(out, hour_window(48, 49), [
-        conversation("c", 3, 48.5, state="closed", time_to_admin_reply=300,
-                     time_to_first_close=7200, count_reopens=1, admin_assignee_id="12"),
-    ])  # fmt: skip
+    write_window(
+        out,
+        hour_window(48, 49),
+        [
+            conversation(
+                "c",
+                3,
+                48.5,
+                state="closed",
+                time_to_admin_reply=300,
+                time_to_first_close=7200,
+                count_reopens=1,
+                admin_assignee_id="12",
+            ),
+        ],
+    )
     refresh(out)
     days = {str(r["day"]): r for r in read(tmp_path / "marts/support_daily.parquet")}
     assert set(days) == {"2026-10-01", "2026-10-02"}
@@ -195,9 +233,11 @@ def test_refresh_is_exact_whatever_the_order_reruns_and_rebuilds(tmp_path: Path)
     windows = [
         (hour_window(0, 1), [conversation("1", 0, 0.5), conversation("2", 0.2, 0.9)]),
         (hour_window(1, 2), [conversation("1", 0, 1.2, state="closed")]),
-        (hour_window(2, 3), [conversation("2", 0.2, 2.5, state="snoozed"),
-                             conversation("3", 2.1, 2.2)]),
-    ]  # fmt: skip
+        (
+            hour_window(2, 3),
+            [conversation("2", 0.2, 2.5, state="snoozed"), conversation("3", 2.1, 2.2)],
+        ),
+    ]
     # Reference: every window, then one refresh.
     ref = tmp_path / "ref"
     for window, rows in windows:
@@ -276,8 +316,12 @@ def test_parts_are_those_of_the_latest_fetched_version(tmp_path: Path) -> None:
     parts = [part("1", "p1", 0.1), part("1", "p2", 0.4), part("2", "q1", 0.2)]
     write_window(out, hour_window(0, 1), first, parts=parts)
     refresh(out)
-    write_window(out, hour_window(1, 2), [conversation("1", 0, 1.5, state="closed")],
-                 parts=[part("1", "p1", 0.1), part("1", "p3", 1.4, part_type="close")])  # fmt: skip
+    write_window(
+        out,
+        hour_window(1, 2),
+        [conversation("1", 0, 1.5, state="closed")],
+        parts=[part("1", "p1", 0.1), part("1", "p3", 1.4, part_type="close")],
+    )
     write_window(out, hour_window(2, 3), [conversation("2", 0, 2.5)])  # run without parts
     refresh(out)
     now = current(tmp_path, "conversation_parts")

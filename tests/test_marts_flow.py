@@ -31,17 +31,28 @@ def write_sandbox_dimensions(root: Path) -> None:
     """Snapshots as issue 10 writes them, with the sandbox's admins and teams."""
     (root / "dimensions").mkdir(parents=True, exist_ok=True)
     pq.write_table(
-        pa.table({"admin_id": [a[0] for a in ADMINS], "name": [a[1] for a in ADMINS],
-                  "email": [a[2] for a in ADMINS], "job_title": [None] * len(ADMINS),
-                  "away_mode_enabled": [False] * len(ADMINS),
-                  "team_ids": [[] for _ in ADMINS]}),
+        pa.table(
+            {
+                "admin_id": [a[0] for a in ADMINS],
+                "name": [a[1] for a in ADMINS],
+                "email": [a[2] for a in ADMINS],
+                "job_title": [None] * len(ADMINS),
+                "away_mode_enabled": [False] * len(ADMINS),
+                "team_ids": [[] for _ in ADMINS],
+            }
+        ),
         root / "dimensions" / "admins.parquet",
-    )  # fmt: skip
+    )
     pq.write_table(
-        pa.table({"team_id": list(TEAM_NAMES), "name": list(TEAM_NAMES.values()),
-                  "admin_ids": [[] for _ in TEAM_NAMES]}),
+        pa.table(
+            {
+                "team_id": list(TEAM_NAMES),
+                "name": list(TEAM_NAMES.values()),
+                "admin_ids": [[] for _ in TEAM_NAMES],
+            }
+        ),
         root / "dimensions" / "teams.parquet",
-    )  # fmt: skip
+    )
 
 
 def history(root: Path) -> list[dict[str, Any]]:
@@ -132,8 +143,13 @@ def completed(root: Path) -> int:
 
 def test_a_killed_and_resumed_backfill_keeps_current_exact(sandbox, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     hours = 6
-    server = sandbox(conversations=240, contacts=80, window_start=START,
-                     window_end=START + hours * HOUR, latency_ms=(5, 15))  # fmt: skip
+    server = sandbox(
+        conversations=240,
+        contacts=80,
+        window_start=START,
+        window_end=START + hours * HOUR,
+        latency_ms=(5, 15),
+    )
     out = tmp_path / "out"
     proc = start_backfill(server, str(out), START, hours)
     deadline = time.monotonic() + 240
@@ -184,8 +200,11 @@ def test_refresh_publishes_onto_s3(s3, tmp_path: Path) -> None:  # type: ignore[
 
     out = "s3://lake/marts"
     write_window(out, hour_window(0, 1), [conversation("1", 0, 0.5, admin_assignee_id="11")])
-    write_window(out, hour_window(1, 2), [conversation("1", 0, 1.5, state="closed"),
-                                          conversation("2", 1.1, 1.2)])  # fmt: skip
+    write_window(
+        out,
+        hour_window(1, 2),
+        [conversation("1", 0, 1.5, state="closed"), conversation("2", 1.1, 1.2)],
+    )
     first = refresh(out)
     assert first.windows_folded == 2
     fs = arrow_s3(s3)
