@@ -32,6 +32,8 @@ from pathlib import Path
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
 from ..errors import ConfigError, OutputError
 from ..schema import CONTACTS, CONVERSATION_PARTS, CONVERSATIONS
@@ -49,6 +51,7 @@ DIMENSIONS = {
 DEFAULT_MEMORY_LIMIT = "1GB"
 DEFAULT_THREADS = 2
 LOCK_WAIT_SECONDS = 600.0
+ARROW_BATCH_ROWS = 200_000  # rows per batch streamed out of DuckDB (a row group at most)
 _MEMORY = re.compile(r"^[0-9]+(\.[0-9]+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)$")
 
 _NAMES = [("admin_assignee_name", pa.string()), ("team_assignee_name", pa.string())]
@@ -292,26 +295,31 @@ class _Refresh:
     # -- staging and publication ------------------------------------------------------------
 
     def _copy_partitioned(self, query: str, name: str) -> dict[str, str]:
-        """Run ``query`` into one staged file per created_month: month → local path."""
-        target = os.path.join(self.stage, name)
-        self.con.execute(
-            f"COPY ({query}) TO {_quote(target)} (FORMAT parquet, COMPRESSION zstd, "
-            f"PARTITION_BY (created_month), FILENAME_PATTERN 'data_{{i}}')"
-        )
-        staged: dict[str, str] = {}
-        for folder in sorted(Path(target).glob("created_month=*")) if os.path.isdir(target) else []:
-            month = folder.name.split("=", 1)[1]
-            parts = sorted(folder.glob("*.parquet"))
-            if len(parts) > 1:  # one file per partition, so each is replaced in one step
-                merged = folder / "merged.parquet"
-                sources = "[" + ", ".join(_quote(str(p)) for p in parts) + "]"
-                self.con.execute(
-                    f"COPY (SELECT * FROM read_parquet({sources})) TO {_quote(str(merged))} "
-                    f"(FORMAT parquet, COMPRESSION zstd)"
-                )
-                parts = [merged]
-            staged[month] = str(parts[0])
-        return staged
+        """Run ``query`` into one staged file per created_month: month → local path.
+
+        Batches are routed to one Parquet writer per month as they stream out of DuckDB:
+        less than half the CPU of DuckDB's own ``PARTITION_BY`` here (benchmarks/refresh.py),
+        and one file per month, so each partition is replaced in one step.
+        """
+        writers: dict[str, tuple[pq.ParquetWriter, str]] = {}
+        try:
+            for batch in self.con.sql(query).to_arrow_reader(ARROW_BATCH_ROWS):
+                months = batch.column("created_month")
+                for month in pc.unique(months).to_pylist():
+                    part = batch.filter(pc.equal(months, month)).drop_columns(["created_month"])
+                    if month not in writers:
+                        folder = os.path.join(self.stage, name, f"created_month={month}")
+                        path = os.path.join(folder, "data.parquet")
+                        os.makedirs(os.path.dirname(path), exist_ok=True)
+                        writers[month] = (
+                            pq.ParquetWriter(path, part.schema, compression="zstd"),
+                            path,
+                        )
+                    writers[month][0].write_batch(part)
+        finally:
+            for writer, _ in writers.values():
+                writer.close()
+        return {month: path for month, (_, path) in sorted(writers.items())}
 
     def _copy_file(self, query: str, rel: str) -> tuple[str, str]:
         """Run ``query`` into one staged file: (local path, where it is published)."""
