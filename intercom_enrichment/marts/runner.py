@@ -197,9 +197,7 @@ class _Refresh:
 
     def run(self) -> RefreshResult:
         state = RefreshState() if self.full else load_state(self.storage)
-        runs = [
-            r for r in published_windows(self.storage) if state.folded.get(r.key) != r.fingerprint
-        ]
+        runs = published_windows(self.storage, state.folded)
         dims = self._dimension_views()
         names_changed = dims != state.dimensions
         if not runs and not names_changed:

@@ -6,10 +6,11 @@ lists them and is written last (writer.py). Every manifest counts, ``completed``
 conversations whose contact lookup failed) that readers of the window files see too; when the
 window is rerun its manifest changes and its new rows replace them by the latest-row rule.
 
-The refresh state ``current/_refresh.json`` records, per window key, the fingerprint (SHA-256)
-of the manifest it folded in; a window is folded again exactly when its manifest changed (a
-rerun). It is written after everything else, so a refresh killed half-way folds the same
-windows again next time — harmless, because folding is idempotent.
+The refresh state ``current/_refresh.json`` records, per window key, the fingerprint of the
+manifest it folded in (size, modification time and ETag from the listing); a window is folded
+again exactly when its manifest changed (a rerun rewrites it). It is written after everything
+else, so a refresh killed half-way folds the same windows again next time — harmless, because
+folding is idempotent.
 """
 
 import hashlib
@@ -75,21 +76,31 @@ def load_state(storage: Storage) -> RefreshState:
     )
 
 
-def published_windows(storage: Storage) -> list[WindowRun]:
-    """Every window with a readable manifest, by key; manifests that do not parse are skipped."""
+def published_windows(storage: Storage, folded: dict[str, str]) -> list[WindowRun]:
+    """Windows whose manifest is new or changed since it was folded (``folded``: key →
+    fingerprint). The fingerprint comes from the listing (size, modification time, ETag), so
+    only changed manifests are read: a refresh costs no more as history grows."""
+    try:
+        entries = storage.fs.ls(storage.path("_runs"), detail=True)
+    except FileNotFoundError:
+        return []
     runs = []
-    for path in sorted(storage.fs.glob(storage.path("_runs/*.json"))):
-        key = Path(str(path)).stem
-        if not _WINDOW_KEY.match(key):
+    for entry in sorted(entries, key=lambda e: str(e.get("name"))):
+        key = Path(str(entry.get("name"))).name.removesuffix(".json")
+        if not _WINDOW_KEY.match(key) or entry.get("type") == "directory":
+            continue
+        stamp = entry.get("mtime") or entry.get("LastModified") or entry.get("last_modified")
+        fingerprint = f"{entry.get('size')}:{stamp}:{entry.get('ino', '')}:{entry.get('ETag', '')}"
+        if folded.get(key) == fingerprint:
             continue
         text = storage.read_text(f"_runs/{key}.json")
-        run = _parse(key, text) if text is not None else None
+        run = _parse(key, text, fingerprint) if text is not None else None
         if run is not None:
             runs.append(run)
     return runs
 
 
-def _parse(key: str, text: str) -> WindowRun | None:
+def _parse(key: str, text: str, fingerprint: str) -> WindowRun | None:
     try:
         manifest: Any = json.loads(text)
     except ValueError:
@@ -101,7 +112,6 @@ def _parse(key: str, text: str) -> WindowRun | None:
         rel = entry.get("path") if isinstance(entry, dict) else None
         if isinstance(rel, str) and _WINDOW_FILE.match(rel) and rel.endswith(f"/{key}.parquet"):
             files[rel.split("/", 1)[0]].append(rel)
-    fingerprint = hashlib.sha256(text.encode()).hexdigest()
     return WindowRun(key, fingerprint, {t: tuple(f) for t, f in files.items()})
 
 
