@@ -23,7 +23,6 @@ import fcntl
 import logging
 import os
 import re
-import shutil
 import tempfile
 import time
 from collections.abc import Iterator
@@ -32,13 +31,12 @@ from pathlib import Path
 
 import duckdb
 import pyarrow as pa
-import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
 from ..errors import ConfigError, OutputError
 from ..schema import CONTACTS, CONVERSATION_PARTS, CONVERSATIONS
 from ..storage import Storage
 from .sources import STATE_PATH, LocalCopies, RefreshState, load_state, published_windows
+from .staging import Stager, quote
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +49,6 @@ DIMENSIONS = {
 DEFAULT_MEMORY_LIMIT = "1GB"
 DEFAULT_THREADS = 2
 LOCK_WAIT_SECONDS = 600.0
-ARROW_BATCH_ROWS = 200_000  # rows per batch streamed out of DuckDB (a row group at most)
 _MEMORY = re.compile(r"^[0-9]+(\.[0-9]+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)$")
 
 _NAMES = [("admin_assignee_name", pa.string()), ("team_assignee_name", pa.string())]
@@ -127,10 +124,6 @@ def _exclusive(storage: Storage) -> Iterator[None]:
             fcntl.flock(fh, fcntl.LOCK_UN)
 
 
-def _quote(path: str) -> str:
-    return "'" + path.replace("'", "''") + "'"
-
-
 class _Refresh:
     def __init__(
         self, storage: Storage, work: str, full: bool, memory_limit: str, threads: int
@@ -153,7 +146,7 @@ class _Refresh:
         )
         self.con.execute("SET TimeZone = 'UTC'")  # dates and months of timestamps are UTC
         self.con.execute("SET enable_progress_bar = false")
-        self.published: list[str] = []
+        self.stager = Stager(self.con, storage, self.stage, full)
 
     # -- views ------------------------------------------------------------------------------
 
@@ -175,7 +168,7 @@ class _Refresh:
                     columns = {
                         c[0]
                         for c in self.con.execute(
-                            f"DESCRIBE SELECT * FROM read_parquet({_quote(path)})"
+                            f"DESCRIBE SELECT * FROM read_parquet({quote(path)})"
                         ).fetchall()
                     }
                 except duckdb.Error as exc:
@@ -185,7 +178,7 @@ class _Refresh:
                     select = (
                         f"SELECT CAST({id_column} AS VARCHAR) AS {id_column}, "
                         f"any_value(CAST(name AS VARCHAR)) AS name "
-                        f"FROM read_parquet({_quote(path)}) WHERE {id_column} IS NOT NULL "
+                        f"FROM read_parquet({quote(path)}) WHERE {id_column} IS NOT NULL "
                         f"GROUP BY ALL"
                     )
                 else:
@@ -202,8 +195,9 @@ class _Refresh:
         names_changed = dims != state.dimensions
         if not runs and not names_changed:
             return RefreshResult(0, [], 0)
+        local = {rel: self.copies.get(rel) for r in runs for t in r.files for rel in r.files[t]}
         files = {
-            t: [p for r in runs for rel in r.files[t] if (p := self.copies.get(rel))]
+            t: [p for r in runs for rel in r.files[t] if (p := local[rel])]
             for t in ("conversations", "conversation_parts", "contacts")
         }
         self._files_view("new_conversations", files["conversations"], CONVERSATIONS, False)
@@ -223,12 +217,15 @@ class _Refresh:
             self._files_view("new_parts", files["conversation_parts"], CONVERSATION_PARTS, False)
             self._current_parts(new_months)
         folded = {} if self.full else dict(state.folded)
-        folded.update({r.key: r.fingerprint for r in runs})
+        # A file gone since its manifest was read: the window is being republished; fold it
+        # again once its new manifest is there.
+        whole = [r for r in runs if all(local[rel] for t in r.files for rel in r.files[t])]
+        folded.update({r.key: r.fingerprint for r in whole})
         self.storage.discard_stale(STATE_PATH)
         self.storage.write_text(STATE_PATH, RefreshState(folded, dims).to_json())
         self.con.close()
         return RefreshResult(
-            len(runs), sorted(months), conversations, sorted(self.published), self.full
+            len(runs), sorted(months), conversations, sorted(self.stager.published), self.full
         )
 
     def _partitions(self, table: str) -> dict[str, list[str]]:
@@ -250,27 +247,29 @@ class _Refresh:
         self._previous(
             "current/conversations", months, CURRENT_CONVERSATIONS, "previous_conversations"
         )
-        staged = self._copy_partitioned(model_sql("current_conversations"), "conversations")
+        staged = self.stager.partitioned(model_sql("current_conversations"), "conversations")
         self._files_view(
             "current_conversations", list(staged.values()), CURRENT_CONVERSATIONS, True
         )
         rows = self.con.execute("SELECT count(*) FROM current_conversations").fetchone()
         marts = self._marts(months)  # from the staged files, before they are moved
-        self._publish_partitions("current/conversations", staged, existing)
+        self.stager.publish_partitions("current/conversations", staged, existing)
         for local, rel in marts:
-            self._publish(local, rel)
+            self.stager.publish(local, rel)
         return int(rows[0]) if rows else 0
 
     def _current_parts(self, months: set[str]) -> None:
         self._previous("current/conversation_parts", months, CURRENT_PARTS, "previous_parts")
-        staged = self._copy_partitioned(model_sql("current_conversation_parts"), "parts")
+        staged = self.stager.partitioned(model_sql("current_conversation_parts"), "parts")
         existing = self._partitions("current/conversation_parts")
-        self._publish_partitions("current/conversation_parts", staged, existing)
+        self.stager.publish_partitions("current/conversation_parts", staged, existing)
 
     def _current_contacts(self) -> None:
         previous = None if self.full else self.copies.get("current/contacts.parquet")
         self._files_view("previous_contacts", [previous] if previous else [], CONTACTS, False)
-        self._publish(*self._copy_file(model_sql("current_contacts"), "current/contacts.parquet"))
+        self.stager.publish(
+            *self.stager.file(model_sql("current_contacts"), "current/contacts.parquet")
+        )
 
     def _marts(self, months: set[str]) -> list[tuple[str, str]]:
         """Stage every mart: its rows of ``months`` recomputed, its other rows kept."""
@@ -283,69 +282,9 @@ class _Refresh:
             old = None if self.full else self.copies.get(rel)
             if old is not None:
                 query = (
-                    f"SELECT * FROM read_parquet({_quote(old)}) WHERE strftime(day, '%Y-%m') "
+                    f"SELECT * FROM read_parquet({quote(old)}) WHERE strftime(day, '%Y-%m') "
                     f"NOT IN (SELECT month FROM scope_months) "
                     f"UNION ALL BY NAME SELECT * FROM ({query}) ORDER BY ALL"
                 )
-            staged.append(self._copy_file(query, rel))
+            staged.append(self.stager.file(query, rel))
         return staged
-
-    # -- staging and publication ------------------------------------------------------------
-
-    def _copy_partitioned(self, query: str, name: str) -> dict[str, str]:
-        """Run ``query`` into one staged file per created_month: month → local path.
-
-        Batches are routed to one Parquet writer per month as they stream out of DuckDB:
-        less than half the CPU of DuckDB's own ``PARTITION_BY`` here (benchmarks/refresh.py),
-        and one file per month, so each partition is replaced in one step.
-        """
-        writers: dict[str, tuple[pq.ParquetWriter, str]] = {}
-        try:
-            for batch in self.con.sql(query).to_arrow_reader(ARROW_BATCH_ROWS):
-                months = batch.column("created_month")
-                for month in pc.unique(months).to_pylist():
-                    part = batch.filter(pc.equal(months, month)).drop_columns(["created_month"])
-                    if month not in writers:
-                        folder = os.path.join(self.stage, name, f"created_month={month}")
-                        path = os.path.join(folder, "data.parquet")
-                        os.makedirs(os.path.dirname(path), exist_ok=True)
-                        writers[month] = (
-                            pq.ParquetWriter(path, part.schema, compression="zstd"),
-                            path,
-                        )
-                    writers[month][0].write_batch(part)
-        finally:
-            for writer, _ in writers.values():
-                writer.close()
-        return {month: path for month, (_, path) in sorted(writers.items())}
-
-    def _copy_file(self, query: str, rel: str) -> tuple[str, str]:
-        """Run ``query`` into one staged file: (local path, where it is published)."""
-        local = os.path.join(self.stage, rel)
-        os.makedirs(os.path.dirname(local), exist_ok=True)
-        self.con.execute(f"COPY ({query}) TO {_quote(local)} (FORMAT parquet, COMPRESSION zstd)")
-        return local, rel
-
-    def _publish(self, local: str, rel: str) -> None:
-        self.storage.discard_stale(rel)  # staged by a refresh killed before publishing
-        staged = self.storage.staging_path(rel)
-        shutil.move(local, staged)
-        self.storage.publish(staged, rel)
-        self.published.append(rel)
-
-    def _publish_partitions(
-        self, table: str, staged: dict[str, str], existing: dict[str, list[str]]
-    ) -> None:
-        """Replace each staged month's file; drop the month's other files (and, on a full
-        rebuild, months that no longer have rows)."""
-        for month, local in staged.items():
-            rel = f"{table}/created_month={month}/data.parquet"
-            self._publish(local, rel)
-            for other in existing.get(month, []):
-                if other != rel:
-                    self.storage.remove(other)
-        if self.full:
-            for month, rels in existing.items():
-                if month not in staged:
-                    for rel in rels:
-                        self.storage.remove(rel)
