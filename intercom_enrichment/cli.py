@@ -306,7 +306,7 @@ def refresh(
     ] = False,
     memory_limit: Annotated[
         str, typer.Option(help="DuckDB memory limit (beyond it, DuckDB spills to disk).")
-    ] = "1GB",
+    ] = "512MB",
 ) -> None:
     """Fold newly published windows into OUTPUT/current/ and OUTPUT/marts/."""
     from . import marts

@@ -19,7 +19,7 @@ candidates AS (
     UNION ALL BY NAME
     SELECT *, true AS folded_now FROM new_contacts
 ),
-versioned AS (
+versioned AS NOT MATERIALIZED (  -- scanned twice: cheaper than holding it
     SELECT *, (coalesce(updated_at, TIMESTAMPTZ '1970-01-01 00:00:00+00'), extracted_at,
                window_start, folded_now) AS version
     FROM candidates

@@ -16,7 +16,7 @@
 -- then the later window (then the newly folded row, for a window folded
 -- in again). The rule does not depend on the order windows are folded in, so
 -- folding a window twice, or windows out of order, gives the same rows.
-WITH candidates AS (
+WITH candidates AS NOT MATERIALIZED (  -- scanned twice: cheaper than holding it
     SELECT * EXCLUDE (admin_assignee_name, team_assignee_name, created_month), false AS folded_now
     FROM previous_conversations
     UNION ALL BY NAME

@@ -46,7 +46,7 @@ DIMENSIONS = {
     "admins": ("admin_id", "dimensions/admins.parquet"),
     "teams": ("team_id", "dimensions/teams.parquet"),
 }
-DEFAULT_MEMORY_LIMIT = "1GB"
+DEFAULT_MEMORY_LIMIT = "512MB"
 DEFAULT_THREADS = 2
 LOCK_WAIT_SECONDS = 600.0
 _MEMORY = re.compile(r"^[0-9]+(\.[0-9]+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)$")
