@@ -10,8 +10,8 @@
 -- like current_conversations. Only the contacts the new windows mention are compared; every
 -- other row of previous_contacts is copied through unchanged, so an hourly refresh streams the
 -- file once instead of re-ranking every contact.
-WITH touched AS (
-    SELECT DISTINCT contact_id FROM new_contacts
+WITH touched AS (  -- new ids already in previous_contacts (none on a first or full refresh)
+    SELECT DISTINCT contact_id FROM new_contacts SEMI JOIN previous_contacts USING (contact_id)
 ),
 candidates AS (
     SELECT previous_contacts.*, false AS folded_now
