@@ -193,7 +193,18 @@ def test_a_killed_and_resumed_backfill_keeps_current_exact(sandbox, tmp_path: Pa
     assert not list(out.rglob("*.tmp"))
 
 
-def test_refresh_publishes_onto_s3(s3, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+@pytest.fixture
+def fresh_s3(s3):  # type: ignore[no-untyped-def]  # noqa: F811
+    """The moto server of this module; s3fs caches clients (with their endpoint) per process,
+    so drop them before and after, for the other modules' servers."""
+    import s3fs
+
+    s3fs.S3FileSystem.clear_instance_cache()
+    yield s3
+    s3fs.S3FileSystem.clear_instance_cache()
+
+
+def test_refresh_publishes_onto_s3(fresh_s3, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     from intercom_enrichment.marts import refresh, report
 
     from .marts_fixtures import conversation, hour_window, write_window
@@ -207,7 +218,7 @@ def test_refresh_publishes_onto_s3(s3, tmp_path: Path) -> None:  # type: ignore[
     )
     first = refresh(out)
     assert first.windows_folded == 2
-    fs = arrow_s3(s3)
+    fs = arrow_s3(fresh_s3)
     table = ds.dataset("lake/marts/current/conversations", filesystem=fs, partitioning="hive")
     rows = {r["conversation_id"]: r for r in table.to_table().to_pylist()}
     assert set(rows) == {"1", "2"} and rows["1"]["state"] == "closed"
