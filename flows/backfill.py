@@ -45,6 +45,7 @@ from intercom_enrichment.signals import cancels_requests_when_interrupted, stop_
 from intercom_enrichment.storage import Storage
 from intercom_enrichment.windows import Window, as_utc, check_not_future, make_windows, parse_every
 from intercom_enrichment.writer import window_completed
+from tasks.marts import refresh_marts
 from tasks.publish import artifact_key
 
 # In-process observers (the CLI's progress bar): called with (window, "skipped"|"done"|"failed").
@@ -136,6 +137,7 @@ def backfill_conversations(
         if stop_requested():  # SIGTERM/SIGINT (signals.py): start no new window
             return window, False
         params = {"start": window.start, "end": window.end, **options.model_dump()}
+        params["refresh"] = False  # the backfill refreshes current/ and marts/ once, at its end
         if fan_out_deployment:  # a flow run on whichever worker of the pool is free
             run = run_deployment(fan_out_deployment, parameters=params, timeout=None)
             return window, bool(run.state and run.state.is_completed())
@@ -153,6 +155,7 @@ def backfill_conversations(
                     failed.append(window.key)
             update_progress_artifact(progress_id, progress=100.0 * finished / max(total, 1))
             _notify(window, "done" if ok else "failed")
+    refresh_marts(options.output, runtime_deployment.name)  # once, over every window published
     summary = {
         "windows": total,
         "skipped": len(done),

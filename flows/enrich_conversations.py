@@ -44,6 +44,7 @@ from intercom_enrichment.signals import cancels_requests_when_interrupted
 from intercom_enrichment.storage import Storage
 from intercom_enrichment.windows import Window, parse_every, resolve_window
 from tasks.enrichment import TaskExecutor
+from tasks.marts import refresh_marts
 from tasks.publish import publish_artifacts
 
 
@@ -119,6 +120,9 @@ def enrich_conversations(
     ] = None,
     interval: Interval = "1h",
     lag_minutes: LagMinutes = 0,
+    refresh: Annotated[
+        bool, Field(description="Refresh current/ and marts/ once the window is published.")
+    ] = True,
     # The run options: intercom_enrichment/options.py (tests/test_parameters.py checks drift).
     output: Output = RUN_DEFAULTS.output,
     batch_size: BatchSize = RUN_DEFAULTS.batch_size,
@@ -158,6 +162,8 @@ def enrich_conversations(
         result.incomplete,
         runtime_deployment.name,
     )
+    if refresh:  # after publication: a failed refresh fails the run, never the window's files
+        refresh_marts(options.output, runtime_deployment.name)
     if result.incomplete:
         raise EnrichmentIncomplete(result.incomplete)
     return {

@@ -319,6 +319,56 @@ def _environ(**values: str) -> Iterator[None]:
                 os.environ[name] = value
 
 
+@app.command()
+def refresh(
+    output: OutputOpt,
+    full: Annotated[
+        bool, typer.Option("--full", help="Rebuild from every window, not just new ones.")
+    ] = False,
+    memory_limit: Annotated[
+        str, typer.Option(help="DuckDB memory limit (beyond it, DuckDB spills to disk).")
+    ] = "512MB",
+) -> None:
+    """Fold newly published windows into OUTPUT/current/ and OUTPUT/marts/."""
+    from . import marts
+
+    storage = _existing_output(output)
+    try:
+        result = marts.refresh(storage.url, full=full, memory_limit=memory_limit)
+    except (ConfigError, OutputError) as exc:
+        _fail(str(exc), EXIT_USAGE)
+    except Exception as exc:  # DuckDB, I/O: the refresh failed, published windows untouched
+        _fail(f"refresh failed: {type(exc).__name__}: {exc}", EXIT_FAILED)
+    typer.echo(
+        f"refreshed {output}: {result.windows_folded} windows folded, "
+        f"{len(result.months)} months rewritten, {len(result.files)} files, "
+        f"{result.seconds:.1f} s"
+    )
+
+
+@app.command()
+def report(
+    output: OutputOpt,
+    days: Annotated[int, typer.Option(min=1, max=3660, help="Days up to the latest.")] = 14,
+) -> None:
+    """Print the last DAYS days of OUTPUT/marts/support_daily (run refresh first)."""
+    from . import marts
+
+    storage = _existing_output(output)
+    typer.echo(marts.report(storage.url, days))
+
+
+def _existing_output(output: str) -> Storage:
+    """An output folder that holds at least one run (its _runs/), or exit 2."""
+    try:
+        storage = Storage(output)
+        if not storage.exists("_runs"):
+            _fail(f"output {output!r} holds no runs (no _runs/)", EXIT_USAGE)
+    except OutputError as exc:
+        _fail(str(exc), EXIT_USAGE)
+    return storage
+
+
 def main(argv: list[str] | None = None) -> None:
     try:
         app(args=argv, standalone_mode=True)

@@ -26,3 +26,7 @@ def print_summary(result: dict[str, Any], output: str) -> None:
     print("  import pandas as pd")
     print(f"  df = pd.read_parquet('{root / 'conversations'}')")
     print("  df.groupby('enrichment_status').size()")
+    from .marts import report
+
+    print("\nsupport by day created (marts/support_daily, current state):")
+    print(report(output, 14))

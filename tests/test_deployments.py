@@ -13,6 +13,8 @@ from typing import Any
 
 import pyarrow.parquet as pq
 
+from intercom_enrichment.schema import TABLES
+
 from .prefect_server import BIN, prefect_cli, prefect_env, prefect_server
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -45,6 +47,7 @@ def rows_by_file(root: Path) -> dict[str, list[dict]]:
     return {
         str(p.relative_to(root)): pq.read_table(p).drop_columns(["extracted_at"]).to_pylist()
         for p in sorted(root.rglob("*.parquet"))
+        if p.relative_to(root).parts[0] in TABLES  # window tables; current/, marts/ derive
     }
 
 

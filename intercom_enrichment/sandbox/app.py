@@ -36,6 +36,7 @@ from .hold import RequestHold
 from .limits import FaultInjector, RateLimiter, retry_after, window_reset
 from .search import SearchError, contacts_response, conversations_response
 from .stats import SandboxStats
+from .updates import control_route
 from .world import World
 
 _RAW_SEND = "intercom_sandbox.raw_send"
@@ -297,6 +298,7 @@ def build_app(
         ("GET", "/me", "me", endpoints.me),
     ]
     routes = [route(path, key, handler, method) for method, path, key, handler in table]
+    routes.append(control_route(world, config.token))  # moves conversations forward in time
     app = _SandboxApp(routes=routes, exception_handlers={HTTPException: unknown_route})
     app.state.stopping = stopping
     return app

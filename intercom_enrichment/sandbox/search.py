@@ -12,6 +12,7 @@ import binascii
 import hashlib
 import json
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -202,7 +203,7 @@ def _pages(page: Page, per_page: int, query_fingerprint: str) -> dict[str, Any]:
     return pages
 
 
-def _position_to_index(config: SandboxConfig, indices: range, position: int) -> int:
+def _position_to_index(config: SandboxConfig, indices: Sequence[int], position: int) -> int:
     """Map a result position to a conversation index according to `config.order`."""
     total = len(indices)
     if config.order == "descending":
@@ -220,7 +221,7 @@ def conversations_response(
     """The body of POST /conversations/search."""
     lo, hi = time_range(_query(body), strict=config.boundary == "strict")
     per_page, cursor = _pagination(body, default=20)
-    indices = world.index_range(lo, hi)
+    indices = world.search_indices(lo, hi)
     query_fingerprint = fingerprint("conversations", lo, hi)
     offset = 0 if cursor is None else decode_cursor(cursor, query_fingerprint, len(indices))
     page = paginate(len(indices), offset, per_page, config.duplicate_across_pages)

@@ -8,14 +8,17 @@ a time range of the search API maps to an index range by arithmetic alone.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import math
 import random
+from collections.abc import Sequence
 from typing import Any, Literal
 
 from .config import DEFAULT_API_VERSION, SandboxConfig
 from .conversation_records import build_conversation, build_parts
 from .records import ConversationPlan, Identity, build_contact, build_segments, is_v216
+from .updates import ConversationUpdate, ConversationUpdates, admin_by_id, check_update
 from .vocab import ADMINS, EMAIL_DOMAINS, FIRST_NAMES, LAST_NAMES
 
 ContactStatus = Literal["active", "deleted", "merged", "unsearchable"]
@@ -39,6 +42,7 @@ class World:
         # spread over the index space rather than being contacts 0, 1, 2...
         self._rank_step = coprime_at_least(self._c, 2_654_435_761 % max(self._c, 1))
         self._rank_shift = int(self._unit("rank-shift", 0) * max(self._c, 1))
+        self.updates = ConversationUpdates()  # conversations moved forward in time (updates.py)
 
     @property
     def conversation_count(self) -> int:
@@ -77,6 +81,45 @@ class World:
         """Indices of the conversations with ``lo_ts <= updated_at < hi_ts``."""
         lo = self.first_index_at_or_after(lo_ts)
         return range(lo, max(lo, self.first_index_at_or_after(hi_ts)))
+
+    def search_indices(self, lo_ts: int, hi_ts: int) -> Sequence[int]:
+        """Indices of the conversations with ``lo_ts <= updated_at < hi_ts``, by updated_at,
+        counting updated conversations at their new time only."""
+        indices = self.index_range(lo_ts, hi_ts)
+        updates = self.updates.snapshot()
+        if not updates:
+            return indices
+        moved_in = [i for i, u in updates.items() if lo_ts <= u.updated_at < hi_ts]
+        kept = [i for i in indices if i not in updates]
+        return sorted(kept + moved_in, key=lambda i: (self.plan(i).updated_at, i))
+
+    def update_conversation(
+        self, conv_id: str, updated_at: int, **changes: str | None
+    ) -> dict[str, Any]:
+        """Move a conversation forward in time: a later ``updated_at`` and, optionally, a new
+        ``state``, ``admin_assignee_id``, ``team_assignee_id`` (None unassigns). Returns the
+        conversation as it is served from now on."""
+        i = self.conversation_index(conv_id)
+        if i is None:
+            raise ValueError(f"no conversation {conv_id!r}")
+        current = self.conversation(i)
+        unknown = set(changes) - {"state", "admin_assignee_id", "team_assignee_id"}
+        if unknown:
+            raise ValueError(f"cannot change {sorted(unknown)}")
+
+        def assignee(key: str) -> str | None:
+            value = changes[key] if key in changes else current[key]
+            return None if value in (None, 0, "0") else str(value)
+
+        update = ConversationUpdate(
+            updated_at=updated_at,
+            state=str(changes.get("state") or current["state"]),
+            admin_id=assignee("admin_assignee_id"),
+            team_id=assignee("team_assignee_id"),
+        )
+        check_update(update, current["updated_at"])
+        self.updates.set(i, update)
+        return self.conversation(i)
 
     def conversation_id(self, i: int) -> str:
         return str(CONVERSATION_ID_BASE + i)
@@ -206,7 +249,7 @@ class World:
         rng = self._rng("conversation-plan", i)
         updated = self.updated_at(i)
         state = rng.choices(("closed", "open", "snoozed"), weights=(60, 30, 10))[0]
-        return ConversationPlan(
+        plan = ConversationPlan(
             index=i,
             id=self.conversation_id(i),
             created_at=updated - rng.randint(120, 7 * 86_400),
@@ -216,16 +259,37 @@ class World:
             admin=rng.choice(ADMINS) if rng.random() < 0.8 else None,
             part_count=self.part_count(i),
         )
+        update = self.updates.get(i)
+        if update is None:
+            return plan
+        return dataclasses.replace(
+            plan,
+            updated_at=update.updated_at,
+            state=update.state,
+            admin=admin_by_id(update.admin_id),
+        )
+
+    def _apply_team(self, i: int, record: dict[str, Any], version: str) -> dict[str, Any]:
+        """The team of an updated conversation (the plan does not hold teams)."""
+        update = self.updates.get(i)
+        if update is not None:
+            unassigned = 0 if is_v216(version) else None  # as build_conversation writes it
+            record["team_assignee_id"] = (
+                int(update.team_id) if update.team_id is not None else unassigned
+            )
+        return record
 
     def conversation(self, i: int, version: str = DEFAULT_API_VERSION) -> dict[str, Any]:
         """Conversation `i` as a search result: the full object without `conversation_parts`."""
         plan = self.plan(i)
-        return build_conversation(plan, self._rng("conversation", i), is_v216(version))
+        record = build_conversation(plan, self._rng("conversation", i), is_v216(version))
+        return self._apply_team(i, record, version)
 
     def conversation_with_parts(self, i: int, version: str = DEFAULT_API_VERSION) -> dict[str, Any]:
         """Conversation `i` as GET /conversations/{id} returns it: at most 500 recent parts."""
         plan = self.plan(i)
         record = build_conversation(plan, self._rng("conversation", i), is_v216(version))
+        record = self._apply_team(i, record, version)
         parts = build_parts(plan, self._rng("parts", i))
         record["conversation_parts"] = {
             "type": "conversation_part.list",

@@ -1,0 +1,29 @@
+-- support_daily: support volume, speed and quality per UTC day of conversation creation,
+-- over the current state of every conversation (current_conversations).
+-- Definitions (formula, unit, comparison with fivetran/dbt_intercom): docs/data-contract.md.
+--
+-- Columns:
+--   day                          UTC date of created_at
+--   conversations_created        conversations created that day
+--   conversations_closed         of those, how many are closed now (state = 'closed')
+--   median_time_to_admin_reply   median of statistics.time_to_admin_reply, seconds
+--   p90_time_to_admin_reply      90th percentile (interpolated) of the same, seconds
+--   median_time_to_first_close   median of statistics.time_to_first_close, seconds
+--   reopened                     conversations reopened at least once (count_reopens > 0)
+--   rated                        conversations with a rating
+--   mean_rating                  mean rating (1–5) of the rated ones
+--   ai_agent_share               share (0–1) of conversations with ai_agent_participated
+SELECT
+    CAST(created_at AS DATE) AS day,
+    count(*) AS conversations_created,
+    count(*) FILTER (WHERE state = 'closed') AS conversations_closed,
+    quantile_cont(time_to_admin_reply, 0.5) AS median_time_to_admin_reply,
+    quantile_cont(time_to_admin_reply, 0.9) AS p90_time_to_admin_reply,
+    quantile_cont(time_to_first_close, 0.5) AS median_time_to_first_close,
+    count(*) FILTER (WHERE count_reopens > 0) AS reopened,
+    count(rating) AS rated,
+    avg(rating) AS mean_rating,
+    avg(CASE WHEN ai_agent_participated THEN 1.0 ELSE 0.0 END) AS ai_agent_share
+FROM current_conversations
+GROUP BY day
+ORDER BY day

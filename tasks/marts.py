@@ -1,0 +1,36 @@
+"""The final task of a window run (and of a backfill): refresh ``current/`` and ``marts/``.
+
+A failure here fails the run loudly; the window's files and manifest are already published
+and stay as they are (the next refresh folds them in).
+"""
+
+from typing import Any
+
+from prefect import get_run_logger, task
+from prefect.artifacts import create_markdown_artifact
+from prefect.cache_policies import NO_CACHE
+
+from intercom_enrichment.marts import refresh, support_daily_markdown
+from tasks.publish import artifact_key
+
+REPORT_DAYS = 14
+
+
+@task(name="refresh-marts", persist_result=False, cache_policy=NO_CACHE)
+def refresh_marts(output: str, deployment_name: str | None) -> dict[str, Any]:
+    """Fold the newly published windows in, then show the last 14 days of support_daily as
+    the artifact ``support-daily-<deployment>``."""
+    result = refresh(output)
+    get_run_logger().info(
+        "refreshed current/ and marts/: %d windows folded, months %s, %.1f s",
+        result.windows_folded,
+        ", ".join(result.months) or "none",
+        result.seconds,
+    )
+    key = artifact_key("support-daily", deployment_name)
+    create_markdown_artifact(
+        support_daily_markdown(output, REPORT_DAYS),
+        key=key,
+        description=f"support_daily, last {REPORT_DAYS} days",
+    )
+    return {"artifact": key, "windows_folded": result.windows_folded, "months": result.months}

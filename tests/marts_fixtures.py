@@ -1,0 +1,106 @@
+"""Builders of small window outputs for the marts tests, written with the real writer."""
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from intercom_enrichment.storage import Storage
+from intercom_enrichment.windows import Window
+from intercom_enrichment.writer import BatchRecords, WindowWriter
+
+T0 = datetime(2026, 10, 1, tzinfo=UTC)
+
+
+def at(hours: float) -> datetime:
+    return T0 + timedelta(hours=hours)
+
+
+def conversation(conv_id: str, created: float, updated: float, **fields: Any) -> dict[str, Any]:
+    """A conversation row; times in hours after T0; window lineage is set by ``write_window``."""
+    return {
+        "conversation_id": conv_id,
+        "created_at": at(created),
+        "updated_at": at(updated),
+        "state": "open",
+        "open": True,
+        "enrichment_status": "enriched",
+        **fields,
+    }
+
+
+def contact(contact_id: str, updated: float, **fields: Any) -> dict[str, Any]:
+    return {"contact_id": contact_id, "updated_at": at(updated), **fields}
+
+
+def part(conv_id: str, part_id: str, created: float, **fields: Any) -> dict[str, Any]:
+    return {"conversation_id": conv_id, "part_id": part_id, "created_at": at(created), **fields}
+
+
+def write_window(
+    output: str,
+    window: Window,
+    conversations: list[dict[str, Any]],
+    *,
+    contacts: list[dict[str, Any]] = (),  # type: ignore[assignment]
+    parts: list[dict[str, Any]] | None = None,
+    extracted: datetime | None = None,
+    complete: bool = True,
+) -> None:
+    """Publish one window the way a run does: files, then the manifest."""
+    extracted = extracted or datetime.now(UTC)
+    lineage = {"window_start": window.start, "window_end": window.end, "extracted_at": extracted}
+    tables = ["conversations", "contacts"] + (["conversation_parts"] if parts is not None else [])
+    writer = WindowWriter(Storage(output), window, tables)
+    writer.append(
+        BatchRecords(
+            conversations=[{**c, **lineage} for c in conversations],
+            contacts=[{**c, **lineage} for c in contacts],
+            conversation_parts=[{**p, **lineage} for p in parts or []],
+        )
+    )
+    writer.publish({"window": window.key, "finished_at": extracted.isoformat()}, complete=complete)
+
+
+def hour_window(first: float, last: float) -> Window:
+    return Window(at(first), at(last))
+
+
+def write_dimensions(output: Path) -> None:
+    """Dimension snapshots with exactly the columns of issue 10 (ids as strings)."""
+    dims = output / "dimensions"
+    dims.mkdir(parents=True, exist_ok=True)
+    pq.write_table(
+        pa.table(
+            {
+                "admin_id": ["11", "12"],
+                "name": ["Aoife Byrne", "Bruno Costa"],
+                "email": ["aoife@example.com", "bruno@example.com"],
+                "job_title": ["Support", "Support lead"],
+                "away_mode_enabled": [False, True],
+                "team_ids": [["21"], ["21", "22"]],
+            }
+        ),
+        dims / "admins.parquet",
+    )
+    pq.write_table(
+        pa.table(
+            {
+                "team_id": ["21", "22"],
+                "name": ["Tier 1", "Billing"],
+                "admin_ids": [["11", "12"], ["12"]],
+            }
+        ),
+        dims / "teams.parquet",
+    )
+
+
+def read(path: Path) -> list[dict[str, Any]]:
+    """Rows of a Parquet file or a Hive-partitioned folder."""
+    import pyarrow.dataset as ds
+
+    if path.is_dir():
+        return ds.dataset(path, format="parquet", partitioning="hive").to_table().to_pylist()
+    return pq.read_table(path).to_pylist()
