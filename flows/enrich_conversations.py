@@ -7,6 +7,7 @@ then ends Failed, so nothing is lost silently; rerunning the window repairs it.
 """
 
 # No `from __future__ import annotations`: it breaks parameter schemas (PrefectHQ/prefect#19447).
+import dataclasses
 import os
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
@@ -28,6 +29,7 @@ from intercom_enrichment.settings import IntercomSettings
 from intercom_enrichment.storage import Storage
 from intercom_enrichment.windows import Window, parse_every, resolve_window
 from intercom_enrichment.writer import BatchRecords, WindowWriter
+from tasks.dimensions import snapshot_dimensions_task
 from tasks.enrichment import enrich_conversation_batch, list_conversations, reduce_metrics
 from tasks.publish import publish_artifacts
 
@@ -140,7 +142,11 @@ def enrich_conversations(
     logger.info("%d conversations in %d batches", len(listing.conversations), len(batches))
     quarantined = options.pii.scrub_quarantine(listing.quarantine)
     del listing  # the batches hold the conversations now
-    parts = [listed]
+    dims, dim_metrics = snapshot_dimensions_task.submit(
+        settings, output, options.pii, global_limit
+    ).result()
+    options = dataclasses.replace(options, tag_names=dims.tag_names)
+    parts = [listed, dim_metrics]
     writer = WindowWriter(storage, window, job.tables)
     try:
         for first in range(0, len(batches), BATCHES_IN_FLIGHT):

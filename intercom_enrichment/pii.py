@@ -1,5 +1,5 @@
-"""Personal data policy: keep, hash or drop contact email, name and phone, and (with parts)
-part bodies and author emails.
+"""Personal data policy: keep, hash or drop contact email, name and phone, (with parts) part
+bodies and author emails, and teammates' emails in dimensions/admins.parquet.
 
 ``hash`` is a keyed HMAC-SHA256 (hex): the same value under the same key always gives the same
 digest, so joins and counts across runs still work, while the value cannot be recovered or
@@ -25,6 +25,9 @@ PII_COLUMNS: dict[str, tuple[str, ...]] = {
     "conversations": ("contact_email", "contact_name", "contact_phone"),
     "contacts": ("email", "name", "phone"),
     "conversation_parts": ("body", "author_email"),
+    # Teammates' emails are staff personal data: protected like contact emails. Their names
+    # are kept (the reason the table exists); docs/data-contract.md, "Personal data".
+    "dimensions/admins": ("email",),
 }
 
 

@@ -6,12 +6,13 @@ benchmark (to measure what Prefect costs) and any caller that wants no Prefect a
 """
 
 import asyncio
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
 from .batching import ConversationBatch, plan_batches
 from .client import IntercomClient
+from .dimensions import snapshot_dimensions
 from .enrich import EnrichOptions, enrich_batch, listing_metrics
 from .listing import list_window
 from .metrics import EnrichmentMetrics
@@ -91,6 +92,10 @@ async def run_window(
     async with IntercomClient(settings) as client:
         listing = await list_window(client, job.window)
         parts = [listing_metrics(listing, client)]
+        async with IntercomClient(settings, budget=client.budget) as dim_client:
+            dims = await snapshot_dimensions(dim_client, storage, job.options.pii)
+        parts.append(dims.metrics(dim_client))
+        job = replace(job, options=replace(job.options, tag_names=dims.tag_names))
         batches = plan_batches(listing.conversations, batch_size=job.batch_size)
         writer = WindowWriter(storage, job.window, job.tables)
         try:
