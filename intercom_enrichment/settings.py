@@ -20,9 +20,10 @@ REGION_BASE_URLS: dict[str, str] = {
     "au": "https://api.au.intercom.io",
 }
 # Intercom-Version: every published version (1.0–1.4, 2.0–2.17 and "Preview";
-# developers.intercom.com, "Update your API version"). 2.16 is the newest stable one in intercom/Intercom-OpenAPI
-# (descriptions/2.16/api.intercom.io.yaml) and the first whose GET /contacts/{id} answers a merged
-# contact with 410 + Link: up to 2.15 it answers 404, so merges cannot be followed there.
+# developers.intercom.com, "Update your API version"). 2.16 is the newest stable one in
+# intercom/Intercom-OpenAPI (descriptions/2.16/api.intercom.io.yaml) and the first whose
+# GET /contacts/{id} answers a merged contact with 410 + Link: up to 2.15 it answers 404, so
+# merges cannot be followed there.
 DEFAULT_API_VERSION = "2.16"
 KNOWN_API_VERSIONS = frozenset(
     [f"1.{minor}" for minor in range(5)] + [f"2.{minor}" for minor in range(18)] + ["Preview"]
