@@ -224,12 +224,13 @@ def test_bad_queries_and_cursors_are_400(client: httpx.Client) -> None:
     for cursor in ("garbage!", "eyJvZmZzZXQiOiA1fQ", ""):
         response = client.post("/conversations/search", json=_window_query(START, END, 5, cursor))
         assert response.status_code == 400
-        assert _error(response)[0] == "invalid_cursor"
+        assert _error(response)[0] == "client_error"  # as documented: the code says no "cursor"
+        assert "starting_after" in _error(response)[1]
     # A valid cursor of another query is refused too.
     first = client.post("/conversations/search", json=_window_query(START, END, 5)).json()
     cursor = first["pages"]["next"]["starting_after"]
     response = client.post("/conversations/search", json=_window_query(START, END - 1, 5, cursor))
-    assert response.status_code == 400 and _error(response)[0] == "invalid_cursor"
+    assert response.status_code == 400 and _error(response)[0] == "client_error"
     response = client.post("/conversations/search", content=b"{not json")
     assert response.status_code == 400
 
@@ -293,7 +294,10 @@ def test_get_contact_statuses(sandbox: SandboxServer, client: httpx.Client) -> N
     deleted = client.get(f"/contacts/{world.contact_id(examples['deleted'])}")
     assert deleted.status_code == 404 and _error(deleted) == ("not_found", "User Not Found")
     assert client.get("/contacts/0123456789abcdef01234567").status_code == 404
-    merged = client.get(f"/contacts/{world.contact_id(examples['merged'])}")
+    merged_id = world.contact_id(examples["merged"])
+    old = client.get(f"/contacts/{merged_id}")  # no Intercom-Version: the app's 2.14
+    assert old.status_code == 404 and _error(old) == ("not_found", "User Not Found")
+    merged = client.get(f"/contacts/{merged_id}", headers={"Intercom-Version": "2.16"})
     assert merged.status_code == 410 and _error(merged)[0] == "contact_merged"
     link = merged.headers["Link"]
     assert link.startswith("</contacts/") and link.endswith('>; rel="canonical"')
@@ -364,7 +368,10 @@ def test_version_differences(sandbox: SandboxServer) -> None:
 
 
 def test_unknown_version_is_400(sandbox: SandboxServer) -> None:
-    for version in ("2.17", "1.4", "latest"):
+    for version in ("2.17", "1.4", "Preview"):  # every published version is accepted
+        with _client(sandbox, **{"Intercom-Version": version}) as http:
+            assert http.get("/me").status_code == 200
+    for version in ("2.18", "1.5", "latest", "preview"):
         with _client(sandbox, **{"Intercom-Version": version}) as http:
             response = http.get("/me")
         assert response.status_code == 400
@@ -417,10 +424,17 @@ def test_fault_first_n_503() -> None:
     assert stats["requests"] == {"conversations.get": 4, "me": 1}
 
 
-_FAULT_ERRORS = {"invalid_cursor": (400, "invalid_cursor"), "429": (429, "rate_limit_exceeded")}
+_FAULT_ERRORS = {
+    "invalid_cursor": (400, "client_error"),
+    "429": (429, "rate_limit_exceeded"),
+    "408": (408, "request_timeout"),
+    "409": (409, "conflict"),
+}
 
 
-@pytest.mark.parametrize("kind", ["drop", "malformed", "html", "invalid_cursor", "429"])
+@pytest.mark.parametrize(
+    "kind", ["drop", "malformed", "html", "invalid_cursor", "429", "408", "409"]
+)
 def test_other_faults(kind: str) -> None:
     rule = FaultRule("*", kind, first_n=1)  # type: ignore[arg-type]
     response: httpx.Response | None = None
