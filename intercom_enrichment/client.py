@@ -237,6 +237,8 @@ class IntercomClient:
         """Every tag of a contact, with names (``GET /contacts/{id}/tags``: a ``list``, unpaged;
         Intercom-OpenAPI descriptions/2.16)."""
         body = await self.request("contacts.tags", "GET", f"/contacts/{contact_id}/tags")
+        if not isinstance(body.get("data"), list):  # never an empty list in place of the tags
+            raise MalformedResponse("no tag list in the response", path="/contacts/…/tags")
         return _items(body, "data")
 
     async def get_contact_companies(self, contact_id: str) -> tuple[list[dict[str, Any]], bool]:
