@@ -135,7 +135,7 @@ async def snapshot_dimensions(
             snapshot.incomplete.append(name)
             continue
         table_rows = sorted(rows.values(), key=lambda r: str(next(iter(r.values()))))
-        pii.apply(f"dimensions/{name}", table_rows)
+        pii.apply(dimension_path(name), table_rows)
         _publish(storage, name, table_rows)
         snapshot.rows[name] = len(table_rows)
         snapshot.files.append(dimension_path(name))

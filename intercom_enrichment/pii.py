@@ -27,7 +27,7 @@ PII_COLUMNS: dict[str, tuple[str, ...]] = {
     "conversation_parts": ("body", "author_email"),
     # Teammates' emails are staff personal data: protected like contact emails. Their names
     # are kept (the reason the table exists); docs/data-contract.md, "Personal data".
-    "dimensions/admins": ("email",),
+    "dimensions/admins.parquet": ("email",),
 }
 
 
