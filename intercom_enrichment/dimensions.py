@@ -32,6 +32,7 @@ from .storage import Storage
 log = logging.getLogger(__name__)
 
 DIMENSIONS_DIR = "dimensions"
+STALE_STAGING_SECONDS = 3600.0  # a staging file this old was left by a killed run
 
 
 @dataclass(frozen=True)
@@ -144,7 +145,8 @@ async def snapshot_dimensions(
 
 def _publish(storage: Storage, name: str, rows: list[dict[str, Any]]) -> None:
     rel = dimension_path(name)
-    storage.discard_stale(rel)
+    # Windows of a backfill may snapshot at the same time: leave their staging files alone.
+    storage.discard_stale(rel, older_than=STALE_STAGING_SECONDS)
     staged = storage.staging_path(rel)
     try:
         pq.write_table(to_table(rows, DIMENSIONS[name]), staged, compression="zstd")

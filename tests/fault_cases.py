@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +26,7 @@ from pydantic import SecretStr
 from intercom_enrichment.batching import plan_batches
 from intercom_enrichment.budget import RateBudget
 from intercom_enrichment.client import IntercomClient
+from intercom_enrichment.dimensions import snapshot_dimensions
 from intercom_enrichment.enrich import EnrichOptions, enrich_batch, listing_metrics
 from intercom_enrichment.listing import list_window
 from intercom_enrichment.metrics import EnrichmentMetrics
@@ -323,12 +324,14 @@ def run_pipeline(
         async with IntercomClient(settings, budget=RateBudget(), transport=transport()) as client:
             listing = await list_window(client, window, per_page=per_page)
             parts = [listing_metrics(listing, client)]
+            dims = await snapshot_dimensions(client, storage, options.pii)  # as run_window does
+            opts = replace(options, tag_names=dims.tag_names)
             for batch in plan_batches(listing.conversations, batch_size=batch_size):
                 async with IntercomClient(
                     settings, budget=client.budget, transport=transport()
                 ) as batch_client:
                     records, metrics = await enrich_batch(
-                        batch_client, batch, lineage=lineage, options=options
+                        batch_client, batch, lineage=lineage, options=opts
                     )
                 writer.append(records)
                 parts.append(metrics)
