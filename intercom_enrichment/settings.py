@@ -28,7 +28,6 @@ DEFAULT_API_VERSION = "2.16"
 KNOWN_API_VERSIONS = frozenset(
     [f"1.{minor}" for minor in range(5)] + [f"2.{minor}" for minor in range(18)] + ["Preview"]
 )
-MERGE_LINK_VERSIONS = frozenset(["2.16", "2.17", "Preview"])
 
 SEARCH_PAGE_SIZE = 150  # POST /conversations/search: max per_page
 # POST /contacts/search: ids per `IN` filter. The size is undocumented (IN is "a shortcut for OR"
@@ -71,11 +70,6 @@ class IntercomSettings(BaseModel):
                 f"unknown Intercom-Version {value!r} (expected 1.0 … 1.4, 2.0 … 2.17 or Preview)"
             )
         return value
-
-    @property
-    def follows_merges(self) -> bool:
-        """Whether this version answers a merged contact with 410 + Link (else 404)."""
-        return self.api_version in MERGE_LINK_VERSIONS
 
     @property
     def budget_key(self) -> str:

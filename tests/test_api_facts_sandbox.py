@@ -164,3 +164,36 @@ def test_truncated_parts_are_flagged_by_either_count(sandbox, tmp_path) -> None:
     }
     assert {r["conversation_id"]: r["parts_truncated"] for r in rows} == expected
     assert metrics.parts_incomplete == sum(expected.values()) > 5
+
+
+def test_the_sandbox_serves_references_cut_at_10_and_an_in_limit(sandbox) -> None:  # type: ignore[no-untyped-def]
+    import httpx
+
+    server = sandbox(conversations=1, contacts=200, many_tags_share=0.3, contact_search_in_limit=3)
+    world = server.world
+    auth = {"Authorization": f"Bearer {server.token}", "Intercom-Version": "2.16"}
+    with httpx.Client(base_url=server.url, headers=auth) as http:
+        cut = 0
+        for j in range(60):
+            if world.contact_status(j) != "active":
+                continue
+            cid = world.contact_id(j)
+            body = http.get(f"/contacts/{cid}").json()
+            for key in ("tags", "companies"):
+                listed = body[key]
+                assert len(listed["data"]) <= 10
+                assert listed["has_more"] == (listed["total_count"] > 10)
+                assert all(set(ref) == {"type", "id", "url"} for ref in listed["data"])  # no name
+            if body["tags"]["has_more"]:
+                cut += 1
+                full = http.get(f"/contacts/{cid}/tags").json()["data"]
+                assert len(full) == body["tags"]["total_count"] and all(t["name"] for t in full)
+                assert [t["id"] for t in full[:10]] == [t["id"] for t in body["tags"]["data"]]
+        assert cut > 3
+        ids = [world.contact_id(j) for j in range(4)]
+        query = {"query": {"field": "id", "operator": "IN", "value": ids}}
+        refused = http.post("/contacts/search", json=query)
+        assert refused.status_code == 400
+        assert refused.json()["errors"][0]["code"] == "parameter_invalid"
+        query["query"]["value"] = ids[:3]
+        assert http.post("/contacts/search", json=query).status_code == 200
