@@ -14,9 +14,12 @@ Teammates' emails are staff personal data: the run's PII policy treats them like
 """
 
 import logging
+import os
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pyarrow.parquet as pq
@@ -32,7 +35,6 @@ from .storage import Storage
 log = logging.getLogger(__name__)
 
 DIMENSIONS_DIR = "dimensions"
-STALE_STAGING_SECONDS = 3600.0  # a staging file this old was left by a killed run
 
 
 @dataclass(frozen=True)
@@ -145,12 +147,35 @@ async def snapshot_dimensions(
 
 def _publish(storage: Storage, name: str, rows: list[dict[str, Any]]) -> None:
     rel = dimension_path(name)
-    # Windows of a backfill may snapshot at the same time: leave their staging files alone.
-    storage.discard_stale(rel, older_than=STALE_STAGING_SECONDS)
-    staged = storage.staging_path(rel)
+    staged = _staging_path(storage, rel)
     try:
         pq.write_table(to_table(rows, DIMENSIONS[name]), staged, compression="zstd")
         storage.publish(staged, rel)
     except BaseException:
         storage.discard(staged)
         raise
+
+
+def _staging_path(storage: Storage, rel: str) -> str:
+    """Where to stage ``rel``. On local disk the name carries this process's id: windows of a
+    backfill may snapshot at the same time, so only staging files of processes that are gone
+    (killed mid-write) are cleared, never a live run's."""
+    if not storage.local:
+        return storage.staging_path(rel)
+    target = Path(storage.path(rel))
+    target.parent.mkdir(parents=True, exist_ok=True)
+    for leftover in target.parent.glob(f".{target.name}.*.tmp"):
+        pid = leftover.name[len(target.name) + 2 :].split("-", 1)[0]
+        if pid.isdigit() and not _alive(int(pid)):
+            storage.discard(str(leftover))
+    return str(target.parent / f".{target.name}.{os.getpid()}-{uuid.uuid4().hex[:12]}.tmp")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

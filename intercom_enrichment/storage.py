@@ -9,7 +9,6 @@ under a name readers look at.
 import contextlib
 import os
 import tempfile
-import time
 import uuid
 from pathlib import Path
 
@@ -59,16 +58,12 @@ class Storage:
         self.fs.put_file(staged, target)
         os.remove(staged)
 
-    def discard_stale(self, rel: str, *, older_than: float | None = None) -> None:
-        """Remove staging files of ``rel`` left behind by a killed run (local disk only);
-        ``older_than`` (seconds): only those, so that a concurrent run's staging file stays."""
+    def discard_stale(self, rel: str) -> None:
+        """Remove staging files of ``rel`` left behind by a killed run (local disk only)."""
         if self.local:
             target = Path(self.path(rel))
-            cutoff = None if older_than is None else time.time() - older_than
             for leftover in target.parent.glob(f".{target.name}.*.tmp"):
-                with contextlib.suppress(FileNotFoundError):
-                    if cutoff is None or leftover.stat().st_mtime < cutoff:
-                        self.discard(str(leftover))
+                self.discard(str(leftover))
 
     @staticmethod
     def discard(staged: str) -> None:

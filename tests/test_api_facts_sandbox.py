@@ -197,3 +197,27 @@ def test_the_sandbox_serves_references_cut_at_10_and_an_in_limit(sandbox) -> Non
         assert refused.json()["errors"][0]["code"] == "parameter_invalid"
         query["query"]["value"] = ids[:3]
         assert http.post("/contacts/search", json=query).status_code == 200
+
+
+def test_a_killed_run_s_staged_snapshot_is_cleared_a_live_one_kept(sandbox, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import os
+    import subprocess
+    import sys
+
+    gone = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    folder = tmp_path / "dimensions"
+    folder.mkdir()
+    dead = folder / f".tags.parquet.{int(gone.stdout)}-abc.tmp"
+    live = folder / f".tags.parquet.{os.getpid()}-def.tmp"  # another window of this process
+    dead.write_text("partial")
+    live.write_text("in progress")
+    server = sandbox(conversations=1, contacts=1)
+    asyncio.run(
+        _with(server, lambda c: snapshot_dimensions(c, Storage(str(tmp_path)), PiiPolicy()))
+    )
+    assert not dead.exists() and live.exists()
