@@ -23,6 +23,8 @@ from .settings import CONTACT_SEARCH_MAX_IDS, CONTACT_SEARCH_MIN_IDS
 
 log = logging.getLogger(__name__)
 
+PROBE_WAIT_SECONDS = 5.0  # a lookup waits at most this long per probe of another lookup
+
 # Errors that mean the whole run cannot succeed: never swallowed per contact.
 RUN_FATAL = (Unauthorized, Forbidden, NotIntercom)
 
@@ -39,6 +41,9 @@ class ChunkSizer:
         self.fails = ceiling + 1
         self._logged = False
         self._lock = threading.Lock()  # shared by the tasks' threads, never held across awaits
+        self._changed = threading.Condition(self._lock)
+        self._probing = False  # one probe in flight per app: concurrent lookups wait for it
+        self._generation = 0
 
     @property
     def settled(self) -> bool:
@@ -61,6 +66,24 @@ class ChunkSizer:
             if self.works == 0:
                 return max(self.floor, self.fails // 2)  # halve
             return (self.works + self.fails) // 2  # bisect towards the largest that works
+
+    def try_probe(self) -> tuple[bool, int]:
+        """(claimed, generation): claim the one probe in flight, or learn which to wait for."""
+        with self._lock:
+            claimed = not self._probing
+            self._probing = True
+            return claimed, self._generation
+
+    def end_probe(self) -> None:
+        with self._lock:
+            self._probing = False
+            self._generation += 1
+            self._changed.notify_all()
+
+    def wait_for_probe(self, generation: int, timeout: float) -> None:
+        """Block (a worker thread, not the event loop) until that probe ended, or ``timeout``."""
+        with self._changed:
+            self._changed.wait_for(lambda: self._generation != generation, timeout)
 
     def succeeded(self, n: int) -> None:
         with self._lock:
@@ -118,11 +141,20 @@ async def search_in_chunks(
             return out
         if sizer.settled:
             chunks = [rest[i : i + size] for i in range(0, len(rest), size)]
-            rest = []
-        else:
-            chunks, rest = [rest[:size]], rest[size:]  # probe one chunk at a time
-        results = await asyncio.gather(*(_one(client, chunk, sizer, out) for chunk in chunks))
-        rest = [i for retry in results for i in retry] + rest
+            results = await asyncio.gather(*(_one(client, c, sizer, out) for c in chunks))
+            rest = [i for retry in results for i in retry]
+            continue
+        claimed, generation = sizer.try_probe()
+        if not claimed:  # another lookup of this app is probing: its answer is ours too
+            await asyncio.to_thread(sizer.wait_for_probe, generation, PROBE_WAIT_SECONDS)
+            continue
+        try:
+            size = sizer.size()
+            if size:
+                chunk, rest = rest[:size], rest[size:]  # probe one chunk at a time
+                rest = await _one(client, chunk, sizer, out) + rest
+        finally:
+            sizer.end_probe()
     return out
 
 

@@ -221,3 +221,19 @@ def test_truncated_parts_are_flagged_and_counted() -> None:
     flags = {r["conversation_id"]: r["parts_truncated"] for r in records.conversations}
     assert flags == {"1": False, "2": True, "3": True, "4": True}
     assert metrics.parts_incomplete == 3
+
+
+def test_concurrent_lookups_share_one_probe_per_app() -> None:
+    ids = [f"c{i:04d}" for i in range(600)]
+    fake = FakeIntercom([], contacts={i: contact(i) for i in ids}, in_limit=15, token=TOKEN)
+    sizer = ChunkSizer()
+
+    async def four(c: IntercomClient) -> Any:
+        quarters = [ids[k : k + 150] for k in range(0, 600, 150)]
+        return await asyncio.gather(*(lookup_contacts(c, q, sizer=sizer) for q in quarters))
+
+    results, client = _run(fake, four)
+    assert sum(len(r.found) for r in results) == 600
+    refused = sum(r.search_requests_refused for r in results)
+    assert refused == 5  # 150, 75, 37, 18 and 16 refused once, not once per lookup
+    assert client.stats.requests["contacts.search"] <= 1.25 * math.ceil(600 / 15)
