@@ -134,7 +134,7 @@ class SandboxConfig:
     token: str = "sandbox-token"
     duplicate_across_pages: bool = False
     contact_search_in_limit: int | None = None
-    many_tags_share: float = 0.05
+    many_tags_share: float = 0.02
     faults: tuple[FaultRule, ...] = ()
 
     def __post_init__(self) -> None:
