@@ -144,7 +144,7 @@ def enrich_conversations(
     del listing  # the batches hold the conversations now
     dims, dim_metrics = snapshot_dimensions_task.submit(
         settings, output, options.pii, global_limit
-    ).result()
+    ).result()  # after a listing that succeeded: a failed run publishes nothing
     options = dataclasses.replace(options, tag_names=dims.tag_names)
     parts = [listed, dim_metrics]
     writer = WindowWriter(storage, window, job.tables)

@@ -77,9 +77,13 @@ async def lookup_contacts(
     for raw in searched.found:
         _accept(result, str(raw.get("id")), raw, wanted)
     missing = [i for i in ids if i not in result.found and i not in result.failed]
-    await asyncio.gather(*(_fetch_one(client, cid, result) for cid in missing))
-    cut = {c.id: c for c in result.found.values() if c.tags.cut or c.companies.cut}
-    await asyncio.gather(*(_full_lists(client, contact, result) for contact in cut.values()))
+    searched_cut = _cut(result)  # their full lists are fetched while the GETs run
+    await asyncio.gather(
+        *(_fetch_one(client, cid, result) for cid in missing),
+        *(_full_lists(client, contact, result) for contact in searched_cut.values()),
+    )
+    fetched_cut = {k: c for k, c in _cut(result).items() if k not in searched_cut}
+    await asyncio.gather(*(_full_lists(client, c, result) for c in fetched_cut.values()))
     if include_segments:
         # By the contact's own id: a merged id answers 410 on /segments too.
         askers: dict[str, list[str]] = {}
@@ -87,6 +91,11 @@ async def lookup_contacts(
             askers.setdefault(contact.id, []).append(asked)
         await asyncio.gather(*(_segments(client, cid, ids, result) for cid, ids in askers.items()))
     return result
+
+
+def _cut(result: ContactLookup) -> dict[str, Contact]:
+    """Found contacts whose embedded tags or companies say ``has_more``, by contact id."""
+    return {c.id: c for c in result.found.values() if c.tags.cut or c.companies.cut}
 
 
 def _accept(result: ContactLookup, asked: str, raw: dict[str, Any], wanted: set[str]) -> None:

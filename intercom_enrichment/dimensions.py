@@ -13,6 +13,7 @@ Teammates' emails are staff personal data: the run's PII policy treats them like
 (kept, HMAC-hashed or dropped); teammate names are kept (docs/data-contract.md).
 """
 
+import asyncio
 import logging
 import os
 import uuid
@@ -118,8 +119,10 @@ async def snapshot_dimensions(
     """Read the four lists once and replace their snapshots; returns the tag id → name map."""
     snapshot = DimensionSnapshot()
     extracted_at = extracted_at or datetime.now(UTC)
-    for name, source in SOURCES.items():
-        raw, complete = await client.list_all(source.endpoint, source.path, source.key)
+    lists = await asyncio.gather(
+        *(client.list_all(s.endpoint, s.path, s.key) for s in SOURCES.values())
+    )
+    for (name, source), (raw, complete) in zip(SOURCES.items(), lists, strict=True):
         rows: dict[str, dict[str, Any]] = {}  # by id: a repeated item counts once
         for item in raw:
             try:
