@@ -98,12 +98,17 @@ def wait_for_fresh_rate_window() -> None:
 
 
 def minimal_requests(result: dict, include_parts: bool) -> int:
-    """Listing pages + ⌈distinct contacts ÷ 150⌉ + fallbacks (+ one GET per conversation)."""
+    """Listing pages + ⌈distinct contacts ÷ 150⌉ + fallbacks (+ one GET per conversation), plus
+    what the documented API leaves no way around: the 4 dimension lists, and the full tag and
+    company lists of contacts whose embedded lists say ``has_more``."""
     by = result["requests_by_endpoint"]
     pages = math.ceil(result["conversations_listed"] / 150)
     bulk = math.ceil(result["contacts_unique"] / 150)
     parts = result["conversations_written"] if include_parts else 0
-    return pages + bulk + by.get("contacts.get", 0) + parts
+    lists = sum(by.get(k, 0) for k in ("contacts.tags", "contacts.companies"))
+    dimensions = sum(by.get(k, 0) for k in ("admins.list", "teams.list", "tags.list"))
+    dimensions += by.get("segments.list", 0)
+    return pages + bulk + by.get("contacts.get", 0) + parts + lists + dimensions
 
 
 def row(name: str, wall: float, result: dict, limit: int, rss: float | None, parts: bool) -> dict:

@@ -46,6 +46,8 @@ from .signals import cancellable
 log = logging.getLogger(__name__)
 
 PageT = TypeVar("PageT", ConversationPage, ContactPage)
+LIST_MAX_PAGES = 50  # a workspace list or a contact's companies: pages read at most
+LIST_PER_PAGE = 50
 
 _backoff = wait_exponential_jitter(multiplier=0.5, max=20.0, jitter=0.5)
 
@@ -275,21 +277,17 @@ class IntercomClient:
         )
 
     async def search_contacts(self, ids: list[str]) -> list[dict[str, Any]]:
-        """Contacts by id, in one call per 150 ids (plus pages, if a server pages them)."""
-        found: list[dict[str, Any]] = []
+        """Contacts by id with one ``id IN [...]`` search (plus pages, if a server pages them).
+
+        The caller sizes ``ids``: the largest IN list a server takes is undocumented
+        (contacts.ChunkSizer finds it).
+        """
         ids = [i for i in ids if is_plain_id(i)]  # the rest fail on their own GET (InvalidId)
-        for offset in range(0, len(ids), CONTACT_SEARCH_MAX_IDS):
-            query = {
-                "field": "id",
-                "operator": "IN",
-                "value": ids[offset : offset + CONTACT_SEARCH_MAX_IDS],
-            }
-            pages = self._pages(
-                "contacts.search", "/contacts/search", query, CONTACT_SEARCH_MAX_IDS, ContactPage
-            )
-            async for page in pages:
-                found.extend(page.data)
-        return found
+        query = {"field": "id", "operator": "IN", "value": ids}
+        pages = self._pages(
+            "contacts.search", "/contacts/search", query, CONTACT_SEARCH_MAX_IDS, ContactPage
+        )
+        return [item async for page in pages for item in page.data]
 
     async def get_contact(self, contact_id: str) -> dict[str, Any]:
         segment = path_segment("contact", contact_id, template="/contacts/{id}")
@@ -300,6 +298,56 @@ class IntercomClient:
         body = await self.request("contacts.segments", "GET", f"/contacts/{segment}/segments")
         data = body.get("data")
         return [s for s in data if isinstance(s, dict)] if isinstance(data, list) else []
+
+    async def get_contact_tags(self, contact_id: str) -> list[dict[str, Any]]:
+        """Every tag of a contact, with names (``GET /contacts/{id}/tags``: a ``list``, unpaged;
+        Intercom-OpenAPI descriptions/2.16)."""
+        segment = path_segment("contact", contact_id, template="/contacts/{id}/tags")
+        body = await self.request("contacts.tags", "GET", f"/contacts/{segment}/tags")
+        if not isinstance(body.get("data"), list):  # never an empty list in place of the tags
+            raise MalformedResponse("no tag list in the response", path="/contacts/…/tags")
+        return _items(body, "data")
+
+    async def get_contact_companies(self, contact_id: str) -> tuple[list[dict[str, Any]], bool]:
+        """(companies, complete) of a contact: ``GET /contacts/{id}/companies`` is paged by page
+        number (``pages.total_pages``; Intercom-OpenAPI descriptions/2.16); at most
+        ``LIST_MAX_PAGES`` pages are read, and ``complete`` says whether that was all."""
+        segment = path_segment("contact", contact_id, template="/contacts/{id}/companies")
+        found: list[dict[str, Any]] = []
+        for page in range(1, LIST_MAX_PAGES + 1):
+            body = await self.request(
+                "contacts.companies",
+                "GET",
+                f"/contacts/{segment}/companies",
+                params={"page": page, "per_page": LIST_PER_PAGE},
+            )
+            items = _items(body, "data")
+            found.extend(items)
+            pages = body.get("pages")
+            total_pages = pages.get("total_pages") if isinstance(pages, dict) else None
+            if not items or not isinstance(total_pages, int) or page >= total_pages:
+                return found, True
+        return found, False
+
+    async def list_all(
+        self, endpoint: str, path: str, key: str
+    ) -> tuple[list[dict[str, Any]], bool]:
+        """(items, complete) of a workspace list: ``GET /admins`` (``admins``), ``/teams``
+        (``teams``), ``/tags`` and ``/segments`` (``data`` / ``segments``). None of them is
+        paged in Intercom-OpenAPI descriptions/2.16; a ``pages.next.starting_after`` is
+        followed all the same, at most ``LIST_MAX_PAGES`` times, never twice the same cursor."""
+        found: list[dict[str, Any]] = []
+        cursor: str | None = None
+        seen: set[str] = set()
+        for _ in range(LIST_MAX_PAGES):
+            params = {"starting_after": cursor} if cursor else None
+            body = await self.request(endpoint, "GET", path, params=params)
+            found.extend(_items(body, key))
+            cursor = _next_cursor(body)
+            if not cursor or cursor in seen:
+                return found, True
+            seen.add(cursor)
+        return found, False
 
     async def get_conversation(self, conversation_id: str) -> dict[str, Any]:
         segment = path_segment("conversation", conversation_id, template="/conversations/{id}")
@@ -313,6 +361,18 @@ class IntercomClient:
     async def me(self) -> dict[str, Any]:
         """Cheap authenticated call: fails fast on a bad token or a non-Intercom server."""
         return await self.request("me", "GET", "/me")
+
+
+def _items(body: dict[str, Any], key: str) -> list[dict[str, Any]]:
+    items = body.get(key)
+    return [i for i in items if isinstance(i, dict)] if isinstance(items, list) else []
+
+
+def _next_cursor(body: dict[str, Any]) -> str | None:
+    pages = body.get("pages")
+    nxt = pages.get("next") if isinstance(pages, dict) else None
+    cursor = nxt.get("starting_after") if isinstance(nxt, dict) else None
+    return cursor if isinstance(cursor, str) and cursor else None
 
 
 def _parse(model: type[PageT], body: dict[str, Any], path: str) -> PageT:

@@ -5,6 +5,7 @@ Plain async Python, no Prefect: ``tasks/`` wraps ``enrich_batch`` and the tests 
 
 import asyncio
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,9 +17,15 @@ from .contacts import RUN_FATAL, ContactLookup, lookup_contacts
 from .errors import IntercomError, NotFound
 from .listing import Listing, quarantine_record
 from .metrics import EnrichmentMetrics
-from .models import Conversation, PartList
+from .models import Contact, Conversation, PartList, Statistics
 from .pii import PiiPolicy
-from .rows import Lineage, contact_row, conversation_row, part_rows
+from .rows import (
+    ContactLists,
+    Lineage,
+    contact_row,
+    conversation_row,
+    part_rows,
+)
 from .writer import BatchRecords
 
 
@@ -27,6 +34,9 @@ class EnrichOptions:
     include_parts: bool = False
     include_segments: bool = False
     pii: PiiPolicy = field(default_factory=PiiPolicy)
+    # tag id → name from this run's tag snapshot (dimensions.snapshot_dimensions): a contact's
+    # tags are references without names.
+    tag_names: Mapping[str, str] = field(default_factory=dict)
 
 
 def status_of(conv: Conversation, lookup: ContactLookup) -> str:
@@ -47,6 +57,15 @@ class _Parts:
     by_conversation: dict[str, PartList]
     failures: Counter[str]
     quarantine: list[dict[str, Any]]
+    statistics_count: dict[str, int] = field(default_factory=dict)  # by conversation id
+
+
+def _statistics_count(raw: dict[str, Any]) -> int | None:
+    try:
+        stats = Statistics.model_validate(raw.get("statistics") or {})
+    except ValidationError:
+        return None
+    return stats.count_conversation_parts
 
 
 async def _fetch_parts(client: IntercomClient, conversations: list[Conversation]) -> _Parts:
@@ -68,6 +87,9 @@ async def _fetch_parts(client: IntercomClient, conversations: list[Conversation]
             result.quarantine.append(quarantine_record("conversation_parts", raw, exc))
             return
         result.by_conversation[conv.id] = parts
+        count = _statistics_count(raw)
+        if count is not None:
+            result.statistics_count[conv.id] = count
 
     await asyncio.gather(*(one(c) for c in conversations))
     return result
@@ -101,33 +123,48 @@ async def enrich_batch(
         view.update(lookup)
     statuses: Counter[str] = Counter()
     segments_of = view.segments.get if options.include_segments else (lambda _id: None)
+
+    def lists_of(contact: Contact) -> ContactLists:
+        return ContactLists.of(
+            contact,
+            tag_names=options.tag_names,
+            full_tags=view.full_tags.get(contact.id),
+            full_company_ids=view.full_company_ids.get(contact.id),
+        )
+
+    incomplete_parts = 0
     for conv in batch.conversations:
         status = status_of(conv, view)
         statuses[status] += 1
         primary = conv.contact_ids[0] if conv.contact_ids else None
         contact = view.found.get(primary) if primary else None
         part_list = parts.by_conversation.get(conv.id)
-        records.conversations.append(
-            conversation_row(
-                conv,
-                status=status,
-                contact=contact,
-                lineage=lineage,
-                segments=segments_of(primary) if contact and primary else None,
-                parts_total_count=part_list.total_count if part_list else None,
-                parts_returned=len(part_list.conversation_parts) if part_list else None,
-            )
+        row = conversation_row(
+            conv,
+            status=status,
+            contact=contact,
+            lineage=lineage,
+            segments=segments_of(primary) if contact and primary else None,
+            lists=lists_of(contact) if contact else None,
+            parts_total_count=part_list.total_count if part_list else None,
+            parts_returned=len(part_list.conversation_parts) if part_list else None,
+            parts_statistics_count=parts.statistics_count.get(conv.id),
         )
+        incomplete_parts += bool(row["parts_truncated"])
+        records.conversations.append(row)
         if part_list:
             records.conversation_parts.extend(
                 part_rows(conv.id, part_list.conversation_parts, lineage)
             )
     seen: set[str] = set()
+    lists_cut = 0
     for asked in batch.contact_ids:  # in the plan's order, not in the order answers came
         contact = lookup.found.get(asked)
         if contact is not None and contact.id not in seen:  # merged id + canonical: one row
             seen.add(contact.id)
-            records.contacts.append(contact_row(contact, lineage, segments_of(asked)))
+            lists = lists_of(contact)
+            lists_cut += lists.tags_truncated or lists.companies_truncated
+            records.contacts.append(contact_row(contact, lineage, segments_of(asked), lists))
 
     options.pii.apply("conversations", records.conversations)
     options.pii.apply("contacts", records.contacts)
@@ -142,6 +179,10 @@ async def enrich_batch(
         parts_written=len(records.conversation_parts),
         parts_fetch_failed=sum(parts.failures.values()),
         parts_quarantined=len(parts.quarantine),
+        parts_incomplete=incomplete_parts,
+        contact_lists_truncated=lists_cut,
+        contact_search_chunk_reductions=lookup.search_requests_refused,
+        contact_search_chunk_size=lookup.search_chunk_size,
         segments_fetch_failed=len(lookup.segment_failures),
         status_enriched=statuses["enriched"],
         status_no_contact=statuses["no_contact"],
@@ -159,6 +200,7 @@ def listing_metrics(listing: Listing, client: IntercomClient) -> EnrichmentMetri
         conversations_listed=len(listing.entries) + len(listing.quarantine),
         conversations_quarantined=len(listing.quarantine),
         listing_pages=listing.pages,
+        cursor_restarts=listing.cursor_restarts,
         **_request_metrics(client),
     )
 

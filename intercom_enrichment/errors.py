@@ -8,7 +8,7 @@
     └── IntercomError              an answer (or no answer) from the API
         ├── RetryableError         worth another attempt
         │   ├── RateLimited        429 (wait until X-RateLimit-Reset / Retry-After)
-        │   ├── ServerError        5xx
+        │   ├── ServerError        5xx, 408 (request timeout) and 409 (conflict)
         │   ├── TransportError     connection dropped, refused, timed out (INTERCOM_REQUEST_TIMEOUT)
         │   └── MalformedResponse  2xx whose body is not the JSON object expected (not UTF-8,
         │                          not JSON, nested too deep)
@@ -21,7 +21,7 @@
             ├── Unauthorized       401 (invalid token, or a token for another region)
             ├── Forbidden          403 (plan restricted, missing scope)
             ├── BadRequest         400 (unknown Intercom-Version, bad query)
-            │   └── InvalidCursor  400 on a cursor: restart that listing
+            │   └── InvalidCursor  400 naming starting_after (or a cursor code): restart
             ├── NotFound           404
             ├── ContactMerged      410, with the canonical contact id from the Link header
             └── NotIntercom        the server answered something that is not Intercom's API
@@ -181,6 +181,20 @@ def clean_text(value: object, limit: int = 200) -> str | None:
     return text[:limit] + ("…" if len(text) > limit else "")
 
 
+# Intercom's own Python SDK retries 408, 409, 429 and 5xx (intercom/python-intercom,
+# core/http_client.py); 408 is a documented status of the API (developers.intercom.com, Errors).
+TRANSIENT_4XX = frozenset({408, 409})
+
+
+def _names_cursor(code: str | None, message: str | None) -> bool:
+    """A rejected cursor: documented as 400 ``client_error`` "Invalid starting_after param…"
+    (developers.intercom.com, Pagination / error codes), so the message decides, not the code;
+    a code naming "cursor" is accepted too."""
+    return (code is not None and "cursor" in code) or (
+        message is not None and "starting_after" in message
+    )
+
+
 def _error_body(response: httpx.Response) -> tuple[str | None, str | None, str | None]:
     """(code, message, request_id) from an Intercom ``error.list`` body, if it is one."""
     try:
@@ -242,7 +256,7 @@ def classify(response: httpx.Response, *, now: float) -> IntercomError | None:
         reset = _float_header(response.headers, "x-ratelimit-reset")
         retry_at = now + retry_after if retry_after is not None else reset
         return RateLimited(text, retry_at=retry_at, **kw)
-    if status >= 500:
+    if status >= 500 or status in TRANSIENT_4XX:
         return ServerError(text, **kw)
     if code is None and "json" not in content_type:
         return NotIntercom(
@@ -257,6 +271,6 @@ def classify(response: httpx.Response, *, now: float) -> IntercomError | None:
     if status == 410:
         match = _LINK_CANONICAL.search(response.headers.get("link", ""))
         return ContactMerged(text, canonical_id=match.group(1) if match else None, **kw)
-    if status == 400 and code is not None and "cursor" in code:
+    if status == 400 and _names_cursor(code, message):
         return InvalidCursor(text, **kw)
     return BadRequest(text, **kw)

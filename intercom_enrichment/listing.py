@@ -6,6 +6,11 @@ open and does not promise an order, so each (sub-)window asks one second wider o
 keeps only what it owns (``start <= updated_at < end``); results are then de-duplicated by id,
 keeping the greatest ``updated_at``. Neither strict nor inclusive servers, nor conversations that
 appear on two pages, can make a conversation count twice or go missing.
+
+A rejected cursor is documented as 400 ``client_error`` "Invalid starting_after param…": any 400
+to a page request that carried ``starting_after`` (every page after the first), or whose message
+names it, restarts that (sub-)listing from its first page, at most ``CURSOR_RESTARTS`` times;
+the de-duplication makes the pages seen twice harmless.
 """
 
 import asyncio
@@ -18,7 +23,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from .client import IntercomClient
-from .errors import InvalidCursor
+from .errors import BadRequest, InvalidCursor
 from .guards import loggable, quarantine_id, timestamp_reason
 from .models import Conversation, ConversationPage
 from .settings import SEARCH_PAGE_SIZE
@@ -39,6 +44,7 @@ class Listing:
     spill: ConversationSpill
     quarantine: list[dict[str, Any]] = field(default_factory=list)  # items that failed validation
     pages: int = 0
+    cursor_restarts: int = 0
 
     @property
     def conversations(self) -> list[Conversation]:
@@ -55,6 +61,7 @@ class _Collector:
     by_id: dict[str, ListedConversation] = field(default_factory=dict)
     invalid: dict[str, dict[str, Any]] = field(default_factory=dict)
     pages: int = 0
+    cursor_restarts: int = 0
 
     def add(self, page: ConversationPage, owner: Window) -> None:
         self.pages += 1
@@ -112,18 +119,27 @@ def _bounds(window: Window) -> tuple[int, int]:
     return math.floor(window.start.timestamp()) - 1, math.ceil(window.end.timestamp())
 
 
+def cursor_rejected(exc: BadRequest, pages_before: int) -> bool:
+    """A 400 to a request that carried ``starting_after`` (any page after the first), or an
+    error that names the cursor."""
+    return isinstance(exc, InvalidCursor) or pages_before > 0
+
+
 async def _page_through(
     client: IntercomClient, window: Window, sink: _Collector, per_page: int
 ) -> None:
     lo, hi = _bounds(window)
     for attempt in range(CURSOR_RESTARTS + 1):
+        pages = 0
         try:
             async for page in client.search_conversations(lo, hi, per_page=per_page):
+                pages += 1
                 sink.add(page, window)
             return
-        except InvalidCursor:
-            if attempt == CURSOR_RESTARTS:
+        except BadRequest as exc:
+            if attempt == CURSOR_RESTARTS or not cursor_rejected(exc, pages):
                 raise
+            sink.cursor_restarts += 1
             log.warning("cursor rejected while listing %s: restarting that sub-window", window.key)
 
 
@@ -146,7 +162,9 @@ async def list_window(
         sink.spill.close()
         raise
     entries = sorted(sink.by_id.values(), key=lambda c: (len(c.id), c.id))
-    return Listing(entries, sink.spill, list(sink.invalid.values()), sink.pages)
+    return Listing(
+        entries, sink.spill, list(sink.invalid.values()), sink.pages, sink.cursor_restarts
+    )
 
 
 async def _list_into(
@@ -171,7 +189,11 @@ async def _list_into(
         await asyncio.gather(*(_page_through(client, sub, sink, per_page) for sub in subs))
     else:
         try:
-            async for page in pages:
+            async for page in pages:  # every request here carries starting_after
                 sink.add(page, window)
-        except InvalidCursor:
+        except BadRequest as exc:
+            if not cursor_rejected(exc, 1):
+                raise
+            sink.cursor_restarts += 1
+            log.warning("cursor rejected while listing %s: restarting it", window.key)
             await _page_through(client, window, sink, per_page)

@@ -21,6 +21,11 @@ class EnrichmentMetrics:
     parts_written: int = 0
     parts_fetch_failed: int = 0
     parts_quarantined: int = 0
+    parts_incomplete: int = 0  # conversations with parts_truncated = true
+    contact_lists_truncated: int = 0  # contacts with tags_truncated or companies_truncated
+    contact_search_chunk_reductions: int = 0  # 400s to a contact search that halved the IN list
+    contact_search_chunk_size: int = field(default=0, metadata={"combine": "min"})
+    cursor_restarts: int = 0  # listings restarted after a rejected cursor
     segments_fetch_failed: int = 0
     listing_pages: int = 0
     api_requests: int = 0
@@ -33,6 +38,7 @@ class EnrichmentMetrics:
     status_contact_unresolvable: int = 0
     status_failed: int = 0
     requests_by_endpoint: Mapping[str, int] = field(default_factory=dict)
+    dimension_rows: Mapping[str, int] = field(default_factory=dict)  # dimensions/<name>.parquet
     failure_reasons: Mapping[str, int] = field(default_factory=dict)
 
     def __add__(self, other: "EnrichmentMetrics") -> "EnrichmentMetrics":
@@ -41,7 +47,12 @@ class EnrichmentMetrics:
         values: dict[str, Any] = {}
         for f in fields(self):
             a, b = getattr(self, f.name), getattr(other, f.name)
-            values[f.name] = dict(Counter(a) + Counter(b)) if isinstance(a, Mapping) else a + b
+            if f.metadata.get("combine") == "min":  # the smallest size in use, 0 = none
+                values[f.name] = min(a, b) if a and b else a or b
+            elif isinstance(a, Mapping):
+                values[f.name] = dict(Counter(a) + Counter(b))
+            else:
+                values[f.name] = a + b
         return EnrichmentMetrics(**values)
 
     @classmethod
@@ -76,4 +87,5 @@ class EnrichmentMetrics:
         data["rate_limit_wait_seconds"] = round(self.rate_limit_wait_seconds, 3)
         data["requests_by_endpoint"] = dict(sorted(self.requests_by_endpoint.items()))
         data["failure_reasons"] = dict(sorted(self.failure_reasons.items()))
+        data["dimension_rows"] = dict(sorted(self.dimension_rows.items()))
         return data

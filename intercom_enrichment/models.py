@@ -62,6 +62,7 @@ def _empty_if_null(value: Any) -> Any:
 
 
 Id = Annotated[str, BeforeValidator(_id)]
+Ids = Annotated[list[Id], BeforeValidator(lambda v: [] if v is None else v)]
 Attributes = Annotated[dict[str, Any], BeforeValidator(_empty_if_null)]
 AssigneeId = Annotated[str | None, BeforeValidator(_assignee)]
 Unix = Annotated[int, BeforeValidator(_unix), AfterValidator(_in_range)]
@@ -199,12 +200,25 @@ class Location(Model):
     continent_code: str | None = None
 
 
-class IdList(Model):
-    data: list[Ref] = Field(default_factory=list)
+class RefList(Model):
+    """A contact's ``tags`` / ``companies``: references ``{type, id, url}`` without names, at most
+    10 of them, with ``has_more`` when there are more (Intercom-OpenAPI descriptions/2.16,
+    contact schema; names come from GET /tags, full lists from GET /contacts/{id}/tags and
+    /companies). A ``name``, where a server sends one, is kept as a fallback."""
 
-
-class NamedList(Model):
     data: list[Tag] = Field(default_factory=list)
+    has_more: bool | None = None
+    total_count: int | None = None
+
+    @property
+    def ids(self) -> list[str]:
+        return list(dict.fromkeys(item.id for item in self.data if item.id))
+
+    @property
+    def cut(self) -> bool:
+        """Whether the list says it is incomplete."""
+        more = bool(self.has_more) or (self.total_count or 0) > len(self.data)
+        return more
 
 
 class Contact(Record):
@@ -227,13 +241,33 @@ class Contact(Record):
     language_override: str | None = None
     location: Location | None = None
     custom_attributes: Attributes = Field(default_factory=dict)
-    tags: NamedList | None = None
-    companies: IdList | None = None
+    tags: Annotated[RefList, BeforeValidator(_empty_if_null)] = Field(default_factory=RefList)
+    companies: Annotated[RefList, BeforeValidator(_empty_if_null)] = Field(default_factory=RefList)
 
 
 class Segment(Record):
     id: Id
     name: str | None = None
+    person_type: str | None = None
+
+
+class Admin(Model):
+    """An item of GET /admins (``admin.list``)."""
+
+    id: Id
+    name: str | None = None
+    email: str | None = None
+    job_title: str | None = None
+    away_mode_enabled: bool | None = None
+    team_ids: Ids = Field(default_factory=list)
+
+
+class Team(Model):
+    """An item of GET /teams (``team.list``)."""
+
+    id: Id
+    name: str | None = None
+    admin_ids: Ids = Field(default_factory=list)
 
 
 class NextPage(Model):

@@ -14,7 +14,7 @@ Layout and invariants of what is written: docs/data-contract.md.
 
 import asyncio
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
@@ -24,9 +24,11 @@ from .batching import ConversationBatch, plan_batches
 from .budget import RateBudget
 from .client import IntercomClient
 from .contacts import ContactLookup
+from .dimensions import DimensionSnapshot, snapshot_dimensions
 from .enrich import EnrichOptions, enrich_batch, listing_metrics
 from .listing import Listing, list_window
 from .metrics import EnrichmentMetrics
+from .pii import PiiPolicy
 from .rows import Lineage
 from .schema import SCHEMA_VERSION
 from .settings import SEARCH_PAGE_SIZE, IntercomSettings
@@ -112,6 +114,12 @@ class WindowExecutor(Protocol):
         same files), with a bounded number of batches in flight."""
         ...
 
+    def dimensions(
+        self, output: str, pii: PiiPolicy
+    ) -> tuple[DimensionSnapshot, EnrichmentMetrics]:
+        """Snapshot admins, teams, tags and segments into ``output`` (dimensions.py)."""
+        ...
+
     def reduce(self, parts: list[EnrichmentMetrics]) -> EnrichmentMetrics:
         """The run's metrics, summed once."""
         ...
@@ -168,11 +176,15 @@ def _run(
             owners = [p for p in plans if not p.continuation]
             continuations = [p for p in plans if p.continuation]
             quarantined = job.options.pii.scrub_quarantine(listing.quarantine)
-            parts = [listed]
+            # Names of teammates, teams, tags, segments: after a listing that succeeded (a run
+            # that fails there publishes nothing); contacts' tags are ids the snapshot names.
+            dims, dims_metrics = executor.dimensions(job.output, job.options.pii)
+            options = replace(job.options, tag_names=dims.tag_names)
+            parts = [listed, dims_metrics]
             known = ContactLookup()  # what owner batches hand on to continuation batches
 
             def enrich(batches: SpilledBatches) -> None:
-                for records, metrics in executor.enrich(batches, lineage, job.options):
+                for records, metrics in executor.enrich(batches, lineage, options):
                     if records.carried is not None:
                         known.update(records.carried)
                     writer.append(records)
@@ -251,6 +263,17 @@ class AsyncioExecutor:
         step = self.batches_in_flight
         for first in range(0, len(batches), step):
             yield from self._runner.run(group(batches[first : first + step]))
+
+    def dimensions(
+        self, output: str, pii: PiiPolicy
+    ) -> tuple[DimensionSnapshot, EnrichmentMetrics]:
+        async def snapshot() -> tuple[DimensionSnapshot, EnrichmentMetrics]:
+            with Storage(output) as storage:
+                async with self._client() as client:
+                    dims = await snapshot_dimensions(client, storage, pii)
+            return dims, dims.metrics(client)
+
+        return self._runner.run(snapshot())
 
     def reduce(self, parts: list[EnrichmentMetrics]) -> EnrichmentMetrics:
         return EnrichmentMetrics.total(parts)

@@ -1,11 +1,12 @@
 """Intercom objects → flat rows of the contract's tables (ids as strings, times in UTC)."""
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from .models import Contact, Conversation, ConversationPart
+from .models import Contact, Conversation, ConversationPart, Tag
 from .schema import CONTACT_FIELDS
 from .windows import Window
 
@@ -33,13 +34,62 @@ def json_text(value: dict[str, Any] | None) -> str | None:
 
 
 CONTACT_DETAIL_COLUMNS = tuple(name for name, _ in CONTACT_FIELDS)
+MAX_RETURNED_PARTS = 500  # GET /conversations/{id} returns at most the 500 most recent parts
 
 
-def contact_details(contact: Contact | None, segments: list[str] | None = None) -> dict[str, Any]:
+@dataclass(frozen=True)
+class ContactLists:
+    """A contact's tags and companies, complete where they could be: ``*_truncated`` says a list
+    is still cut (the contact said ``has_more`` and the full list could not be fetched)."""
+
+    tag_ids: list[str]
+    tag_names: list[str]
+    company_ids: list[str]
+    tags_truncated: bool
+    companies_truncated: bool
+
+    @classmethod
+    def of(
+        cls,
+        contact: Contact,
+        *,
+        tag_names: Mapping[str, str],
+        full_tags: list[Tag] | None = None,
+        full_company_ids: list[str] | None = None,
+    ) -> "ContactLists":
+        """Tag names through the tag snapshot (``tag_names``: id → name); a name the reference
+        itself carries is the fallback; an id with no known name keeps its id, not its name."""
+        tags = full_tags if full_tags is not None else contact.tags.data
+        ids = list(dict.fromkeys(t.id for t in tags if t.id))
+        named = {t.id: t.name for t in tags if t.id and t.name}
+        names = [n for n in (tag_names.get(i) or named.get(i) for i in ids) if n]
+        companies = full_company_ids if full_company_ids is not None else contact.companies.ids
+        return cls(
+            tag_ids=ids,
+            tag_names=names,
+            company_ids=companies,
+            tags_truncated=full_tags is None and contact.tags.cut,
+            companies_truncated=full_company_ids is None and contact.companies.cut,
+        )
+
+
+def parts_incomplete(returned: int, total_count: int | None, statistics_count: int | None) -> bool:
+    """Fewer parts came back than either count says, or exactly the 500 the API returns at most
+    (``total_count`` is undocumented; ../shared/docs/intercom-api.md, airbytehq/airbyte#39463)."""
+    counts = [c for c in (total_count, statistics_count) if c is not None]
+    return returned >= MAX_RETURNED_PARTS or any(returned < c for c in counts)
+
+
+def contact_details(
+    contact: Contact | None,
+    segments: list[str] | None = None,
+    lists: ContactLists | None = None,
+) -> dict[str, Any]:
     """The contact columns shared by both tables (unprefixed names)."""
     if contact is None:
         return dict.fromkeys(CONTACT_DETAIL_COLUMNS)
     location = contact.location
+    lists = lists or ContactLists.of(contact, tag_names={})
     return {
         "external_id": contact.external_id,
         "email": contact.email,
@@ -51,18 +101,22 @@ def contact_details(contact: Contact | None, segments: list[str] | None = None) 
         "created_at": utc(contact.created_at),
         "last_seen_at": utc(contact.last_seen_at),
         "custom_attributes": json_text(contact.custom_attributes),
-        "company_ids": [c.id for c in contact.companies.data if c.id] if contact.companies else [],
+        "company_ids": lists.company_ids,
         "segment_names": segments,
     }
 
 
 def contact_row(
-    contact: Contact, lineage: Lineage, segments: list[str] | None = None
+    contact: Contact,
+    lineage: Lineage,
+    segments: list[str] | None = None,
+    lists: ContactLists | None = None,
 ) -> dict[str, Any]:
     location = contact.location
+    lists = lists or ContactLists.of(contact, tag_names={})
     return {
         "contact_id": contact.id,
-        **contact_details(contact, segments),
+        **contact_details(contact, segments, lists),
         "email_domain": contact.email_domain,
         "region": location.region if location else None,
         "country_code": location.country_code if location else None,
@@ -74,7 +128,10 @@ def contact_row(
         "browser": contact.browser,
         "os": contact.os,
         "language_override": contact.language_override,
-        "tag_names": [t.name for t in contact.tags.data if t.name] if contact.tags else [],
+        "tag_names": lists.tag_names,
+        "tag_ids": lists.tag_ids,
+        "tags_truncated": lists.tags_truncated,
+        "companies_truncated": lists.companies_truncated,
         **lineage.columns(),
     }
 
@@ -86,14 +143,16 @@ def conversation_row(
     contact: Contact | None,
     lineage: Lineage,
     segments: list[str] | None = None,
+    lists: ContactLists | None = None,
     parts_total_count: int | None = None,
     parts_returned: int | None = None,
+    parts_statistics_count: int | None = None,
 ) -> dict[str, Any]:
     stats, rating, sla = conv.statistics, conv.conversation_rating, conv.sla_applied
     source = conv.source
     author = source.author if source else None
     contact_ids = conv.contact_ids
-    details = contact_details(contact, segments)
+    details = contact_details(contact, segments, lists)
     return {
         "conversation_id": conv.id,
         "created_at": utc(conv.created_at),
@@ -135,8 +194,14 @@ def conversation_row(
         "parts_total_count": parts_total_count,
         "parts_truncated": (
             None
-            if parts_total_count is None or parts_returned is None
-            else parts_total_count > parts_returned
+            if parts_returned is None
+            else parts_incomplete(
+                parts_returned,
+                parts_total_count,
+                parts_statistics_count
+                if parts_statistics_count is not None
+                else (stats.count_conversation_parts if stats else None),
+            )
         ),
         **lineage.columns(),
     }

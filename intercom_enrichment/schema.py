@@ -115,10 +115,37 @@ CONTACTS = _schema(
     ("os", STR),
     ("language_override", STR),
     ("tag_names", STRS),
+    ("tag_ids", STRS),
+    ("tags_truncated", BOOL),
+    ("companies_truncated", BOOL),
     ("window_start", TS, False),
     ("window_end", TS, False),
     ("extracted_at", TS, False),
 )
+
+# Dimension snapshots (dimensions/<name>.parquet): whole tables, replaced atomically per run.
+ADMINS = _schema(
+    ("admin_id", STR, False),
+    ("name", STR),
+    ("email", STR),
+    ("job_title", STR),
+    ("away_mode_enabled", BOOL),
+    ("team_ids", STRS),
+    ("extracted_at", TS, False),
+)
+TEAMS = _schema(
+    ("team_id", STR, False), ("name", STR), ("admin_ids", STRS), ("extracted_at", TS, False)
+)
+TAGS = _schema(("tag_id", STR, False), ("name", STR), ("extracted_at", TS, False))
+SEGMENTS = _schema(
+    ("segment_id", STR, False), ("name", STR), ("person_type", STR), ("extracted_at", TS, False)
+)
+DIMENSIONS: dict[str, pa.Schema] = {
+    "admins": ADMINS,
+    "teams": TEAMS,
+    "tags": TAGS,
+    "segments": SEGMENTS,
+}
 
 TABLES: dict[str, pa.Schema] = {
     "conversations": CONVERSATIONS,

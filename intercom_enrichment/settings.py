@@ -22,11 +22,22 @@ REGION_BASE_URLS: dict[str, str] = {
     "eu": "https://api.eu.intercom.io",
     "au": "https://api.au.intercom.io",
 }
-DEFAULT_API_VERSION = "2.14"
-KNOWN_API_VERSIONS = frozenset(f"2.{minor}" for minor in range(17))
+# Intercom-Version: every published version (1.0–1.4, 2.0–2.17 and "Preview";
+# developers.intercom.com, "Update your API version"). 2.16 is the newest stable one in
+# intercom/Intercom-OpenAPI (descriptions/2.16/api.intercom.io.yaml) and the first whose
+# GET /contacts/{id} answers a merged contact with 410 + Link: up to 2.15 it answers 404, so
+# merges cannot be followed there.
+DEFAULT_API_VERSION = "2.16"
+KNOWN_API_VERSIONS = frozenset(
+    [f"1.{minor}" for minor in range(5)] + [f"2.{minor}" for minor in range(18)] + ["Preview"]
+)
 
 SEARCH_PAGE_SIZE = 150  # POST /conversations/search: max per_page
-CONTACT_SEARCH_MAX_IDS = 150  # POST /contacts/search: ids per `IN` filter (per_page cap)
+# POST /contacts/search: ids per `IN` filter. The size is undocumented (IN is "a shortcut for OR"
+# and a group allows 15 filters), so 150 (the per_page cap) is only where the client starts: on a
+# 400 it halves down to the floor and remembers what works (contacts.ChunkSizer).
+CONTACT_SEARCH_MAX_IDS = 150
+CONTACT_SEARCH_MIN_IDS = 5
 
 ENV_TOKEN = "INTERCOM_ACCESS_TOKEN"
 ENV_BASE_URL = "INTERCOM_BASE_URL"
@@ -109,7 +120,9 @@ class IntercomSettings(BaseModel):
     @classmethod
     def _known_version(cls, value: str) -> str:
         if value not in KNOWN_API_VERSIONS:
-            raise ValueError(f"unknown Intercom-Version {value!r} (expected 2.0 … 2.16)")
+            raise ValueError(
+                f"unknown Intercom-Version {value!r} (expected 1.0 … 1.4, 2.0 … 2.17 or Preview)"
+            )
         return value
 
     @property

@@ -16,10 +16,12 @@ from prefect.tasks import exponential_backoff
 
 from intercom_enrichment.batching import ConversationBatch
 from intercom_enrichment.client import IntercomClient
+from intercom_enrichment.dimensions import DimensionSnapshot
 from intercom_enrichment.enrich import EnrichOptions, enrich_batch, listing_metrics
 from intercom_enrichment.errors import RetryableError
 from intercom_enrichment.listing import Listing, list_window
 from intercom_enrichment.metrics import EnrichmentMetrics
+from intercom_enrichment.pii import PiiPolicy
 from intercom_enrichment.pipeline import BATCHES_IN_FLIGHT, BatchResult
 from intercom_enrichment.rows import Lineage
 from intercom_enrichment.settings import IntercomSettings
@@ -43,7 +45,7 @@ def _gate(global_limit: str | None) -> GlobalLimitGate | None:
     return GlobalLimitGate(global_limit) if global_limit else None
 
 
-_RETRY = {
+RETRY = {
     "retries": 2,
     "retry_delay_seconds": exponential_backoff(backoff_factor=5),
     "retry_jitter_factor": 0.5,
@@ -53,7 +55,7 @@ _RETRY = {
 }
 
 
-@task(name="list-conversations", **_RETRY)
+@task(name="list-conversations", **RETRY)
 def list_conversations(
     settings: IntercomSettings, window: Window, global_limit: str | None = None
 ) -> tuple[Listing, EnrichmentMetrics]:
@@ -77,7 +79,7 @@ def list_conversations(
     return listing, metrics
 
 
-@task(name="enrich-batch", task_run_name="enrich-batch-{batch.index}", **_RETRY)
+@task(name="enrich-batch", task_run_name="enrich-batch-{batch.index}", **RETRY)
 async def enrich_conversation_batch(
     settings: IntercomSettings,
     batch: ConversationBatch,
@@ -144,6 +146,14 @@ class TaskExecutor:
             for future in futures:  # in batch order, so reruns write the same files
                 yield future.result()
             del futures
+
+    def dimensions(
+        self, output: str, pii: PiiPolicy
+    ) -> tuple[DimensionSnapshot, EnrichmentMetrics]:
+        from tasks.dimensions import snapshot_dimensions_task
+
+        # Called like the listing: it writes the output from the flow's process.
+        return snapshot_dimensions_task(self.settings, output, pii, self.global_limit)
 
     def reduce(self, parts: list[EnrichmentMetrics]) -> EnrichmentMetrics:
         return reduce_metrics(parts)

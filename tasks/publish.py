@@ -39,7 +39,8 @@ def summary_markdown(
         f"{metrics.conversations_written}, quarantined {metrics.conversations_quarantined}",
         f"- contacts: {metrics.contacts_unique} distinct, {metrics.contacts_fetched} fetched, "
         f"{metrics.contacts_not_found} not found, {metrics.contact_lookups_failed} failed",
-        f"- parts written {metrics.parts_written}",
+        f"- parts written {metrics.parts_written}; conversations with incomplete parts "
+        f"{metrics.parts_incomplete}",
         f"- API requests {metrics.api_requests} ({_endpoints(metrics)}), retries "
         f"{metrics.api_retries}, answered 429 {metrics.api_rate_limited}, "
         f"{metrics.rate_limit_wait_seconds:.1f} request-seconds waiting for the rate limit",

@@ -3,6 +3,12 @@
 It deliberately differs from the sandbox wherever the API documentation leaves room: results in
 descending or scrambled order, strict or inclusive ``>``/``<``, a different cursor format,
 optional repeats across pages. The client must get every conversation exactly once from both.
+
+Written from the OpenAPI descriptions, not from the sandbox: merged contacts answer 410 + Link
+only from Intercom-Version 2.16 (404 before), an optional IN limit answers 400
+``parameter_invalid``, rejected cursors get the documented 400 ``client_error`` "Invalid
+starting_after param", and the workspace lists and a contact's full tags/companies are served
+from whatever the test puts in.
 """
 
 import json
@@ -71,6 +77,13 @@ class FakeIntercom:
     token: str = "fake-token"
     requests: list[str] = field(default_factory=list)
     fail_next: list[httpx.Response] = field(default_factory=list)  # served before anything else
+    merged: dict[str, str] = field(default_factory=dict)  # merged id → canonical id
+    in_limit: int | None = None  # most ids one IN search takes
+    reject_cursors: int = 0  # the next n page requests with a cursor get the cursor error
+    contact_tags: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # full lists
+    contact_companies: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    workspace: dict[str, dict[str, Any]] = field(default_factory=dict)  # "/admins" → body
+    full_conversations: dict[str, dict[str, Any]] = field(default_factory=dict)  # GET by id
 
     def transport(self) -> httpx.MockTransport:
         return httpx.MockTransport(self.handle)
@@ -86,17 +99,51 @@ class FakeIntercom:
             return self._search(json.loads(request.content))
         if path == "/contacts/search":
             ids = json.loads(request.content)["query"]["value"]
+            if self.in_limit is not None and len(ids) > self.in_limit:
+                return error(400, "parameter_invalid", "Too many values for IN")
             data = [
                 self.contacts[i] for i in ids if i in self.contacts and i not in self.unsearchable
             ]
             return httpx.Response(
                 200, json={"type": "list", "data": data, "total_count": len(data)}
             )
-        if path.startswith("/contacts/"):
-            cid = path.rsplit("/", 1)[1]
-            if cid in self.contacts:
-                return httpx.Response(200, json=self.contacts[cid])
+        if path in self.workspace:
+            return httpx.Response(200, json=self.workspace[path])
+        parts = path.strip("/").split("/")
+        if parts[0] == "conversations" and len(parts) == 2:
+            if parts[1] in self.full_conversations:
+                return httpx.Response(200, json=self.full_conversations[parts[1]])
+            return error(404, "not_found", "Resource Not Found")
+        if parts[0] == "contacts" and len(parts) in (2, 3):
+            return self._contact(request, parts[1], parts[2] if len(parts) == 3 else None)
+        return error(404, "not_found", "Resource Not Found")
+
+    def _contact(self, request: httpx.Request, cid: str, sub: str | None) -> httpx.Response:
+        if cid in self.merged:
+            version = request.headers.get("intercom-version", "2.14")
+            if version in ("2.16", "2.17", "Preview"):
+                link = {"Link": f'</contacts/{self.merged[cid]}>; rel="canonical"'}
+                return error(410, "contact_merged", "This contact has been merged.", link)
             return error(404, "not_found", "User Not Found")
+        if cid not in self.contacts:
+            return error(404, "not_found", "User Not Found")
+        if sub is None:
+            return httpx.Response(200, json=self.contacts[cid])
+        if sub == "tags" and cid in self.contact_tags:
+            return httpx.Response(200, json={"type": "list", "data": self.contact_tags[cid]})
+        if (
+            sub == "companies" and cid in self.contact_companies
+        ):  # paged by page number, 2 a page (the sandbox: 15)
+            data = self.contact_companies[cid]
+            page = int(request.url.params.get("page", "1"))
+            pages = {
+                "type": "pages",
+                "page": page,
+                "per_page": 2,
+                "total_pages": -(-len(data) // 2),
+            }
+            body = {"type": "list", "data": data[(page - 1) * 2 : page * 2], "pages": pages}
+            return httpx.Response(200, json=body)
         return error(404, "not_found", "Resource Not Found")
 
     def _matches(self, conv: dict[str, Any], filters: list[dict[str, Any]]) -> bool:
@@ -117,6 +164,9 @@ class FakeIntercom:
             random.Random(len(hits)).shuffle(hits)
         per_page = min(body["pagination"].get("per_page", 20), 150)
         cursor = body["pagination"].get("starting_after")
+        if cursor and self.reject_cursors > 0:
+            self.reject_cursors -= 1
+            return error(400, "client_error", "Invalid starting_after param")
         offset = int(cursor.split(":")[1]) if cursor else 0
         page = hits[offset : offset + per_page]
         if cursor and self.duplicate_across_pages:

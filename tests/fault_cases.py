@@ -182,6 +182,14 @@ CASES: tuple[FaultCase, ...] = (
         sandbox={"retry_after_header": True, "rate_limit": 12},
     ),
     FaultCase(
+        "408 and 409 bursts (retried like 5xx)",
+        (
+            FaultRule("contacts.get", "408", first_n=3),
+            FaultRule("conversations.get", "409", first_n=3),
+        ),
+        options=PARTS,
+    ),
+    FaultCase(
         "dropped connections",
         (FaultRule("conversations.get", "drop", first_n=10),),
         options=PARTS,

@@ -11,7 +11,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from intercom_enrichment.sandbox import FaultRule
-from intercom_enrichment.schema import TABLES
+from intercom_enrichment.schema import DIMENSIONS, TABLES
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 
@@ -50,9 +50,13 @@ def test_flow_writes_the_contract_and_publishes_artifacts(world, tmp_path: Path)
     assert result["conversations_written"] == 600 == result["conversations_listed"]
     for path in tmp_path.rglob("*.parquet"):
         table = path.parts[len(tmp_path.parts)]
+        if table == "dimensions":
+            assert pq.read_schema(path).remove_metadata() == DIMENSIONS[path.stem], path
+            continue
         if table not in TABLES:
             continue  # current/ and marts/ (tests/test_marts.py)
         assert pq.read_schema(path).remove_metadata() == TABLES[table], path
+    assert {p.stem for p in (tmp_path / "dimensions").glob("*.parquet")} == set(DIMENSIONS)
     conversations = read(tmp_path, "conversations")
     assert conversations.num_rows == 600
     assert len(set(conversations.column("conversation_id").to_pylist())) == 600
@@ -62,6 +66,7 @@ def test_flow_writes_the_contract_and_publishes_artifacts(world, tmp_path: Path)
     assert (
         0 < contacts.num_rows <= result["contacts_fetched"]
     )  # a merged id and its canonical: one row
+    assert any(contacts.column("tag_names").to_pylist())  # resolved through the tag snapshot
     enriched = conversations.filter(ds.field("enrichment_status") == "enriched")
     assert set(enriched.column("contact_email").to_pylist()) <= set(
         contacts.column("email").to_pylist()

@@ -128,3 +128,41 @@ def test_nulls_and_integers_where_objects_and_strings_are_usual(examples: dict[s
         {**examples["contact.v2.16.json"], "external_id": 70, "custom_attributes": None}
     )
     assert contact.external_id == "70" and contact.custom_attributes == {}
+
+
+def test_contact_tags_and_companies_are_references_with_has_more(examples: dict[str, dict]) -> None:
+    plain = Contact.model_validate(examples["contact.v2.16.json"])
+    assert plain.tags.data == [] and not plain.tags.cut and not plain.companies.cut
+    refs = [{"type": "tag", "id": str(k), "url": f"/tags/{k}"} for k in range(10)]
+    cut = Contact.model_validate(
+        {
+            **examples["contact.v2.16.json"],
+            "tags": {"type": "list", "data": refs, "has_more": True, "total_count": 14},
+            "companies": None,
+        }
+    )
+    assert cut.tags.ids == [str(k) for k in range(10)] and cut.tags.cut
+    assert all(t.name is None for t in cut.tags.data) and cut.companies.ids == []
+
+
+@pytest.mark.parametrize(
+    ("code", "message", "cursor"),
+    [
+        ("client_error", "Invalid starting_after param", True),  # the documented one
+        ("invalid_cursor", "bad", True),
+        ("parameter_invalid", "Invalid per_page", False),
+    ],
+)
+def test_a_cursor_error_is_told_by_its_message_or_code(
+    code: str, message: str, cursor: bool
+) -> None:
+    body = {"type": "error.list", "errors": [{"code": code, "message": message}]}
+    err = classify(_response(400, body), now=0)
+    assert isinstance(err, errors.BadRequest)
+    assert isinstance(err, errors.InvalidCursor) == cursor
+
+
+@pytest.mark.parametrize("status", [408, 409])
+def test_408_and_409_are_transient(status: int) -> None:
+    body = {"type": "error.list", "errors": [{"code": "x", "message": "y"}]}
+    assert isinstance(classify(_response(status, body), now=0), errors.RetryableError)

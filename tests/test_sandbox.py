@@ -224,12 +224,13 @@ def test_bad_queries_and_cursors_are_400(client: httpx.Client) -> None:
     for cursor in ("garbage!", "eyJvZmZzZXQiOiA1fQ", ""):
         response = client.post("/conversations/search", json=_window_query(START, END, 5, cursor))
         assert response.status_code == 400
-        assert _error(response)[0] == "invalid_cursor"
+        assert _error(response)[0] == "client_error"  # as documented: the code says no "cursor"
+        assert "starting_after" in _error(response)[1]
     # A valid cursor of another query is refused too.
     first = client.post("/conversations/search", json=_window_query(START, END, 5)).json()
     cursor = first["pages"]["next"]["starting_after"]
     response = client.post("/conversations/search", json=_window_query(START, END - 1, 5, cursor))
-    assert response.status_code == 400 and _error(response)[0] == "invalid_cursor"
+    assert response.status_code == 400 and _error(response)[0] == "client_error"
     response = client.post("/conversations/search", content=b"{not json")
     assert response.status_code == 400
 
@@ -268,6 +269,124 @@ def test_large_world_answers_its_last_hour_without_generating_the_rest(
     assert len(body["conversations"]) == 150
     assert all(c["updated_at"] >= END - 3_600 for c in body["conversations"])
     assert len(built) == 150  # the page, not the 8,000 of the hour nor the 200,000 of the world
+
+
+# -- contacts ----------------------------------------------------------------------------------
+
+
+def test_contacts_search_omits_deleted_merged_and_unsearchable(
+    sandbox: SandboxServer, client: httpx.Client
+) -> None:
+    world = sandbox.world
+    all_ids = [world.contact_id(j) for j in range(world.contact_count)]
+    active = [world.contact_id(j) for j in range(120) if world.contact_status(j) == "active"]
+    assert 40 < len(active) < 110
+    query = {"field": "id", "operator": "IN", "value": [*all_ids, "f" * 24]}
+    found: list[str] = []
+    cursor = None
+    while True:
+        pagination = {"per_page": 7, "starting_after": cursor}
+        body = {"query": {"operator": "AND", "value": [query]}, "pagination": pagination}
+        page = client.post("/contacts/search", json=body).json()
+        assert page["type"] == "list" and page["total_count"] == len(active)
+        found += [contact["id"] for contact in page["data"]]
+        if "next" not in page["pages"]:
+            break
+        cursor = page["pages"]["next"]["starting_after"]
+    assert found == active
+    unsearchable = world.contact_id(_status_examples(world)["unsearchable"])
+    assert client.get(f"/contacts/{unsearchable}").status_code == 200
+
+
+def test_get_contact_statuses(sandbox: SandboxServer, client: httpx.Client) -> None:
+    world = sandbox.world
+    examples = _status_examples(world)
+    deleted = client.get(f"/contacts/{world.contact_id(examples['deleted'])}")
+    assert deleted.status_code == 404 and _error(deleted) == ("not_found", "User Not Found")
+    assert client.get("/contacts/0123456789abcdef01234567").status_code == 404
+    merged_id = world.contact_id(examples["merged"])
+    old = client.get(f"/contacts/{merged_id}")  # no Intercom-Version: the app's 2.14
+    assert old.status_code == 404 and _error(old) == ("not_found", "User Not Found")
+    merged = client.get(f"/contacts/{merged_id}", headers={"Intercom-Version": "2.16"})
+    assert merged.status_code == 410 and _error(merged)[0] == "contact_merged"
+    link = merged.headers["Link"]
+    assert link.startswith("</contacts/") and link.endswith('>; rel="canonical"')
+    canonical = client.get(link[1 : link.index(">")])
+    assert canonical.status_code == 200
+    assert world.contact_status(world.contact_index(canonical.json()["id"]) or 0) == "active"
+    active = world.contact_id(examples["active"])
+    contact = client.get(f"/contacts/{active}").json()
+    assert contact["type"] == "contact" and contact["id"] == active
+    assert set(contact) >= _EXAMPLE_CONTACT_FIELDS
+    segments = client.get(f"/contacts/{active}/segments")
+    assert segments.status_code == 200 and segments.json()["type"] == "list"
+    deleted_id = world.contact_id(examples["deleted"])
+    assert client.get(f"/contacts/{deleted_id}/segments").status_code == 404
+
+
+_EXAMPLE_CONTACT_FIELDS = {
+    *("external_id", "role", "email", "phone", "name", "owner_id", "browser", "os", "location"),
+    *("created_at", "updated_at", "signed_up_at", "last_seen_at", "last_replied_at"),
+    *("last_contacted_at", "language_override", "custom_attributes", "tags", "companies"),
+}
+
+
+# -- conversations, versions -------------------------------------------------------------------
+
+
+def test_truncated_parts() -> None:
+    config = SandboxConfig(conversations=5, truncated_parts_share=1.0)
+    with SandboxServer(config) as server, _client(server) as http:
+        conversation = http.get("/conversations/100000003").json()
+        missing = http.get("/conversations/100000005")
+    parts = conversation["conversation_parts"]
+    assert parts["type"] == "conversation_part.list"
+    assert len(parts["conversation_parts"]) == 500 < parts["total_count"] <= 700
+    stamps = [part["created_at"] for part in parts["conversation_parts"]]
+    assert stamps == sorted(stamps) and stamps[-1] == conversation["updated_at"]
+    last_id = int(parts["conversation_parts"][-1]["id"])
+    assert int(parts["conversation_parts"][0]["id"]) == last_id - 499  # the most recent 500
+    assert missing.status_code == 404 and _error(missing) == ("not_found", "Resource Not Found")
+
+
+def test_version_differences(sandbox: SandboxServer) -> None:
+    query = _window_query(START, END, 150)
+    with (
+        _client(sandbox, **{"Intercom-Version": "2.15"}) as old,
+        _client(sandbox, **{"Intercom-Version": "2.16"}) as new,
+    ):
+        before = old.post("/conversations/search", json=query).json()["conversations"]
+        after = new.post("/conversations/search", json=query).json()["conversations"]
+        owned = next(
+            sandbox.world.contact_id(j)
+            for j in range(120)
+            if sandbox.world.contact_status(j) != "deleted"
+            and sandbox.world.contact_status(j) != "merged"
+            and sandbox.world.contact(j)["owner_id"] is not None
+        )
+        old_owner = old.get(f"/contacts/{owned}").json()["owner_id"]
+        new_owner = new.get(f"/contacts/{owned}").json()["owner_id"]
+    assert isinstance(old_owner, int) and new_owner == str(old_owner)
+    assert {c["priority"] for c in before} == {"priority", "not_priority"}
+    assert {c["priority"] for c in after} == {"none", "low", "medium", "high", "urgent"}
+    for c_old, c_new in zip(before, after, strict=True):
+        assert (c_old["priority"] == "not_priority") == (c_new["priority"] == "none")
+        for field in ("admin_assignee_id", "team_assignee_id"):
+            assert c_new[field] == (0 if c_old[field] is None else c_old[field])
+    assert any(c["admin_assignee_id"] is None for c in before)
+    assert any(c["team_assignee_id"] is None for c in before)
+
+
+def test_unknown_version_is_400(sandbox: SandboxServer) -> None:
+    for version in ("2.17", "1.4", "Preview"):  # every published version is accepted
+        with _client(sandbox, **{"Intercom-Version": version}) as http:
+            assert http.get("/me").status_code == 200
+    for version in ("2.18", "1.5", "latest", "preview"):
+        with _client(sandbox, **{"Intercom-Version": version}) as http:
+            response = http.get("/me")
+        assert response.status_code == 400
+        assert _error(response)[0] == "intercom_version_invalid"
+        assert "X-RateLimit-Limit" in response.headers
 
 
 # -- auth, rate limits, faults -----------------------------------------------------------------
@@ -323,10 +442,17 @@ def test_fault_first_n_503() -> None:
     assert stats["requests"] == {"conversations.get": 4, "me": 1}
 
 
-_FAULT_ERRORS = {"invalid_cursor": (400, "invalid_cursor"), "429": (429, "rate_limit_exceeded")}
+_FAULT_ERRORS = {
+    "invalid_cursor": (400, "client_error"),
+    "429": (429, "rate_limit_exceeded"),
+    "408": (408, "request_timeout"),
+    "409": (409, "conflict"),
+}
 
 
-@pytest.mark.parametrize("kind", ["drop", "malformed", "html", "invalid_cursor", "429"])
+@pytest.mark.parametrize(
+    "kind", ["drop", "malformed", "html", "invalid_cursor", "429", "408", "409"]
+)
 def test_other_faults(kind: str) -> None:
     rule = FaultRule("*", kind, first_n=1)  # type: ignore[arg-type]
     response: httpx.Response | None = None

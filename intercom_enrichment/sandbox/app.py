@@ -25,6 +25,7 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
+from . import workspace
 from .config import (
     API_VERSIONS,
     DEFAULT_API_VERSION,
@@ -34,7 +35,8 @@ from .config import (
 )
 from .hold import RequestHold
 from .limits import FaultInjector, RateLimiter, retry_after, window_reset
-from .search import SearchError, contacts_response, conversations_response
+from .records import is_v216
+from .search import CURSOR_ERROR, SearchError, contacts_response, conversations_response
 from .stats import SandboxStats
 from .updates import control_route
 from .world import World
@@ -52,6 +54,8 @@ _SERVER_ERRORS = {
     "500": (500, "server_error", "Server Error"),
     "502": (502, "bad_gateway", "Bad Gateway"),
     "503": (503, "service_unavailable", "Service Unavailable"),
+    "408": (408, "request_timeout", "Request Timeout"),
+    "409": (409, "conflict", "Conflict"),
 }
 _HTML_PAGE = (
     "<!DOCTYPE html><html><head><title>Service Unavailable</title></head>"
@@ -148,11 +152,15 @@ class _Endpoints:
             return error_response(404, "not_found", "Resource Not Found")
         return JSONResponse(self.world.conversation_with_parts(i, call.version))
 
-    def _contact_or_error(self, contact_id: str) -> int | Response:
+    def _contact_or_error(self, contact_id: str, version: str) -> int | Response:
+        """A merged contact: 410 + Link from 2.16 (and Preview), 404 like a deleted one up to
+        2.15 (Intercom-OpenAPI descriptions/2.15 vs 2.16, GET /contacts/{id})."""
         j = self.world.contact_index(contact_id)
         status = None if j is None else self.world.contact_status(j)
         canonical = (
-            self.world.canonical_contact(j) if j is not None and status == "merged" else None
+            self.world.canonical_contact(j)
+            if j is not None and status == "merged" and is_v216(version)
+            else None
         )
         if j is None or status == "deleted" or (status == "merged" and canonical is None):
             return error_response(404, "not_found", "User Not Found")
@@ -165,23 +173,56 @@ class _Endpoints:
         return j
 
     def get_contact(self, call: Call) -> Response:
-        found = self._contact_or_error(call.request.path_params["contact_id"])
+        found = self._contact_or_error(call.request.path_params["contact_id"], call.version)
         if isinstance(found, Response):
             return found
         return JSONResponse(self.world.contact(found, call.version))
 
     def contact_segments(self, call: Call) -> Response:
-        found = self._contact_or_error(call.request.path_params["contact_id"])
+        found = self._contact_or_error(call.request.path_params["contact_id"], call.version)
         if isinstance(found, Response):
             return found
         return JSONResponse({"type": "list", "data": self.world.segments(found)})
 
-    def search_contacts(self, call: Call) -> Response:
+    def contact_tags(self, call: Call) -> Response:
+        found = self._contact_or_error(call.request.path_params["contact_id"], call.version)
+        if isinstance(found, Response):
+            return found
+        full = self.world.contact(found, call.version, full_lists=True)
+        return JSONResponse(workspace.contact_tags(full))
+
+    def contact_companies(self, call: Call) -> Response:
+        found = self._contact_or_error(call.request.path_params["contact_id"], call.version)
+        if isinstance(found, Response):
+            return found
+        full = self.world.contact(found, call.version, full_lists=True)
+        query = call.request.query_params
         try:
-            body = contacts_response(self.world, call.body, call.version)
+            body = workspace.contact_companies(full, query.get("page"), query.get("per_page"))
         except SearchError as error:
             return error_response(400, error.code, error.message)
         return JSONResponse(body)
+
+    def search_contacts(self, call: Call) -> Response:
+        try:
+            body = contacts_response(
+                self.world, call.body, call.version, self.config.contact_search_in_limit
+            )
+        except SearchError as error:
+            return error_response(400, error.code, error.message)
+        return JSONResponse(body)
+
+    def admins(self, call: Call) -> Response:
+        return JSONResponse(workspace.admins())
+
+    def teams(self, call: Call) -> Response:
+        return JSONResponse(workspace.teams())
+
+    def tags(self, call: Call) -> Response:
+        return JSONResponse(workspace.tags())
+
+    def segments(self, call: Call) -> Response:
+        return JSONResponse(workspace.segments(self.config.start_ts))
 
     def me(self, call: Call) -> Response:
         return JSONResponse(ME)
@@ -221,8 +262,7 @@ def build_app(
         if rule.kind == "html":
             return HTMLResponse(_HTML_PAGE, headers=headers)
         if rule.kind == "invalid_cursor":
-            message = "The starting_after cursor is invalid"
-            return error_response(400, "invalid_cursor", message, headers)
+            return error_response(400, *CURSOR_ERROR, headers)
         return None
 
     async def serve(request: Request, key: str, handler: Handler) -> Response | None:
@@ -295,6 +335,17 @@ def build_app(
         ("POST", "/contacts/search", "contacts.search", endpoints.search_contacts),
         ("GET", "/contacts/{contact_id}", "contacts.get", endpoints.get_contact),
         ("GET", "/contacts/{contact_id}/segments", "contacts.segments", endpoints.contact_segments),
+        ("GET", "/contacts/{contact_id}/tags", "contacts.tags", endpoints.contact_tags),
+        (
+            "GET",
+            "/contacts/{contact_id}/companies",
+            "contacts.companies",
+            endpoints.contact_companies,
+        ),
+        ("GET", "/admins", "admins.list", endpoints.admins),
+        ("GET", "/teams", "teams.list", endpoints.teams),
+        ("GET", "/tags", "tags.list", endpoints.tags),
+        ("GET", "/segments", "segments.list", endpoints.segments),
         ("GET", "/me", "me", endpoints.me),
     ]
     routes = [route(path, key, handler, method) for method, path, key, handler in table]

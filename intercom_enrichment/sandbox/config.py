@@ -9,7 +9,7 @@ from typing import Literal
 Boundary = Literal["inclusive", "strict"]
 Order = Literal["ascending", "descending", "shuffled"]
 FaultKind = Literal[
-    "500", "502", "503", "429", "drop", "slow", "malformed", "html", "invalid_cursor"
+    "500", "502", "503", "408", "409", "429", "drop", "slow", "malformed", "html", "invalid_cursor"
 ]
 
 ENDPOINTS: tuple[str, ...] = (
@@ -18,6 +18,12 @@ ENDPOINTS: tuple[str, ...] = (
     "contacts.get",
     "contacts.search",
     "contacts.segments",
+    "contacts.tags",
+    "contacts.companies",
+    "admins.list",
+    "teams.list",
+    "tags.list",
+    "segments.list",
     "me",
 )
 """Endpoint keys, used by statistics and by `FaultRule.endpoint`."""
@@ -26,6 +32,8 @@ FAULT_KINDS: tuple[str, ...] = (
     "500",
     "502",
     "503",
+    "408",
+    "409",
     "429",
     "drop",
     "slow",
@@ -35,7 +43,14 @@ FAULT_KINDS: tuple[str, ...] = (
 )
 
 DEFAULT_WINDOW_START = datetime(2026, 10, 1, tzinfo=UTC)
-API_VERSIONS: tuple[str, ...] = tuple(f"2.{minor}" for minor in range(17))
+API_VERSIONS: tuple[str, ...] = (
+    *(f"1.{minor}" for minor in range(5)),
+    *(f"2.{minor}" for minor in range(18)),
+    "Preview",
+)
+"""Every published Intercom-Version (developers.intercom.com, "Update your API version")."""
+V216_VERSIONS = frozenset({"2.16", "2.17", "Preview"})
+"""Versions with the 2.16 formats, and 410 + Link for a merged contact (≤2.15: 404)."""
 DEFAULT_API_VERSION = "2.14"
 DEFAULT_RATE_LIMIT = 1666
 """Intercom's default per-app limit: 10,000 calls per minute, enforced per 10 seconds."""
@@ -55,10 +70,12 @@ class FaultRule:
     `endpoint` is one of `ENDPOINTS` or ``"*"``. Exactly one of `first_n` (fault the first n
     matching requests) and `probability` (fault each matching request with this probability,
     drawn from an RNG seeded by the sandbox seed) must be given. Kinds: ``"500"``, ``"502"``,
-    ``"503"``, ``"429"`` answer with that status and an error body; ``"drop"`` closes the
-    connection without a response; ``"slow"`` sleeps `slow_seconds` and then answers normally;
+    ``"503"``, ``"408"``, ``"409"``, ``"429"`` answer with that status and an error body;
+    ``"drop"`` closes the connection without a response; ``"slow"`` sleeps `slow_seconds` and
+    then answers normally;
     ``"malformed"`` answers 200 with a truncated JSON body; ``"html"`` answers 200 with an HTML
-    page; ``"invalid_cursor"`` answers 400 ``invalid_cursor`` to requests that carry a cursor.
+    page; ``"invalid_cursor"`` answers the documented cursor error (400 ``client_error``,
+    "Invalid starting_after param…") to requests that carry a cursor.
     """
 
     endpoint: str
@@ -89,6 +106,10 @@ class SandboxConfig:
     `window_end` defaults to `window_start` + 1 day; after construction it is always set.
     Conversations' `updated_at` are spread evenly over ``[window_start, window_end)``.
     `rate_limit` is the number of calls per fixed 10-second window (0 = unlimited).
+    `contact_search_in_limit`: the most ids one ``id IN [...]`` contact search takes (None = no
+    limit; Intercom documents none, but IN is a shortcut for OR and a group allows 15 filters);
+    a longer list is answered 400 ``parameter_invalid``. `many_tags_share`: contacts with more
+    than 10 tags and companies, which a contact record cuts to 10 with ``has_more``.
     """
 
     seed: int = 7
@@ -112,6 +133,8 @@ class SandboxConfig:
     latency_ms: tuple[int, int] = (0, 0)
     token: str = "sandbox-token"
     duplicate_across_pages: bool = False
+    contact_search_in_limit: int | None = None
+    many_tags_share: float = 0.02
     faults: tuple[FaultRule, ...] = ()
 
     def __post_init__(self) -> None:
@@ -132,6 +155,7 @@ class SandboxConfig:
             "no_contact_share",
             "multi_contact_share",
             "truncated_parts_share",
+            "many_tags_share",
         ):
             _check_share(name, getattr(self, name))
         statuses = (
@@ -154,6 +178,8 @@ class SandboxConfig:
         low, high = self.latency_ms
         if not 0 <= low <= high:
             raise ValueError("latency_ms must be (low, high) with 0 <= low <= high")
+        if self.contact_search_in_limit is not None and self.contact_search_in_limit < 1:
+            raise ValueError("contact_search_in_limit must be >= 1 (None = no limit)")
         if not self.token:
             raise ValueError("token must not be empty")
 

@@ -10,13 +10,23 @@ import random
 from dataclasses import dataclass
 from typing import Any
 
-from .config import API_VERSIONS
-from .vocab import ADMINS, BROWSERS, CONTACT_TAGS, LANGUAGES, LOCATIONS, OPERATING_SYSTEMS, SEGMENTS
+from .config import API_VERSIONS, V216_VERSIONS
+from .vocab import (
+    ADMINS,
+    BROWSERS,
+    CONTACT_TAGS,
+    LANGUAGES,
+    LOCATIONS,
+    OPERATING_SYSTEMS,
+    SEGMENTS,
+)
 
 Admin = tuple[str, str, str]
 PRIORITY_LEVELS = ("none", "low", "medium", "high", "urgent")
 PART_ID_BASE = 1_000_000_000
 DAY = 86_400
+EMBEDDED_LIST_MAX = 10
+"""A contact record shows at most 10 tags and 10 companies, with `has_more` (2.16 schema)."""
 _DEVICE_FIELDS = tuple(
     f"{platform}_{field}"
     for platform in ("android", "ios")
@@ -25,10 +35,10 @@ _DEVICE_FIELDS = tuple(
 
 
 def is_v216(version: str) -> bool:
-    """Whether `version` ("2.0"…"2.16") uses the 2.16 field formats."""
+    """Whether `version` uses the 2.16 field formats (2.16, 2.17 and Preview)."""
     if version not in API_VERSIONS:
         raise ValueError(f"unknown Intercom API version {version!r}")
-    return version == "2.16"
+    return version in V216_VERSIONS
 
 
 @dataclass(frozen=True)
@@ -56,8 +66,16 @@ class ConversationPlan:
     part_count: int
 
 
-def _list(url: str, data: list[dict[str, Any]]) -> dict[str, Any]:
-    return {"type": "list", "data": data, "url": url, "total_count": len(data), "has_more": False}
+def _list(url: str, data: list[dict[str, Any]], limit: int | None = None) -> dict[str, Any]:
+    """A list inside a contact: at most `limit` items, `has_more` when some were left out."""
+    shown = data if limit is None else data[:limit]
+    return {
+        "type": "list",
+        "data": shown,
+        "url": url,
+        "total_count": len(data),
+        "has_more": len(shown) < len(data),
+    }
 
 
 def _maybe_time(rng: random.Random, low: int, high: int, chance: float) -> int | None:
@@ -86,16 +104,32 @@ def _contact_custom_attributes(rng: random.Random) -> dict[str, Any]:
     return attributes
 
 
-def build_contact(identity: Identity, rng: random.Random, now: int, v216: bool) -> dict[str, Any]:
-    """A contact like contact.v2.16.json; `now` anchors its timestamps."""
+def _how_many(rng: random.Random, few: int, many: int, many_share: float) -> int:
+    """0..`few` usually; with probability `many_share` more than `EMBEDDED_LIST_MAX` (to `many`)."""
+    if rng.random() < many_share:
+        return rng.randint(EMBEDDED_LIST_MAX + 1, many)
+    return rng.randint(0, few)
+
+
+def build_contact(
+    identity: Identity,
+    rng: random.Random,
+    now: int,
+    v216: bool,
+    *,
+    many_share: float = 0.0,
+    embed_limit: int | None = EMBEDDED_LIST_MAX,
+) -> dict[str, Any]:
+    """A contact like contact.v2.16.json; `now` anchors its timestamps. Its tags and companies
+    are references without names, cut to `embed_limit` (None: the full lists)."""
     cid = identity.id
     created = now - rng.randint(DAY, 3 * 365 * DAY)
     updated = rng.randint(created, now)
     owner = rng.choice(ADMINS)[0] if rng.random() < 0.6 else None
     browser = rng.choice(BROWSERS) if rng.random() < 0.75 else None
     location = rng.choice(LOCATIONS) if rng.random() < 0.8 else (None,) * 5
-    tags = rng.sample(CONTACT_TAGS, rng.randint(0, len(CONTACT_TAGS)))
-    companies = [f"{rng.getrandbits(96):024x}" for _ in range(rng.randint(0, 3))]
+    tags = rng.sample(CONTACT_TAGS, _how_many(rng, 3, len(CONTACT_TAGS), many_share))
+    companies = [f"{rng.getrandbits(96):024x}" for _ in range(_how_many(rng, 3, 13, many_share))]
     return {
         "type": "contact",
         "id": cid,
@@ -137,11 +171,13 @@ def build_contact(identity: Identity, rng: random.Random, now: int, v216: bool) 
         "tags": _list(
             f"/contacts/{cid}/tags",
             [{"type": "tag", "id": tid, "url": f"/tags/{tid}"} for tid, _ in tags],
+            embed_limit,
         ),
         "notes": _list(f"/contacts/{cid}/notes", []),
         "companies": _list(
             f"/contacts/{cid}/companies",
             [{"type": "company", "id": co, "url": f"/companies/{co}"} for co in companies],
+            embed_limit,
         ),
         "opted_out_subscription_types": _list(f"/contacts/{cid}/subscriptions", []),
         "opted_in_subscription_types": _list(f"/contacts/{cid}/subscriptions", []),

@@ -2,7 +2,10 @@
 
 Cursors are opaque to clients: URL-safe base64 (unpadded) of ``{"offset": n, "query": fp}``
 where ``offset`` is the position of the next result and ``fp`` a fingerprint of the query. A
-cursor that does not decode, or that belongs to another query, is answered 400 `invalid_cursor`.
+cursor that does not decode, or that belongs to another query, is answered with Intercom's
+documented cursor error: 400 ``client_error``, "Invalid starting_after param…" (the code does
+not say "cursor"). An ``id IN [...]`` contact search longer than the configured limit is
+answered 400 ``parameter_invalid``.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from .world import World, coprime_at_least
 MAX_PER_PAGE = 150
 MAX_FILTERS_PER_GROUP = 15
 _TIME_OPERATORS = (">", ">=", "<", "<=", "=")
+CURSOR_ERROR = ("client_error", "Invalid starting_after param: the cursor cannot be used")
 
 
 class SearchError(Exception):
@@ -87,7 +91,7 @@ def decode_cursor(cursor: str, query_fingerprint: str, total: int) -> int:
         and 0 < offset < total
     )
     if not valid:
-        raise SearchError("invalid_cursor", "The starting_after cursor is invalid")
+        raise SearchError(*CURSOR_ERROR)
     assert isinstance(offset, int)
     return offset
 
@@ -180,7 +184,7 @@ def _pagination(body: dict[str, Any], default: int) -> tuple[int, str | None]:
         raise SearchError("parameter_invalid", "per_page must be a positive integer")
     cursor = pagination.get("starting_after")
     if cursor is not None and not isinstance(cursor, str):
-        raise SearchError("invalid_cursor", "The starting_after cursor is invalid")
+        raise SearchError(*CURSOR_ERROR)
     return min(per_page, MAX_PER_PAGE), cursor
 
 
@@ -237,9 +241,20 @@ def conversations_response(
     }
 
 
-def contacts_response(world: World, body: Any, version: str) -> dict[str, Any]:
+def contacts_response(
+    world: World, body: Any, version: str, in_limit: int | None = None
+) -> dict[str, Any]:
     """The body of POST /contacts/search: searchable contacts among the ids asked for."""
-    ids = contact_ids(_query(body))
+    query = _query(body)
+    if in_limit is not None:
+        for leaf in _filters(query):
+            value = leaf.get("value")
+            if leaf.get("operator") == "IN" and isinstance(value, list) and len(value) > in_limit:
+                raise SearchError(
+                    "parameter_invalid",
+                    f"IN accepts at most {in_limit} values (it is a shortcut for OR)",
+                )
+    ids = contact_ids(query)
     per_page, cursor = _pagination(body, default=50)
     found = [
         j

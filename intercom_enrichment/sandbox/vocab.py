@@ -46,7 +46,14 @@ CONVERSATION_TAGS = (
     ("123456", "Billing"), ("123457", "Bug"), ("123458", "Feature request"),
     ("123459", "VIP"), ("123460", "Churn risk"), ("123461", "Onboarding"),
 )  # fmt: skip
-CONTACT_TAGS = (("223456", "Newsletter"), ("223457", "Beta"), ("223458", "Enterprise"))
+CONTACT_TAGS = (
+    ("223456", "Newsletter"), ("223457", "Beta"), ("223458", "Enterprise"), ("223459", "Trial"),
+    ("223460", "Partner"), ("223461", "Churned"), ("223462", "Webinar"), ("223463", "NPS 9-10"),
+    ("223464", "NPS 0-6"), ("223465", "Mobile"), ("223466", "API user"), ("223467", "EU"),
+    ("223468", "US"), ("223469", "Referral"),
+)  # fmt: skip
+TEAM_NAMES = ("Support", "Billing", "Success", "Engineering escalations", "Sales")
+JOB_TITLES = ("Support engineer", "Support lead", "Account manager", None)
 TOPICS = (("7001", "Payments"), ("7002", "Login problems"), ("7003", "Integrations"))
 SLA_NAMES = ("Standard 8h", "Priority 1h", "Enterprise 30m")
 SLA_STATUSES = ("hit", "missed", "cancelled", "active")

@@ -17,7 +17,14 @@ from typing import Any, Literal
 
 from .config import DEFAULT_API_VERSION, SandboxConfig
 from .conversation_records import build_conversation, build_parts
-from .records import ConversationPlan, Identity, build_contact, build_segments, is_v216
+from .records import (
+    EMBEDDED_LIST_MAX,
+    ConversationPlan,
+    Identity,
+    build_contact,
+    build_segments,
+    is_v216,
+)
 from .updates import ConversationUpdate, ConversationUpdates, admin_by_id, check_update
 from .vocab import ADMINS, EMAIL_DOMAINS, FIRST_NAMES, LAST_NAMES
 
@@ -187,11 +194,19 @@ class World:
             role="lead" if rng.random() < 0.2 else "user",
         )
 
-    def contact(self, j: int, version: str = DEFAULT_API_VERSION) -> dict[str, Any]:
-        """Contact `j` as GET /contacts/{id} returns it, whatever its status."""
+    def contact(
+        self, j: int, version: str = DEFAULT_API_VERSION, *, full_lists: bool = False
+    ) -> dict[str, Any]:
+        """Contact `j` as GET /contacts/{id} returns it, whatever its status: tags and companies
+        cut to 10 with `has_more` (`full_lists`: uncut, for /contacts/{id}/tags, /companies)."""
         self._check_contact(j)
         return build_contact(
-            self.identity(j), self._rng("contact", j), self._start, is_v216(version)
+            self.identity(j),
+            self._rng("contact", j),
+            self._start,
+            is_v216(version),
+            many_share=self.config.many_tags_share,
+            embed_limit=None if full_lists else EMBEDDED_LIST_MAX,
         )
 
     def segments(self, j: int) -> list[dict[str, Any]]:

@@ -1,0 +1,184 @@
+"""The names an analyst joins on: teammates, teams, tags and segments, as whole snapshots.
+
+Conversations carry only ``admin_assignee_id``/``team_assignee_id``, and a contact's tags are
+references without names. Once per window run, ``snapshot_dimensions`` reads ``GET /admins``,
+``GET /teams``, ``GET /tags`` and ``GET /segments`` (Intercom-OpenAPI
+descriptions/2.16/api.intercom.io.yaml: ``admin.list``, ``team.list``, ``list``,
+``segment.list``) and replaces ``<output>/dimensions/{admins,teams,tags,segments}.parquet``, each
+staged and published in one step through ``Storage`` (readers see the old or the new snapshot,
+never a mix). A list that could not be read completely is not published (the previous snapshot
+stays) and is reported; the tag id → name map it returns resolves contacts' ``tag_names``.
+
+Teammates' emails are staff personal data: the run's PII policy treats them like contact emails
+(kept, HMAC-hashed or dropped); teammate names are kept (docs/data-contract.md).
+"""
+
+import asyncio
+import logging
+import os
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pyarrow.parquet as pq
+from pydantic import BaseModel, ValidationError
+
+from .client import IntercomClient
+from .metrics import EnrichmentMetrics
+from .models import Admin, Segment, Tag, Team
+from .pii import PiiPolicy
+from .schema import DIMENSIONS, to_table
+from .storage import Storage
+
+log = logging.getLogger(__name__)
+
+DIMENSIONS_DIR = "dimensions"
+
+
+@dataclass(frozen=True)
+class _Source:
+    endpoint: str
+    path: str
+    key: str  # the list's field in the response body
+    model: type[BaseModel]
+    row: Callable[[Any], dict[str, Any]]
+
+
+SOURCES: dict[str, _Source] = {
+    "admins": _Source(
+        "admins.list",
+        "/admins",
+        "admins",
+        Admin,
+        lambda a: {
+            "admin_id": a.id,
+            "name": a.name,
+            "email": a.email,
+            "job_title": a.job_title,
+            "away_mode_enabled": a.away_mode_enabled,
+            "team_ids": list(dict.fromkeys(a.team_ids)),
+        },
+    ),
+    "teams": _Source(
+        "teams.list",
+        "/teams",
+        "teams",
+        Team,
+        lambda t: {"team_id": t.id, "name": t.name, "admin_ids": list(dict.fromkeys(t.admin_ids))},
+    ),
+    "tags": _Source("tags.list", "/tags", "data", Tag, lambda t: {"tag_id": t.id, "name": t.name}),
+    "segments": _Source(
+        "segments.list",
+        "/segments",
+        "segments",
+        Segment,
+        lambda s: {"segment_id": s.id, "name": s.name, "person_type": s.person_type},
+    ),
+}
+
+
+@dataclass
+class DimensionSnapshot:
+    tag_names: dict[str, str] = field(default_factory=dict)  # tag id → name
+    rows: dict[str, int] = field(default_factory=dict)  # published tables → rows
+    files: list[str] = field(default_factory=list)  # relative paths published
+    invalid: dict[str, int] = field(default_factory=dict)  # table → records skipped
+    incomplete: list[str] = field(default_factory=list)  # tables not replaced (cut short)
+
+    def metrics(self, client: IntercomClient) -> EnrichmentMetrics:
+        stats = client.stats
+        reasons = {
+            f"dimensions/{t}: incomplete, previous snapshot kept": 1 for t in self.incomplete
+        }
+        reasons.update({f"dimensions/{t}: invalid records": n for t, n in self.invalid.items()})
+        return EnrichmentMetrics(
+            dimension_rows=dict(self.rows),
+            api_requests=sum(stats.requests.values()),
+            api_retries=stats.retries,
+            api_rate_limited=stats.rate_limited,
+            rate_limit_wait_seconds=stats.rate_limit_wait_seconds,
+            requests_by_endpoint=dict(stats.requests),
+            failure_reasons=reasons,
+        )
+
+
+def dimension_path(name: str) -> str:
+    return f"{DIMENSIONS_DIR}/{name}.parquet"
+
+
+async def snapshot_dimensions(
+    client: IntercomClient,
+    storage: Storage,
+    pii: PiiPolicy,
+    *,
+    extracted_at: datetime | None = None,
+) -> DimensionSnapshot:
+    """Read the four lists once and replace their snapshots; returns the tag id → name map."""
+    snapshot = DimensionSnapshot()
+    extracted_at = extracted_at or datetime.now(UTC)
+    lists = await asyncio.gather(
+        *(client.list_all(s.endpoint, s.path, s.key) for s in SOURCES.values())
+    )
+    for (name, source), (raw, complete) in zip(SOURCES.items(), lists, strict=True):
+        rows: dict[str, dict[str, Any]] = {}  # by id: a repeated item counts once
+        for item in raw:
+            try:
+                row = source.row(source.model.model_validate(item))
+            except ValidationError:
+                row = {}
+            key = next(iter(row.values()), None)
+            if not key:  # unreadable, or without an id
+                snapshot.invalid[name] = snapshot.invalid.get(name, 0) + 1
+                continue
+            rows.setdefault(key, {**row, "extracted_at": extracted_at})
+        if name == "tags":
+            snapshot.tag_names = {r["tag_id"]: r["name"] for r in rows.values() if r["name"]}
+        if not complete:
+            log.warning("GET %s had more pages than read: %s not replaced", source.path, name)
+            snapshot.incomplete.append(name)
+            continue
+        table_rows = sorted(rows.values(), key=lambda r: str(next(iter(r.values()))))
+        pii.apply(dimension_path(name), table_rows)
+        _publish(storage, name, table_rows)
+        snapshot.rows[name] = len(table_rows)
+        snapshot.files.append(dimension_path(name))
+    return snapshot
+
+
+def _publish(storage: Storage, name: str, rows: list[dict[str, Any]]) -> None:
+    rel = dimension_path(name)
+    staged = _staging_path(storage, rel)
+    try:
+        pq.write_table(to_table(rows, DIMENSIONS[name]), staged, compression="zstd")
+        storage.publish(staged, rel)
+    except BaseException:
+        storage.discard(staged)
+        raise
+
+
+def _staging_path(storage: Storage, rel: str) -> str:
+    """Where to stage ``rel``. On local disk the name carries this process's id: windows of a
+    backfill may snapshot at the same time, so only staging files of processes that are gone
+    (killed mid-write) are cleared, never a live run's."""
+    if not storage.local:
+        return storage.staging_path(rel)
+    target = Path(storage.path(rel))
+    target.parent.mkdir(parents=True, exist_ok=True)
+    for leftover in target.parent.glob(f".{target.name}.*.tmp"):
+        pid = leftover.name[len(target.name) + 2 :].split("-", 1)[0]
+        if pid.isdigit() and not _alive(int(pid)):
+            storage.discard(str(leftover))
+    return str(target.parent / f".{target.name}.{os.getpid()}-{uuid.uuid4().hex[:12]}.tmp")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

@@ -1,0 +1,39 @@
+"""Task: the run's snapshot of teammates, teams, tags and segments (before the batches)."""
+
+import asyncio
+
+from prefect import get_run_logger, task
+
+from intercom_enrichment.client import IntercomClient
+from intercom_enrichment.dimensions import DimensionSnapshot, snapshot_dimensions
+from intercom_enrichment.metrics import EnrichmentMetrics
+from intercom_enrichment.pii import PiiPolicy
+from intercom_enrichment.settings import IntercomSettings
+from intercom_enrichment.storage import Storage
+from tasks.budget import GlobalLimitGate
+from tasks.enrichment import RETRY
+
+
+@task(name="snapshot-dimensions", **RETRY)
+def snapshot_dimensions_task(
+    settings: IntercomSettings, output: str, pii: PiiPolicy, global_limit: str | None = None
+) -> tuple[DimensionSnapshot, EnrichmentMetrics]:
+    """Four GETs; returns the snapshot (its tag id → name map feeds EnrichOptions.tag_names).
+
+    A sync task with its own event loop, *called* by ``TaskExecutor`` in the flow's process:
+    it writes ``output`` like the flow does, whatever the task runner. Its result holds
+    teammates' names and emails: never persisted (``RETRY`` says ``persist_result=False``).
+    """
+
+    async def snapshot() -> tuple[DimensionSnapshot, EnrichmentMetrics]:
+        gate = GlobalLimitGate(global_limit) if global_limit else None
+        with Storage(output) as storage:
+            async with IntercomClient(settings, gate=gate) as client:
+                dims = await snapshot_dimensions(client, storage, pii)
+        return dims, dims.metrics(client)
+
+    dims, metrics = asyncio.run(snapshot())
+    get_run_logger().info(
+        "dimension snapshots: %s", ", ".join(f"{k} {v}" for k, v in dims.rows.items())
+    )
+    return dims, metrics
