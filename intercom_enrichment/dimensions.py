@@ -9,8 +9,8 @@ staged and published in one step through ``Storage`` (readers see the old or the
 never a mix). A list that could not be read completely is not published (the previous snapshot
 stays) and is reported; the tag id → name map it returns resolves contacts' ``tag_names``.
 
-Teammates' emails are staff personal data: the run's PII policy treats them like contact emails
-(kept, HMAC-hashed or dropped); teammate names are kept (docs/data-contract.md).
+Teammates are people: the run's PII policy treats their names and emails like a contact's
+(kept, HMAC-hashed or dropped; docs/data-contract.md).
 """
 
 import asyncio

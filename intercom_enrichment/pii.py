@@ -4,7 +4,7 @@ Covered (``PII_COLUMNS``): who a person is — a contact's email, name, phone an
 both tables), a part author's name and email whatever the author's type (user, lead, admin,
 bot, team) — and what people wrote, which may name anyone — part bodies, the conversation's
 title, its source subject and the rating remark; and teammates' emails in
-``dimensions/admins.parquet`` (staff data; their names are kept). Free-form attributes
+``dimensions/admins.parquet`` (names and emails: teammates are people). Free-form attributes
 (``custom_attributes`` of conversations and contacts, ``FREE_FORM_COLUMNS``) are
 workspace-defined and may hold a person's
 name or email in any key, so under ``hash``/``drop`` each *string value* inside them is hashed or
@@ -39,9 +39,9 @@ PII_COLUMNS: dict[str, tuple[str, ...]] = {
     ),
     "contacts": ("email", "name", "phone", "external_id"),
     "conversation_parts": ("body", "author_name", "author_email"),
-    # Teammates' emails are staff personal data: protected like contact emails. Their names
-    # are kept (the reason the table exists); docs/data-contract.md, "Personal data".
-    "dimensions/admins.parquet": ("email",),
+    # Teammates are people: under hash/drop their names and emails are protected like a
+    # contact's (docs/data-contract.md, "Personal data").
+    "dimensions/admins.parquet": ("name", "email"),
 }
 FREE_FORM_COLUMNS: dict[str, tuple[str, ...]] = {
     "conversations": ("custom_attributes", "contact_custom_attributes"),

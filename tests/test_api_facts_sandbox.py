@@ -108,7 +108,7 @@ def test_dimension_tables_are_complete_and_replaced(sandbox, tmp_path) -> None: 
     assert snap.tag_names == TAG_NAMES
     admins = pq.read_table(tmp_path / "dimensions/admins.parquet").to_pylist()
     assert sorted(a["admin_id"] for a in admins) == sorted(a[0] for a in ADMINS)
-    assert {a["name"] for a in admins} == {a[1] for a in ADMINS}  # names kept
+    assert {a["name"] for a in admins} == {pii.value(a[1]) for a in ADMINS}  # names hashed
     assert all(a["email"] and "@" not in a["email"] for a in admins)  # emails hashed
     assert all(a["team_ids"] for a in admins)
     teams = pq.read_table(tmp_path / "dimensions/teams.parquet").to_pylist()
@@ -122,9 +122,9 @@ def test_dimension_tables_are_complete_and_replaced(sandbox, tmp_path) -> None: 
     assert snap.rows == {"admins": 12, "teams": 5, "tags": len(TAG_NAMES), "segments": 6}
     # A second run replaces the files whole; nothing staged is left behind.
     asyncio.run(_with(server, lambda c: snapshot_dimensions(c, storage, PiiPolicy())))
-    assert {a[2] for a in ADMINS} == {
-        a["email"] for a in pq.read_table(tmp_path / "dimensions/admins.parquet").to_pylist()
-    }
+    kept = pq.read_table(tmp_path / "dimensions/admins.parquet").to_pylist()
+    assert {a[2] for a in ADMINS} == {a["email"] for a in kept}  # under keep: as they are
+    assert {a[1] for a in ADMINS} == {a["name"] for a in kept}
     assert not list((tmp_path / "dimensions").glob(".*"))
 
 
@@ -132,7 +132,7 @@ def test_contact_tag_names_and_full_lists_through_a_window_run(sandbox, tmp_path
     server = sandbox(conversations=1500, contacts=300, many_tags_share=0.2)
     world = server.world
     job = WindowJob(_window(server), str(tmp_path), 500, EnrichOptions())
-    metrics, _ = asyncio.run(run_window(_settings(server), job))
+    metrics = run_window(_settings(server), job).metrics
     rows = pq.read_table(tmp_path / "contacts").to_pylist()
     assert len(rows) > 100
     long_lists = 0
@@ -154,7 +154,7 @@ def test_contact_tag_names_and_full_lists_through_a_window_run(sandbox, tmp_path
 def test_truncated_parts_are_flagged_by_either_count(sandbox, tmp_path) -> None:  # type: ignore[no-untyped-def]
     server = sandbox(conversations=400, contacts=50, truncated_parts_share=0.05)
     job = WindowJob(_window(server), str(tmp_path), 500, EnrichOptions(include_parts=True))
-    metrics, _ = asyncio.run(run_window(_settings(server), job))
+    metrics = run_window(_settings(server), job).metrics
     rows = pq.read_table(tmp_path / "conversations").to_pylist()
     world = server.world
     expected = {

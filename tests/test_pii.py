@@ -205,5 +205,8 @@ def test_a_rerun_from_keep_to_hash_without_parts_leaves_no_clear_text(
     manifest = json.loads(next((out / "_runs").glob("*.json")).read_text())
     listed = {f["path"] for f in manifest["files"]}
     on_disk = {str(p.relative_to(out)) for p in out.rglob("*") if p.is_file()}
-    assert on_disk - listed == {f"_runs/{p.name}" for p in (out / "_runs").glob("*.json")}
+    snapshots = {f"dimensions/{p.name}" for p in (out / "dimensions").glob("*.parquet")}
+    assert snapshots  # the run's dimension snapshots: no window's files, replaced whole
+    runs = {f"_runs/{p.name}" for p in (out / "_runs").glob("*.json")}
+    assert on_disk - listed == runs | snapshots  # the window's files are exactly the listed
     assert found(out, needles, [caplog.text, artifacts]) == {}
