@@ -6,6 +6,7 @@ A run that fails: one line on stderr, exit 1. Times without a zone are taken as 
 
 import asyncio
 import contextlib
+import logging
 import os
 import sys
 from collections.abc import Iterator
@@ -34,6 +35,9 @@ EXIT_FAILED, EXIT_USAGE = 1, 2
 
 
 def _fail(message: str, code: int) -> None:
+    # Our line is the last one: Prefect's exit-time warnings (its events worker draining) would
+    # otherwise print after it.
+    logging.getLogger("prefect").setLevel(logging.ERROR)
     typer.echo(f"intercom-enrich: error: {message}", err=True)
     raise typer.Exit(code)
 

@@ -5,12 +5,14 @@ from typing import Any
 
 import pyarrow.dataset as ds
 
+from .metrics import STATUSES
+
 
 def print_summary(result: dict[str, Any], output: str) -> None:
     root = Path(output).resolve()
     print(f"\nwindow {result['window']}: {result['conversations_written']} conversations written")
-    for status in ("enriched", "no_contact", "contact_not_found", "failed"):
-        print(f"  {status:<18} {result[f'status_{status}']}")
+    for status in STATUSES:
+        print(f"  {status:<21} {result[f'status_{status}']}")
     print(
         f"  contacts {result['contacts_unique']} distinct, {result['contacts_fetched']} fetched; "
         f"parts {result['parts_written']}; API requests {result['api_requests']} "

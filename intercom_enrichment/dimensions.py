@@ -27,6 +27,8 @@ import pyarrow.parquet as pq
 from pydantic import BaseModel, ValidationError
 
 from .client import IntercomClient
+from .contact_search import RUN_FATAL
+from .errors import IntercomError
 from .metrics import EnrichmentMetrics
 from .models import Admin, Segment, Tag, Team
 from .pii import PiiPolicy
@@ -87,6 +89,7 @@ class DimensionSnapshot:
     files: list[str] = field(default_factory=list)  # relative paths published
     invalid: dict[str, int] = field(default_factory=dict)  # table → records skipped
     incomplete: list[str] = field(default_factory=list)  # tables not replaced (cut short)
+    unavailable: dict[str, str] = field(default_factory=dict)  # tables not read → why
 
     def metrics(self, client: IntercomClient) -> EnrichmentMetrics:
         stats = client.stats
@@ -94,6 +97,12 @@ class DimensionSnapshot:
             f"dimensions/{t}: incomplete, previous snapshot kept": 1 for t in self.incomplete
         }
         reasons.update({f"dimensions/{t}: invalid records": n for t, n in self.invalid.items()})
+        reasons.update(
+            {
+                f"dimensions/{t}: not read ({why}), previous snapshot kept": 1
+                for t, why in self.unavailable.items()
+            }
+        )
         return EnrichmentMetrics(
             dimension_rows=dict(self.rows),
             api_requests=sum(stats.requests.values()),
@@ -119,10 +128,25 @@ async def snapshot_dimensions(
     """Read the four lists once and replace their snapshots; returns the tag id → name map."""
     snapshot = DimensionSnapshot()
     extracted_at = extracted_at or datetime.now(UTC)
-    lists = await asyncio.gather(
-        *(client.list_all(s.endpoint, s.path, s.key) for s in SOURCES.values())
-    )
-    for (name, source), (raw, complete) in zip(SOURCES.items(), lists, strict=True):
+
+    async def read(source: _Source) -> tuple[list[dict[str, Any]], bool] | IntercomError:
+        try:
+            return await client.list_all(source.endpoint, source.path, source.key)
+        except RUN_FATAL:
+            raise
+        except IntercomError as exc:  # e.g. 403: the token lacks that list's scope
+            return exc
+
+    lists = await asyncio.gather(*(read(s) for s in SOURCES.values()))
+    for (name, source), answer in zip(SOURCES.items(), lists, strict=True):
+        if isinstance(answer, IntercomError):
+            # The names are an aid, not the window's data: a list that cannot be read keeps
+            # its previous snapshot, is reported, and does not fail the window.
+            status = f"HTTP {answer.status}" if answer.status is not None else "no response"
+            log.warning("GET %s failed (%s): %s not replaced", source.path, status, name)
+            snapshot.unavailable[name] = status
+            continue
+        raw, complete = answer
         rows: dict[str, dict[str, Any]] = {}  # by id: a repeated item counts once
         for item in raw:
             try:

@@ -9,7 +9,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import pyarrow as pa
 import pyarrow.dataset as ds
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
@@ -22,37 +21,8 @@ from .test_object_store import arrow_s3, s3  # noqa: F401  (the moto S3 server f
 
 START = datetime(2026, 10, 1, tzinfo=UTC)
 HOUR = timedelta(hours=1)
-TEAM_NAMES = {str(t): f"Team {k}" for k, t in enumerate(TEAM_IDS)}
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
-
-
-def write_sandbox_dimensions(root: Path) -> None:
-    """Snapshots as issue 10 writes them, with the sandbox's admins and teams."""
-    (root / "dimensions").mkdir(parents=True, exist_ok=True)
-    pq.write_table(
-        pa.table(
-            {
-                "admin_id": [a[0] for a in ADMINS],
-                "name": [a[1] for a in ADMINS],
-                "email": [a[2] for a in ADMINS],
-                "job_title": [None] * len(ADMINS),
-                "away_mode_enabled": [False] * len(ADMINS),
-                "team_ids": [[] for _ in ADMINS],
-            }
-        ),
-        root / "dimensions" / "admins.parquet",
-    )
-    pq.write_table(
-        pa.table(
-            {
-                "team_id": list(TEAM_NAMES),
-                "name": list(TEAM_NAMES.values()),
-                "admin_ids": [[] for _ in TEAM_NAMES],
-            }
-        ),
-        root / "dimensions" / "teams.parquet",
-    )
 
 
 def history(root: Path) -> list[dict[str, Any]]:
@@ -91,13 +61,16 @@ def test_two_window_runs_with_an_update_in_between(sandbox, monkeypatch, tmp_pat
     server = sandbox(conversations=60, contacts=20, window_start=START, window_end=START + 2 * HOUR)
     monkeypatch.setenv("INTERCOM_BASE_URL", server.url)
     monkeypatch.setenv("INTERCOM_ACCESS_TOKEN", server.token)
-    write_sandbox_dimensions(tmp_path)
     enrich_conversations(start=START, end=START + HOUR, output=str(tmp_path))
+    # The names: from the snapshots the run took of the sandbox's /admins and /teams.
+    teams = pq.read_table(tmp_path / "dimensions" / "teams.parquet").to_pylist()
+    team_names = {t["team_id"]: t["name"] for t in teams}
+    assert set(team_names) == {str(t) for t in TEAM_IDS}
     first = current(tmp_path)
     assert len(first) == 30
     chosen = next(c for c in first.values() if c["state"] == "open")
     new_admin = next(a for a in ADMINS if a[0] != chosen["admin_assignee_id"])
-    new_team = next(t for t in TEAM_NAMES if t != chosen["team_assignee_id"])
+    new_team = next(t for t in sorted(team_names) if t != chosen["team_assignee_id"])
     moved_to = START + HOUR + timedelta(minutes=42)
     server.world.update_conversation(
         chosen["conversation_id"],
@@ -113,7 +86,7 @@ def test_two_window_runs_with_an_update_in_between(sandbox, monkeypatch, tmp_pat
     row = now[chosen["conversation_id"]]
     assert (row["state"], row["open"], row["updated_at"]) == ("closed", False, moved_to)
     assert (row["admin_assignee_id"], row["admin_assignee_name"]) == new_admin[:2]
-    assert (row["team_assignee_id"], row["team_assignee_name"]) == (new_team, TEAM_NAMES[new_team])
+    assert (row["team_assignee_id"], row["team_assignee_name"]) == (new_team, team_names[new_team])
     assert row["created_at"] == chosen["created_at"]
     ids = [r["conversation_id"] for r in history(tmp_path)]
     assert Counter(ids)[chosen["conversation_id"]] == 2  # the history keeps both versions
