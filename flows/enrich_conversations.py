@@ -23,6 +23,7 @@ from pydantic import Field
 from flows.parameters import describe_parameters
 from intercom_enrichment.enrich import EnrichOptions
 from intercom_enrichment.errors import ConfigError, IntercomEnrichmentError
+from intercom_enrichment.memory import limit_malloc_arenas
 from intercom_enrichment.options import (
     RUN_DEFAULTS,
     BatchSize,
@@ -135,6 +136,7 @@ def enrich_conversations(
 ) -> dict[str, Any]:
     """One window: list, enrich with contacts, write Parquet and the manifest."""
     options = RunOptions.pick(locals())
+    limit_malloc_arenas()  # before the batch tasks' threads start (memory.py)
     started = datetime.now(UTC)
     window = resolve_window(
         start,

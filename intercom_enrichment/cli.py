@@ -17,6 +17,7 @@ import typer
 
 from .client import check_access
 from .errors import ConfigError, FatalError, IntercomEnrichmentError, IntercomError, OutputError
+from .memory import limit_malloc_arenas
 from .options import RUN_DEFAULTS, RunOptions
 from .pii import PiiPolicy
 from .settings import IntercomSettings
@@ -374,6 +375,7 @@ def _existing_output(output: str) -> Storage:
 
 
 def main(argv: list[str] | None = None) -> None:
+    limit_malloc_arenas()  # before any thread starts (memory.py)
     try:
         app(args=argv, standalone_mode=True)
     except IntercomEnrichmentError as exc:  # pragma: no cover - commands map their own

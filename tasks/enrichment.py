@@ -20,6 +20,7 @@ from intercom_enrichment.dimensions import DimensionSnapshot
 from intercom_enrichment.enrich import EnrichOptions, enrich_batch, listing_metrics
 from intercom_enrichment.errors import RetryableError
 from intercom_enrichment.listing import Listing, list_window
+from intercom_enrichment.memory import release_memory
 from intercom_enrichment.metrics import EnrichmentMetrics
 from intercom_enrichment.pii import PiiPolicy
 from intercom_enrichment.pipeline import BATCHES_IN_FLIGHT, BatchResult
@@ -146,6 +147,7 @@ class TaskExecutor:
             for future in futures:  # in batch order, so reruns write the same files
                 yield future.result()
             del futures
+            release_memory()  # the group's records are written: give their pages back
 
     def dimensions(
         self, output: str, pii: PiiPolicy
