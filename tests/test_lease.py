@@ -2,13 +2,11 @@
 two runs of one window (local disk and moto's S3 server) leave one consistent dataset."""
 
 import json
-import logging
 import os
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -163,36 +161,6 @@ def test_two_runs_of_one_window_on_local_disk(sandbox, tmp_path: Path) -> None: 
     _consistent(tmp_path)
     rows = ds.dataset(tmp_path / "conversations", format="parquet", partitioning="hive").to_table()
     assert rows.num_rows == 300 == len(set(rows.column("conversation_id").to_pylist()))
-
-
-@pytest.fixture(scope="module")
-def s3() -> Iterator[dict[str, str]]:
-    from moto.server import ThreadedMotoServer
-
-    logging.getLogger("werkzeug").setLevel(logging.WARNING)
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    env = {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "AWS_ENDPOINT_URL": f"http://{host}:{port}",
-    }
-    saved = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
-    import boto3
-    import s3fs
-
-    s3fs.S3FileSystem.clear_instance_cache()  # fsspec caches filesystems with their endpoint
-    boto3.client("s3").create_bucket(Bucket="leases")
-    yield env
-    server.stop()
-    for key, value in saved.items():
-        if value is None:
-            os.environ.pop(key, None)
-        else:
-            os.environ[key] = value
 
 
 def test_on_s3_the_lease_is_a_conditional_put(s3) -> None:  # type: ignore[no-untyped-def]

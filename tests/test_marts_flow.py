@@ -17,7 +17,7 @@ import pytest
 from intercom_enrichment.sandbox.vocab import ADMINS, TEAM_IDS
 
 from .backfill_cli import start_backfill
-from .test_object_store import arrow_s3, s3  # noqa: F401  (the moto S3 server fixture)
+from .test_object_store import arrow_s3
 
 START = datetime(2026, 10, 1, tzinfo=UTC)
 HOUR = timedelta(hours=1)
@@ -167,7 +167,7 @@ def test_a_killed_and_resumed_backfill_keeps_current_exact(sandbox, tmp_path: Pa
 
 
 @pytest.fixture
-def fresh_s3(s3):  # type: ignore[no-untyped-def]  # noqa: F811
+def fresh_s3(s3):  # type: ignore[no-untyped-def]
     """The moto server of this module; s3fs caches clients (with their endpoint) per process,
     so drop them before and after, for the other modules' servers."""
     import s3fs

@@ -2,11 +2,8 @@
 pyarrow's own S3 client; a backfill killed mid-range resumes there to the same dataset."""
 
 import json
-import logging
-import os
 import signal
 import subprocess
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -20,36 +17,6 @@ START = datetime(2026, 10, 1, tzinfo=UTC)
 HOURS = 6
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
-
-
-@pytest.fixture(scope="module")
-def s3() -> Iterator[dict[str, str]]:
-    from moto.server import ThreadedMotoServer
-
-    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per request otherwise
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    env = {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "AWS_ENDPOINT_URL": f"http://{host}:{port}",
-    }
-    saved = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
-    import boto3
-    import s3fs
-
-    s3fs.S3FileSystem.clear_instance_cache()  # fsspec caches filesystems with their endpoint
-    boto3.client("s3").create_bucket(Bucket="lake")
-    yield env
-    server.stop()
-    for key, value in saved.items():
-        if value is None:
-            os.environ.pop(key, None)
-        else:
-            os.environ[key] = value
 
 
 def arrow_s3(env: dict[str, str]) -> pafs.S3FileSystem:
