@@ -206,6 +206,25 @@ def _run(
     return WindowResult(total, files, reason)
 
 
+async def list_measured(
+    client: IntercomClient, window: Window, *, per_page: int = SEARCH_PAGE_SIZE
+) -> tuple[Listing, EnrichmentMetrics]:
+    """The listing step with ``client`` (opened and closed here), and what it cost."""
+    async with client:
+        listing = await list_window(client, window, per_page=per_page)
+    return listing, listing_metrics(listing, client)
+
+
+async def snapshot_measured(
+    client: IntercomClient, output: str, pii: PiiPolicy
+) -> tuple[DimensionSnapshot, EnrichmentMetrics]:
+    """The dimension step with ``client`` (opened and closed here), and what it cost."""
+    with Storage(output) as storage:
+        async with client:
+            dims = await snapshot_dimensions(client, storage, pii)
+    return dims, dims.metrics(client)
+
+
 TransportFactory = Callable[[], httpx.AsyncBaseTransport | None]
 
 
@@ -243,12 +262,7 @@ class AsyncioExecutor:
         return IntercomClient(self.settings, budget=self.budget, transport=self._transport())
 
     def list_window(self, window: Window) -> tuple[Listing, EnrichmentMetrics]:
-        async def listing() -> tuple[Listing, EnrichmentMetrics]:
-            async with self._client() as client:
-                found = await list_window(client, window, per_page=self.per_page)
-            return found, listing_metrics(found, client)
-
-        return self._runner.run(listing())
+        return self._runner.run(list_measured(self._client(), window, per_page=self.per_page))
 
     def enrich(
         self, batches: Sequence[ConversationBatch], lineage: Lineage, options: EnrichOptions
@@ -267,13 +281,7 @@ class AsyncioExecutor:
     def dimensions(
         self, output: str, pii: PiiPolicy
     ) -> tuple[DimensionSnapshot, EnrichmentMetrics]:
-        async def snapshot() -> tuple[DimensionSnapshot, EnrichmentMetrics]:
-            with Storage(output) as storage:
-                async with self._client() as client:
-                    dims = await snapshot_dimensions(client, storage, pii)
-            return dims, dims.metrics(client)
-
-        return self._runner.run(snapshot())
+        return self._runner.run(snapshot_measured(self._client(), output, pii))
 
     def reduce(self, parts: list[EnrichmentMetrics]) -> EnrichmentMetrics:
         return EnrichmentMetrics.total(parts)

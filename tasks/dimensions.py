@@ -5,11 +5,11 @@ import asyncio
 from prefect import get_run_logger, task
 
 from intercom_enrichment.client import IntercomClient
-from intercom_enrichment.dimensions import DimensionSnapshot, snapshot_dimensions
+from intercom_enrichment.dimensions import DimensionSnapshot
 from intercom_enrichment.metrics import EnrichmentMetrics
 from intercom_enrichment.pii import PiiPolicy
+from intercom_enrichment.pipeline import snapshot_measured
 from intercom_enrichment.settings import IntercomSettings
-from intercom_enrichment.storage import Storage
 from tasks.budget import GlobalLimitGate
 from tasks.enrichment import RETRY
 
@@ -25,14 +25,8 @@ def snapshot_dimensions_task(
     teammates' names and emails: never persisted (``RETRY`` says ``persist_result=False``).
     """
 
-    async def snapshot() -> tuple[DimensionSnapshot, EnrichmentMetrics]:
-        gate = GlobalLimitGate(global_limit) if global_limit else None
-        with Storage(output) as storage:
-            async with IntercomClient(settings, gate=gate) as client:
-                dims = await snapshot_dimensions(client, storage, pii)
-        return dims, dims.metrics(client)
-
-    dims, metrics = asyncio.run(snapshot())
+    client = IntercomClient(settings, gate=GlobalLimitGate(global_limit) if global_limit else None)
+    dims, metrics = asyncio.run(snapshot_measured(client, output, pii))
     get_run_logger().info(
         "dimension snapshots: %s", ", ".join(f"{k} {v}" for k, v in dims.rows.items())
     )

@@ -17,13 +17,13 @@ from prefect.tasks import exponential_backoff
 from intercom_enrichment.batching import ConversationBatch
 from intercom_enrichment.client import IntercomClient
 from intercom_enrichment.dimensions import DimensionSnapshot
-from intercom_enrichment.enrich import EnrichOptions, enrich_batch, listing_metrics
+from intercom_enrichment.enrich import EnrichOptions, enrich_batch
 from intercom_enrichment.errors import RetryableError
-from intercom_enrichment.listing import Listing, list_window
+from intercom_enrichment.listing import Listing
 from intercom_enrichment.memory import release_memory
 from intercom_enrichment.metrics import EnrichmentMetrics
 from intercom_enrichment.pii import PiiPolicy
-from intercom_enrichment.pipeline import BATCHES_IN_FLIGHT, BatchResult
+from intercom_enrichment.pipeline import BATCHES_IN_FLIGHT, BatchResult, list_measured
 from intercom_enrichment.rows import Lineage
 from intercom_enrichment.settings import IntercomSettings
 from intercom_enrichment.windows import Window
@@ -62,12 +62,8 @@ def list_conversations(
 ) -> tuple[Listing, EnrichmentMetrics]:
     """A sync task with its own event loop: ``TaskExecutor`` calls it in the flow's process."""
 
-    async def listing_of_window() -> tuple[Listing, IntercomClient]:
-        async with IntercomClient(settings, gate=_gate(global_limit)) as client:
-            return await list_window(client, window), client
-
-    listing, client = asyncio.run(listing_of_window())
-    metrics = listing_metrics(listing, client)
+    client = IntercomClient(settings, gate=_gate(global_limit))
+    listing, metrics = asyncio.run(list_measured(client, window))
     get_run_logger().info(
         "listed %d conversations in %s (%d pages, %d quarantined, %d retries, %d rate-limited)",
         len(listing.entries),
