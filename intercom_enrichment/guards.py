@@ -49,11 +49,57 @@ def timestamp_reason(value: int) -> str | None:
     return None
 
 
+# A number of 19 digits or more: the only way an integer beyond int64 (9223372036854775807, 19
+# digits) can appear in ``json.dumps`` text of a container, where every number follows ``[`` or a
+# separator's space (floats print at most 17 significant digits). Digits inside a string match
+# only after a space or ``[`` there too; such a record merely takes the exact walk.
+_LONG_NUMBER = re.compile(r"[\[ ]-?[0-9]{19}")
+
+
 def unwritable_reason(record: Any) -> str | None:
     """Why ``record`` (parsed JSON) cannot be written exactly, or None when it can.
 
-    Iterative, so a record nested thousands deep costs no recursion.
+    The common case, a record that breaks no rule, is decided at C speed: ``json.dumps`` with
+    ``allow_nan=False`` and a UTF-8 encode of its text find non-finite numbers and lone
+    surrogates (in values and field names) at once; a search for a 19-digit number finds every
+    integer that could exceed int64; and a record with fewer brackets than ``MAX_NESTING`` cannot
+    nest deeper (otherwise its containers are walked). Anything suspicious takes the exact walk
+    (``_exact_reason``), which names the rule broken. Profiled on the 20,000 conversations of
+    S1: 4.5 s → 0.8 s (README, Performance).
     """
+    if not isinstance(record, dict | list):
+        return _exact_reason(record)
+    try:
+        text = json.dumps(record, ensure_ascii=False, allow_nan=False)
+        text.encode("utf-8")
+    except (ValueError, TypeError, RecursionError):  # UnicodeEncodeError is a ValueError
+        return _exact_reason(record)
+    if _LONG_NUMBER.search(text):  # maybe only digits in a string: let the walk decide
+        return _exact_reason(record)
+    if text.count("[") + text.count("{") < MAX_NESTING:  # brackets in strings only add
+        return None
+    return _nesting_reason(record)
+
+
+def _nesting_reason(record: Any) -> str | None:
+    """Containers only, level by level (iterative, like ``_exact_reason``)."""
+    level = [record] if isinstance(record, dict | list) else []
+    depth = 0
+    while level:
+        if depth >= MAX_NESTING:
+            return f"nested deeper than {MAX_NESTING} levels"
+        nested: list[Any] = []
+        for value in level:
+            items = value.values() if isinstance(value, dict) else value
+            nested.extend(item for item in items if isinstance(item, dict | list))
+        level = nested
+        depth += 1
+    return None
+
+
+def _exact_reason(record: Any) -> str | None:
+    """The rule ``record`` breaks, value by value. Iterative, so a record nested thousands deep
+    costs no recursion."""
     stack: list[tuple[Any, int]] = [(record, 0)]
     while stack:
         value, depth = stack.pop()

@@ -118,6 +118,42 @@ def test_the_guard_names_each_reason() -> None:
     assert "Unicode" in (unwritable_reason({"t": "\udfff"}) or "")
     assert "Unicode" in (unwritable_reason({"\ud800": 1}) or "")
     assert "nested" in (unwritable_reason(json.loads("[" * 40 + "]" * 40)) or "")
+
+
+def _nested(depth: int, leaf: Any = 1) -> Any:
+    """``depth`` containers, dicts and lists by turns, around ``leaf``."""
+    for level in range(depth):
+        leaf = {"k": leaf} if level % 2 else [leaf]
+    return leaf
+
+
+@pytest.mark.parametrize(
+    "record",
+    [
+        {"id": "1", "body": "plain", "n": 2**63 - 1, "m": -(2**63)},  # int64's own bounds
+        {"n": 2**63},  # one beyond
+        {"l": [1, 2**64, "x"]},
+        {"n": -(2**63) - 1},
+        {"digits": "12345678901234567890123"},  # 19+ digits in a string: fine
+        {"f": 1.2345678901234567e300, "g": -0.0},
+        {"f": math.inf},
+        {"s": r"ok \ud800"},  # the text of an escape, not a surrogate: fine
+        {"s": "ok \ud800"},  # a lone surrogate
+        {"s": ["ok", {"t": "\udc00"}]},
+        {"\udfff": {"x": 1}},
+        _nested(32),  # the deepest allowed (the innermost container at depth 31)
+        _nested(33),
+        _nested(33, "\ud800"),  # two rules broken: the exact walk decides
+        [],
+        "just a string",
+        None,
+    ],
+)
+def test_the_fast_guard_agrees_with_the_exact_walk(record: Any) -> None:
+    """The C-speed path of ``unwritable_reason`` answers exactly as the value-by-value walk."""
+    from intercom_enrichment.guards import _exact_reason
+
+    assert unwritable_reason(record) == _exact_reason(record)
     assert all(is_plain_id(i) for i in ("215", "6543abcdef0123456789abcd", "ext-1_a"))
     bad = ("", "..", ".", "a/b", "a b", "1\x00", "1\r\n", "%2e%2e", "9" * 129, 12, None, "é")
     assert not any(is_plain_id(i) for i in bad)
