@@ -9,6 +9,9 @@ Within a window, Prefect runs every batch task in a thread of its own, and each 
 get a glibc arena of its own (up to eight per core): freed blocks scattered over many arenas
 kept the resident size of a 200,000-conversation window growing with its number of batches.
 ``limit_malloc_arenas`` caps the arenas (``mallopt(M_ARENA_MAX, 2)``) before those threads start.
+
+Arrow keeps its own allocator (mimalloc in the pyarrow wheels), which holds freed pages for reuse;
+``release_memory`` asks it to give them back too.
 """
 
 import ctypes
@@ -16,6 +19,8 @@ import ctypes.util
 import gc
 import sys
 from functools import cache
+
+import pyarrow as pa
 
 
 @cache
@@ -46,6 +51,7 @@ def limit_malloc_arenas(arenas: int = 2) -> None:
 
 def release_memory() -> None:
     gc.collect()
+    pa.default_memory_pool().release_unused()
     trim = _malloc_trim()
     if trim is not None:
         trim(0)
