@@ -16,9 +16,10 @@ from tasks.publish import artifact_key
 
 REPORT_DAYS = 14
 # A run's refresh shares the worker with what the window left resident, so it gets a smaller
-# budget than `intercom-enrich refresh` (512MB, 2 threads): a DuckDB thread holds its own scan
-# and join state outside ``memory_limit``. Measured on a 200,000-conversation window: +150 MB
-# resident at 1 thread and 256MB against +350 MB at the defaults, 1.1 s vs 1.5 s (README).
+# budget than `intercom-enrich refresh` (512MB, 2 threads): a DuckDB thread holds scan and join
+# state outside ``memory_limit``. Refreshing one 200,000-conversation window alone peaked at
+# 497 MB with the defaults and 371 MB with these (1.5 s and 1.3 s); inside the window's flow run
+# the run's peak went from 837 to 692 MB (README, Performance).
 RUN_MEMORY_LIMIT = "256MB"
 RUN_THREADS = 1
 
