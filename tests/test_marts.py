@@ -328,3 +328,15 @@ def test_parts_are_those_of_the_latest_fetched_version(tmp_path: Path) -> None:
     assert set(now) == {"p1", "p3", "q1"}  # p2 is gone from conversation 1's latest version
     assert now["p3"]["conversation_updated_at"] == at(1.5)
     assert now["q1"]["conversation_updated_at"] == at(0.6)  # latest version that had parts
+
+
+def test_a_first_refresh_of_only_an_empty_window_succeeds(tmp_path: Path) -> None:
+    """An empty window (a quiet hour) with a first dimension snapshot: nothing to fold, but the
+    refresh must not fail (found by benchmarks/overhead.py: DuckDB refused an empty month list)."""
+    out = str(tmp_path)
+    write_window(out, hour_window(0, 1), [])
+    write_dimensions(tmp_path)
+    result = refresh(out)
+    assert result.windows_folded == 1 and result.months == [] and result.conversations == 0
+    assert mart(tmp_path, "support_daily") == []
+    assert refresh(out).windows_folded == 0

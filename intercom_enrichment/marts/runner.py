@@ -278,7 +278,10 @@ class _Refresh:
     def _marts(self, months: set[str]) -> list[tuple[str, str]]:
         """Stage every mart: its rows of ``months`` recomputed, its other rows kept."""
         self.con.execute("CREATE OR REPLACE TABLE scope_months (month VARCHAR)")
-        self.con.executemany("INSERT INTO scope_months VALUES (?)", [[m] for m in sorted(months)])
+        if months:  # none when only empty windows were folded in (DuckDB refuses an empty list)
+            self.con.executemany(
+                "INSERT INTO scope_months VALUES (?)", [[m] for m in sorted(months)]
+            )
         staged = []
         for mart in MARTS:
             rel = f"marts/{mart}.parquet"
