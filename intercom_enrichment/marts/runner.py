@@ -75,8 +75,21 @@ class RefreshResult:
     seconds: float = 0.0
 
 
+INCLUDE = "-- include: "
+
+
 def model_sql(name: str) -> str:
-    return (MODELS / f"{name}.sql").read_text(encoding="utf-8")
+    """A model's SQL, each ``-- include: <file>`` line replaced by that file's SQL lines (the
+    shared select list ``measures.sql``; its header comments are left out)."""
+    lines = []
+    for line in (MODELS / f"{name}.sql").read_text(encoding="utf-8").splitlines():
+        included = line.strip().removeprefix(INCLUDE)
+        if included != line.strip():
+            part = (MODELS / included).read_text(encoding="utf-8").splitlines()
+            lines += [sql for sql in part if not sql.startswith("--")]
+        else:
+            lines.append(line)
+    return "\n".join(lines) + "\n"
 
 
 def refresh(

@@ -15,13 +15,7 @@ SELECT
     CAST(created_at AS DATE) AS day,
     team_assignee_id,
     any_value(team_assignee_name) AS team_assignee_name,
-    count(*) AS conversations,
-    count(*) FILTER (WHERE state = 'closed') AS conversations_closed,
-    quantile_cont(time_to_admin_reply, 0.5) AS median_time_to_admin_reply,
-    quantile_cont(time_to_first_close, 0.5) AS median_time_to_first_close,
-    count(*) FILTER (WHERE count_reopens > 0) AS reopened,
-    count(rating) AS rated,
-    avg(rating) AS mean_rating
+    -- include: measures.sql
 FROM current_conversations
 GROUP BY day, team_assignee_id
 ORDER BY day, team_assignee_id NULLS LAST
