@@ -208,10 +208,6 @@ def build_conversation(plan: ConversationPlan, rng: random.Random, v216: bool) -
     }
 
 
-def contact_ref(contact: Identity) -> dict[str, Any]:
-    return {"type": "contact", "id": contact.id, "external_id": contact.external_id}
-
-
 def _topics(rng: random.Random) -> dict[str, Any]:
     if rng.random() >= 0.25:
         return {}

@@ -11,7 +11,6 @@ LAST_NAMES = (
     "Dubois", "Rossi", "O'Brien", "Svensson", "Patel", "García", "Nguyen", "Smith",
 )  # fmt: skip
 EMAIL_DOMAINS = ("example.com", "acme.io", "globex.net", "initech.org", "mail.test")
-ROLES = ("user", "lead")
 
 # (country, region, city, country_code, continent_code)
 LOCATIONS = (
