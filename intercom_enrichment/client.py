@@ -296,8 +296,7 @@ class IntercomClient:
     async def get_contact_segments(self, contact_id: str) -> list[dict[str, Any]]:
         segment = path_segment("contact", contact_id, template="/contacts/{id}/segments")
         body = await self.request("contacts.segments", "GET", f"/contacts/{segment}/segments")
-        data = body.get("data")
-        return [s for s in data if isinstance(s, dict)] if isinstance(data, list) else []
+        return _items(body, "data")
 
     async def get_contact_tags(self, contact_id: str) -> list[dict[str, Any]]:
         """Every tag of a contact, with names (``GET /contacts/{id}/tags``: a ``list``, unpaged;
