@@ -12,7 +12,15 @@ import asyncio
 from prefect.client.orchestration import get_client
 from prefect.concurrency.asyncio import rate_limit
 
+from intercom_enrichment.client import IntercomClient
+from intercom_enrichment.settings import IntercomSettings
+
 DEFAULT_CHUNK = 10
+
+
+def client_for(settings: IntercomSettings, global_limit: str | None) -> IntercomClient:
+    """A task's client: behind the global limit ``global_limit`` when one is named."""
+    return IntercomClient(settings, gate=GlobalLimitGate(global_limit) if global_limit else None)
 
 
 class GlobalLimitGate:

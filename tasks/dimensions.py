@@ -4,13 +4,12 @@ import asyncio
 
 from prefect import get_run_logger, task
 
-from intercom_enrichment.client import IntercomClient
 from intercom_enrichment.dimensions import DimensionSnapshot
 from intercom_enrichment.metrics import EnrichmentMetrics
 from intercom_enrichment.pii import PiiPolicy
 from intercom_enrichment.pipeline import snapshot_measured
 from intercom_enrichment.settings import IntercomSettings
-from tasks.budget import GlobalLimitGate
+from tasks.budget import client_for
 from tasks.enrichment import RETRY
 
 
@@ -25,7 +24,7 @@ def snapshot_dimensions_task(
     teammates' names and emails: never persisted (``RETRY`` says ``persist_result=False``).
     """
 
-    client = IntercomClient(settings, gate=GlobalLimitGate(global_limit) if global_limit else None)
+    client = client_for(settings, global_limit)
     dims, metrics = asyncio.run(snapshot_measured(client, output, pii))
     get_run_logger().info(
         "dimension snapshots: %s", ", ".join(f"{k} {v}" for k, v in dims.rows.items())

@@ -15,7 +15,6 @@ from prefect.cache_policies import NO_CACHE
 from prefect.tasks import exponential_backoff
 
 from intercom_enrichment.batching import ConversationBatch
-from intercom_enrichment.client import IntercomClient
 from intercom_enrichment.dimensions import DimensionSnapshot
 from intercom_enrichment.enrich import EnrichOptions, enrich_batch
 from intercom_enrichment.errors import RetryableError
@@ -28,7 +27,7 @@ from intercom_enrichment.rows import Lineage
 from intercom_enrichment.settings import IntercomSettings
 from intercom_enrichment.windows import Window
 from intercom_enrichment.writer import BatchRecords
-from tasks.budget import GlobalLimitGate
+from tasks.budget import client_for
 
 
 def retry_transient(task: Any, task_run: Any, state: Any) -> bool:
@@ -40,10 +39,6 @@ def retry_transient(task: Any, task_run: Any, state: Any) -> bool:
     (``test_task_retries_transient_errors_only``) fails if this stops working.
     """
     return isinstance(state.result(raise_on_failure=False, _sync=True), RetryableError)
-
-
-def _gate(global_limit: str | None) -> GlobalLimitGate | None:
-    return GlobalLimitGate(global_limit) if global_limit else None
 
 
 RETRY = {
@@ -62,7 +57,7 @@ def list_conversations(
 ) -> tuple[Listing, EnrichmentMetrics]:
     """A sync task with its own event loop: ``TaskExecutor`` calls it in the flow's process."""
 
-    client = IntercomClient(settings, gate=_gate(global_limit))
+    client = client_for(settings, global_limit)
     listing, metrics = asyncio.run(list_measured(client, window))
     get_run_logger().info(
         "listed %d conversations in %s (%d pages, %d quarantined, %d retries, %d rate-limited)",
@@ -84,7 +79,7 @@ async def enrich_conversation_batch(
     options: EnrichOptions,
     global_limit: str | None = None,
 ) -> tuple[BatchRecords, EnrichmentMetrics]:
-    async with IntercomClient(settings, gate=_gate(global_limit)) as client:
+    async with client_for(settings, global_limit) as client:
         records, metrics = await enrich_batch(client, batch, lineage=lineage, options=options)
     get_run_logger().info(
         "batch %d: %d conversations, %d contacts (%d found, %d not found, %d failed), "
