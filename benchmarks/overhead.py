@@ -17,25 +17,16 @@ import time
 from datetime import timedelta
 from pathlib import Path
 
-from benchmarks.run import START, start_sandbox
+from benchmarks.run import ROOT, START, Sandbox, cli_run, start_sandbox
 from tests.prefect_server import prefect_env, prefect_server
 
-ROOT = Path(__file__).resolve().parents[1]
 EMPTY = (START - timedelta(days=30), START - timedelta(days=30) + timedelta(hours=1))
 
 
-def cli_run(env: dict[str, str], output: Path) -> float:
-    command = [
-        *(sys.executable, "-m", "intercom_enrichment.cli", "run"),
-        *("--start", EMPTY[0].isoformat(), "--end", EMPTY[1].isoformat()),
-        *("--output", str(output)),
-    ]
-    began = time.perf_counter()
-    proc = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
-    wall = time.perf_counter() - began
-    if proc.returncode != 0:
-        raise RuntimeError(proc.stderr[-3000:])
-    return wall
+def empty_window(env: dict[str, str], sb: Sandbox, output: Path) -> float:
+    """Seconds of one whole CLI run of the empty window (``benchmarks.run.cli_run``)."""
+    window = ["--start", EMPTY[0].isoformat(), "--end", EMPTY[1].isoformat()]
+    return float(cli_run(env, sb, [*window, "--output", str(output)])["wall"])
 
 
 def import_seconds(env: dict[str, str]) -> float:
@@ -57,14 +48,14 @@ def main() -> None:
             api_home, eph_home = root / "server", root / "ephemeral"
             api_home.mkdir()
             eph_home.mkdir()
-            sandbox = {"INTERCOM_BASE_URL": sb.url, "INTERCOM_ACCESS_TOKEN": sb.token}
-            eph = {**prefect_env(eph_home), **sandbox}
-            rows.append(("ephemeral, first run on a fresh PREFECT_HOME", cli_run(eph, root / "o")))
-            walls = [cli_run(eph, root / f"e{k}") for k in range(args.repeat)]
+            eph = prefect_env(eph_home)
+            first = empty_window(eph, sb, root / "o")
+            rows.append(("ephemeral, first run on a fresh PREFECT_HOME", first))
+            walls = [empty_window(eph, sb, root / f"e{k}") for k in range(args.repeat)]
             rows.append(("ephemeral (median)", statistics.median(walls)))
             with prefect_server(api_home) as api:
-                env = {**prefect_env(api_home, api), **sandbox}
-                walls = [cli_run(env, root / f"s{k}") for k in range(args.repeat)]
+                env = prefect_env(api_home, api)
+                walls = [empty_window(env, sb, root / f"s{k}") for k in range(args.repeat)]
                 rows.append(("running server (median)", statistics.median(walls)))
                 rows.append(("of which: importing the CLI and the flow", import_seconds(env)))
     finally:
