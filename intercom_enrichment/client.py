@@ -61,6 +61,16 @@ class RequestStats:
     rate_limited: int = 0
     rate_limit_wait_seconds: float = 0.0
 
+    def metric_fields(self) -> dict[str, Any]:
+        """These counts under their ``EnrichmentMetrics`` field names."""
+        return {
+            "api_requests": sum(self.requests.values()),
+            "api_retries": self.retries,
+            "api_rate_limited": self.rate_limited,
+            "rate_limit_wait_seconds": self.rate_limit_wait_seconds,
+            "requests_by_endpoint": dict(self.requests),
+        }
+
 
 class RequestGate(Protocol):
     """A permit per request from a budget shared beyond this process (a Prefect global

@@ -92,7 +92,6 @@ class DimensionSnapshot:
     unavailable: dict[str, str] = field(default_factory=dict)  # tables not read → why
 
     def metrics(self, client: IntercomClient) -> EnrichmentMetrics:
-        stats = client.stats
         reasons = {
             f"dimensions/{t}: incomplete, previous snapshot kept": 1 for t in self.incomplete
         }
@@ -105,12 +104,8 @@ class DimensionSnapshot:
         )
         return EnrichmentMetrics(
             dimension_rows=dict(self.rows),
-            api_requests=sum(stats.requests.values()),
-            api_retries=stats.retries,
-            api_rate_limited=stats.rate_limited,
-            rate_limit_wait_seconds=stats.rate_limit_wait_seconds,
-            requests_by_endpoint=dict(stats.requests),
             failure_reasons=reasons,
+            **client.stats.metric_fields(),
         )
 
 

@@ -189,7 +189,7 @@ async def enrich_batch(
         status_contact_not_found=statuses["contact_not_found"],
         status_contact_unresolvable=statuses["contact_unresolvable"],
         status_failed=statuses["failed"],
-        **_request_metrics(client),
+        **client.stats.metric_fields(),
         failure_reasons=dict(lookup.reasons() + parts.failures),
     )
     return records, metrics
@@ -201,16 +201,5 @@ def listing_metrics(listing: Listing, client: IntercomClient) -> EnrichmentMetri
         conversations_quarantined=len(listing.quarantine),
         listing_pages=listing.pages,
         cursor_restarts=listing.cursor_restarts,
-        **_request_metrics(client),
+        **client.stats.metric_fields(),
     )
-
-
-def _request_metrics(client: IntercomClient) -> dict[str, Any]:
-    stats = client.stats
-    return {
-        "api_requests": sum(stats.requests.values()),
-        "api_retries": stats.retries,
-        "api_rate_limited": stats.rate_limited,
-        "rate_limit_wait_seconds": stats.rate_limit_wait_seconds,
-        "requests_by_endpoint": dict(stats.requests),
-    }
