@@ -15,12 +15,9 @@ Teammates are people: the run's PII policy treats their names and emails like a 
 
 import asyncio
 import logging
-import os
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import pyarrow.parquet as pq
@@ -33,7 +30,7 @@ from .metrics import EnrichmentMetrics
 from .models import Admin, Segment, Tag, Team
 from .pii import PiiPolicy
 from .schema import DIMENSIONS, to_table
-from .storage import Storage
+from .storage import Storage, discard_staging
 
 log = logging.getLogger(__name__)
 
@@ -168,36 +165,15 @@ async def snapshot_dimensions(
 
 
 def _publish(storage: Storage, name: str, rows: list[dict[str, Any]]) -> None:
+    """Stage and publish one snapshot. Windows of a backfill may snapshot at the same time, so
+    only the staging files of processes that are gone (killed mid-write) are cleared first,
+    never a live run's."""
     rel = dimension_path(name)
-    staged = _staging_path(storage, rel)
+    discard_staging(storage, [rel], of_gone_processes=True)
+    staged = storage.staging_path(rel)
     try:
         pq.write_table(to_table(rows, DIMENSIONS[name]), staged, compression="zstd")
         storage.publish(staged, rel)
     except BaseException:
         storage.discard(staged)
         raise
-
-
-def _staging_path(storage: Storage, rel: str) -> str:
-    """Where to stage ``rel``. On local disk the name carries this process's id: windows of a
-    backfill may snapshot at the same time, so only staging files of processes that are gone
-    (killed mid-write) are cleared, never a live run's."""
-    if not storage.local:
-        return storage.staging_path(rel)
-    target = Path(storage.path(rel))
-    target.parent.mkdir(parents=True, exist_ok=True)
-    for leftover in target.parent.glob(f".{target.name}.*.tmp"):
-        pid = leftover.name[len(target.name) + 2 :].split("-", 1)[0]
-        if pid.isdigit() and not _alive(int(pid)):
-            storage.discard(str(leftover))
-    return str(target.parent / f".{target.name}.{os.getpid()}-{uuid.uuid4().hex[:12]}.tmp")
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True

@@ -33,7 +33,7 @@ from types import TracebackType
 from typing import Any
 
 from .errors import ConfigError, IntercomEnrichmentError
-from .storage import Storage, discard_staging, host_slug
+from .storage import Storage, discard_staging, host_slug, process_gone
 from .windows import Window
 
 log = logging.getLogger(__name__)
@@ -99,16 +99,6 @@ class LeaseRecord:
             )
         except (ValueError, TypeError, KeyError):
             return None
-
-
-def _process_gone(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    except OSError:  # exists, owned by someone else
-        return False
-    return False
 
 
 def _conditional_put(fs: Any) -> bool:
@@ -195,7 +185,7 @@ class WindowLease:
             return text is not None and self._age() > self.seconds
         if record.expires_at < self.clock():
             return True
-        return record.host == host_slug() and _process_gone(record.pid)
+        return record.host == host_slug() and process_gone(record.pid)
 
     def _age(self) -> float:
         try:

@@ -171,16 +171,30 @@ def default_tag() -> str:
     return f"p{os.getpid()}"
 
 
+def process_gone(pid: int) -> bool:
+    """Whether no process ``pid`` runs on this machine."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except OSError:  # exists, owned by someone else
+        return False
+    return False
+
+
 def discard_staging(
     storage: Storage,
     rels: Iterable[str],
     *,
     tag: str | None = None,
     older_than: float | None = None,
+    of_gone_processes: bool = False,
 ) -> None:
     """Remove staging files of ``rels`` (local disk only; object stores stage in a private
-    temporary folder): those of the run tagged ``tag``, or any older than ``older_than`` seconds.
-    Only the holder of the window's lease calls this (``lease.py``)."""
+    temporary folder): those of the run tagged ``tag``, or any older than ``older_than`` seconds,
+    or (``of_gone_processes``) those a process of this machine staged under its default tag and
+    is no longer there to publish. The window's files: only the holder of the window's lease
+    calls this (``lease.py``); the dimension snapshots: any run, for killed runs' files."""
     if not storage.local:
         return
     now = time.time()
@@ -190,9 +204,17 @@ def discard_staging(
         if not target.parent.is_dir():
             continue
         for leftover in target.parent.glob(pattern):
+            if of_gone_processes and not _staged_by_gone_process(leftover.name, target.name):
+                continue
             with contextlib.suppress(FileNotFoundError):
                 if older_than is None or now - leftover.stat().st_mtime > older_than:
                     storage.discard(str(leftover))
+
+
+def _staged_by_gone_process(staged: str, target: str) -> bool:
+    """``staged`` (``.<target>.p<pid>.<random>.tmp``, ``default_tag``) is a gone process's."""
+    tag = staged[len(target) + 2 :].split(".", 1)[0]
+    return tag.startswith("p") and tag[1:].isdigit() and process_gone(int(tag[1:]))
 
 
 def _probe_folder(root: Path) -> None:

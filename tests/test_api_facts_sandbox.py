@@ -212,8 +212,9 @@ def test_a_killed_run_s_staged_snapshot_is_cleared_a_live_one_kept(sandbox, tmp_
     )
     folder = tmp_path / "dimensions"
     folder.mkdir()
-    dead = folder / f".tags.parquet.{int(gone.stdout)}-abc.tmp"
-    live = folder / f".tags.parquet.{os.getpid()}-def.tmp"  # another window of this process
+    # Staging names: Storage.staging_path, tagged with storage.default_tag (p<pid>).
+    dead = folder / f".tags.parquet.p{int(gone.stdout)}.abc.tmp"
+    live = folder / f".tags.parquet.p{os.getpid()}.def.tmp"  # another window of this process
     dead.write_text("partial")
     live.write_text("in progress")
     server = sandbox(conversations=1, contacts=1)
