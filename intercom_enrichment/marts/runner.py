@@ -253,17 +253,19 @@ class _Refresh:
             found.setdefault(month, []).append(rel)
         return found
 
-    def _previous(self, table: str, months: set[str], empty: pa.Schema, view: str) -> None:
-        existing = {} if self.full else self._partitions(table)
+    def _previous(
+        self, existing: dict[str, list[str]], months: set[str], empty: pa.Schema, view: str
+    ) -> None:
+        """View ``view`` over the published partitions ``existing`` of ``months`` (none when
+        rebuilding in full)."""
+        published = {} if self.full else existing
         paths = [
-            p for m in sorted(months) for rel in existing.get(m, []) if (p := self.copies.get(rel))
+            p for m in sorted(months) for rel in published.get(m, []) if (p := self.copies.get(rel))
         ]
         self._files_view(view, paths, empty, True)
 
     def _current_conversations(self, existing: dict[str, list[str]], months: set[str]) -> int:
-        self._previous(
-            "current/conversations", months, CURRENT_CONVERSATIONS, "previous_conversations"
-        )
+        self._previous(existing, months, CURRENT_CONVERSATIONS, "previous_conversations")
         staged = self.stager.partitioned(model_sql("current_conversations"), "conversations")
         self._files_view(
             "current_conversations", list(staged.values()), CURRENT_CONVERSATIONS, True
@@ -276,9 +278,9 @@ class _Refresh:
         return int(rows[0]) if rows else 0
 
     def _current_parts(self, months: set[str]) -> None:
-        self._previous("current/conversation_parts", months, CURRENT_PARTS, "previous_parts")
-        staged = self.stager.partitioned(model_sql("current_conversation_parts"), "parts")
         existing = self._partitions("current/conversation_parts")
+        self._previous(existing, months, CURRENT_PARTS, "previous_parts")
+        staged = self.stager.partitioned(model_sql("current_conversation_parts"), "parts")
         self.stager.publish_partitions("current/conversation_parts", staged, existing)
 
     def _current_contacts(self) -> None:
