@@ -83,7 +83,6 @@ SOURCES: dict[str, _Source] = {
 class DimensionSnapshot:
     tag_names: dict[str, str] = field(default_factory=dict)  # tag id → name
     rows: dict[str, int] = field(default_factory=dict)  # published tables → rows
-    files: list[str] = field(default_factory=list)  # relative paths published
     invalid: dict[str, int] = field(default_factory=dict)  # table → records skipped
     incomplete: list[str] = field(default_factory=list)  # tables not replaced (cut short)
     unavailable: dict[str, str] = field(default_factory=dict)  # tables not read → why
@@ -160,7 +159,6 @@ async def snapshot_dimensions(
         pii.apply(dimension_path(name), table_rows)
         _publish(storage, name, table_rows)
         snapshot.rows[name] = len(table_rows)
-        snapshot.files.append(dimension_path(name))
     return snapshot
 
 
