@@ -18,7 +18,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-PiiMode = Literal["keep", "hash", "drop"]
+from .pii import PiiMode
+
 TaskRunnerName = Literal["threads", "dask"]
 IntervalName = Literal["1h", "1d"]
 
