@@ -191,9 +191,7 @@ async def _list_into(
         try:
             async for page in pages:  # every request here carries starting_after
                 sink.add(page, window)
-        except BadRequest as exc:
-            if not cursor_rejected(exc, 1):
-                raise
+        except BadRequest:  # to a request that carried starting_after: ``cursor_rejected``
             sink.cursor_restarts += 1
             log.warning("cursor rejected while listing %s: restarting it", window.key)
             await _page_through(client, window, sink, per_page)
