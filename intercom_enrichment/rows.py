@@ -85,11 +85,12 @@ def contact_details(
     segments: list[str] | None = None,
     lists: ContactLists | None = None,
 ) -> dict[str, Any]:
-    """The contact columns shared by both tables (unprefixed names)."""
+    """The contact columns shared by both tables (unprefixed names); ``lists`` is given with
+    every contact (``ContactLists.of``: tag names need the run's tag map)."""
     if contact is None:
         return dict.fromkeys(CONTACT_DETAIL_COLUMNS)
+    assert lists is not None, "a contact's row needs its ContactLists"
     location = contact.location
-    lists = lists or ContactLists.of(contact, tag_names={})
     return {
         "external_id": contact.external_id,
         "email": contact.email,
@@ -109,11 +110,10 @@ def contact_details(
 def contact_row(
     contact: Contact,
     lineage: Lineage,
-    segments: list[str] | None = None,
-    lists: ContactLists | None = None,
+    segments: list[str] | None,
+    lists: ContactLists,
 ) -> dict[str, Any]:
     location = contact.location
-    lists = lists or ContactLists.of(contact, tag_names={})
     return {
         "contact_id": contact.id,
         **contact_details(contact, segments, lists),
