@@ -22,7 +22,12 @@ from intercom_enrichment.listing import Listing
 from intercom_enrichment.memory import release_memory
 from intercom_enrichment.metrics import EnrichmentMetrics
 from intercom_enrichment.pii import PiiPolicy
-from intercom_enrichment.pipeline import BATCHES_IN_FLIGHT, BatchResult, list_measured
+from intercom_enrichment.pipeline import (
+    BATCHES_IN_FLIGHT,
+    BatchResult,
+    list_measured,
+    snapshot_measured,
+)
 from intercom_enrichment.rows import Lineage
 from intercom_enrichment.settings import IntercomSettings
 from intercom_enrichment.windows import Window
@@ -69,6 +74,24 @@ def list_conversations(
         metrics.api_rate_limited,
     )
     return listing, metrics
+
+
+@task(name="snapshot-dimensions", **RETRY)
+def snapshot_dimensions_task(
+    settings: IntercomSettings, output: str, pii: PiiPolicy, global_limit: str | None = None
+) -> tuple[DimensionSnapshot, EnrichmentMetrics]:
+    """Four GETs; returns the snapshot (its tag id → name map feeds EnrichOptions.tag_names).
+
+    A sync task with its own event loop, *called* by ``TaskExecutor`` in the flow's process:
+    it writes ``output`` like the flow does, whatever the task runner. Its result holds
+    teammates' names and emails: never persisted (``RETRY`` says ``persist_result=False``).
+    """
+    client = client_for(settings, global_limit)
+    dims, metrics = asyncio.run(snapshot_measured(client, output, pii))
+    get_run_logger().info(
+        "dimension snapshots: %s", ", ".join(f"{k} {v}" for k, v in dims.rows.items())
+    )
+    return dims, metrics
 
 
 @task(name="enrich-batch", task_run_name="enrich-batch-{batch.index}", **RETRY)
@@ -143,8 +166,6 @@ class TaskExecutor:
     def dimensions(
         self, output: str, pii: PiiPolicy
     ) -> tuple[DimensionSnapshot, EnrichmentMetrics]:
-        from tasks.dimensions import snapshot_dimensions_task
-
         # Called like the listing: it writes the output from the flow's process.
         return snapshot_dimensions_task(self.settings, output, pii, self.global_limit)
 
