@@ -43,6 +43,7 @@ ENV_LEASE_WAIT = "INTERCOM_LEASE_WAIT"
 DEFAULT_LEASE_SECONDS = 600.0
 DEFAULT_LEASE_WAIT = 0.0
 POLL_SECONDS = 1.0
+IMMEDIATE_RETRIES = 10  # per poll: after a release or a take-over, try again at once
 
 
 class WindowBusy(IntercomEnrichmentError):
@@ -200,15 +201,21 @@ class WindowLease:
 
     def acquire(self) -> "WindowLease":
         deadline = self.clock() + self.wait_seconds
+        # Tries again at once (after a release or a take-over) at most IMMEDIATE_RETRIES times
+        # per poll, so a lease path that exists but never reads (a dangling link) meets the
+        # deadline instead of spinning.
+        retries = 0
         while True:
             if self._create():
                 break
             text, record = self._read()
-            if text is None:
-                continue  # released between our attempt and the read: try again
-            if self._stale(record, text):
-                self._take_over(text, record)
-                continue
+            if retries < IMMEDIATE_RETRIES:
+                retries += 1
+                if text is None:
+                    continue  # released between our attempt and the read: try again
+                if self._stale(record, text):
+                    self._take_over(text, record)
+                    continue
             if self.clock() >= deadline:
                 holder = record.run_id if record else "another run"
                 until = (
@@ -221,6 +228,7 @@ class WindowLease:
                     f"{holder} (lease until {until}); try again when it has finished"
                 )
             self._stop.wait(min(POLL_SECONDS, max(deadline - self.clock(), 0.0)))
+            retries = 0
         self.held = True
         discard_staging(self.storage, self._window_rels(), older_than=self.seconds)
         self._heartbeat = threading.Thread(

@@ -223,3 +223,27 @@ def test_the_cli_refuses_a_window_another_live_run_holds_in_one_line(
         assert not list(tmp_path.rglob("*.parquet")) and not list(
             (tmp_path / "_runs").glob("*.json")
         )
+
+
+def test_a_lease_path_that_exists_but_cannot_be_read_is_waited_on_not_spun_on(
+    tmp_path: Path,
+) -> None:
+    """A dangling link where the lease file belongs: creating it fails (it exists), reading it
+    finds nothing. The run must still give up at its deadline with ``WindowBusy``, not retry
+    at full speed forever (run in a child process, so a regression fails on its timeout)."""
+    lease = tmp_path / lease_path(WINDOW)
+    lease.parent.mkdir(parents=True)
+    lease.symlink_to(tmp_path / "nowhere")
+    code = (
+        "import sys; from datetime import UTC, datetime;"
+        "from intercom_enrichment.lease import WindowBusy, WindowLease;"
+        "from intercom_enrichment.storage import Storage;"
+        "from intercom_enrichment.windows import Window;"
+        "w = Window(datetime(2026, 10, 1, tzinfo=UTC), datetime(2026, 10, 2, tzinfo=UTC));"
+        f"l = WindowLease(Storage({str(tmp_path)!r}), w, 'run', wait_seconds=1)\n"
+        "try:\n    l.acquire()\nexcept WindowBusy as e:\n    print('busy', e)"
+    )
+    began = time.monotonic()
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert proc.stdout.startswith(f"busy window {WINDOW.key} is being written"), proc.stderr
+    assert time.monotonic() - began < 30
