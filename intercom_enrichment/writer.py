@@ -70,10 +70,14 @@ def data_path(window: Window, table: str, day: date) -> str:
     return f"{table}/updated_date={day.isoformat()}/{window.key}.parquet"
 
 
+def data_paths(window: Window) -> list[str]:
+    """Every data file a window may own, of every table and day."""
+    return [data_path(window, t, day) for t in TABLES for day in window.dates()]
+
+
 def window_paths(window: Window) -> list[str]:
     """Every file a window may own, of every table: what a rerun replaces or removes."""
-    data = [data_path(window, t, day) for t in TABLES for day in window.dates()]
-    return [*data, manifest_path(window), quarantine_path(window)]
+    return [*data_paths(window), manifest_path(window), quarantine_path(window)]
 
 
 def window_completed(storage: Storage, window: Window) -> bool:
@@ -88,20 +92,17 @@ class WindowWriter:
         window: Window,
         tables: Iterable[str],
         *,
-        lease: WindowLease | None = None,
         run_id: str | None = None,
     ) -> None:
         """Takes the window's lease (``WindowBusy`` if another live run holds it)."""
         self.storage = storage
         self.window = window
         self.tables = list(tables)
-        self.lease = lease if lease is not None else WindowLease(storage, window, run_id)
+        self.lease = WindowLease(storage, window, run_id).acquire()
         self._open: dict[str, tuple[pq.ParquetWriter, str]] = {}  # rel path → (writer, staged)
         self._rows: dict[str, int] = {}
         self._quarantine: list[str] = []
         self._contacts_seen: set[str] = set()  # a merged id and its canonical: one row
-        if not self.lease.held:
-            self.lease.acquire()
 
     def file_path(self, table: str, day: date) -> str:
         return data_path(self.window, table, day)
@@ -192,7 +193,6 @@ class WindowWriter:
 
     def _remove_stale(self, keep: set[str]) -> None:
         """Every data file of the window not written now, in every table (the rerun rule)."""
-        data = [data_path(self.window, t, day) for t in TABLES for day in self.window.dates()]
-        for rel in data:
+        for rel in data_paths(self.window):
             if rel not in keep:
                 self.storage.remove(rel)
