@@ -36,8 +36,8 @@ class ListedConversation:
 class ConversationSpill:
     """An append-only file of pickled conversations in a temporary folder of its own."""
 
-    def __init__(self, directory: str | None = None) -> None:
-        self._dir = tempfile.mkdtemp(prefix="intercom-listing-", dir=directory)
+    def __init__(self) -> None:
+        self._dir = tempfile.mkdtemp(prefix="intercom-listing-")
         self.path = os.path.join(self._dir, "conversations.pickles")
         self._file = open(self.path, "w+b")  # noqa: SIM115 - closed by close()
         self._end = 0
@@ -65,20 +65,10 @@ class ConversationSpill:
             out.append(pickle.loads(self._file.read(entry.size)))
         return out
 
-    @property
-    def bytes(self) -> int:
-        return self._end
-
     def close(self) -> None:
         if not self._file.closed:
             self._file.close()
         shutil.rmtree(self._dir, ignore_errors=True)
-
-    def __enter__(self) -> "ConversationSpill":
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
 
 class SpilledBatches(Sequence[ConversationBatch[Conversation]]):
