@@ -108,10 +108,8 @@ class Storage:
                 return
             self.fs.makedirs(os.path.dirname(target), exist_ok=True)
             self.fs.put_file(staged, target)
-        except BaseException:
+        finally:  # published (on disk: already moved) or failed: the staged copy goes
             self.discard(staged)
-            raise
-        self.discard(staged)
 
     @staticmethod
     def discard(staged: str) -> None:
