@@ -292,7 +292,8 @@ class IntercomClient:
         The caller sizes ``ids``: the largest IN list a server takes is undocumented
         (contacts.ChunkSizer finds it).
         """
-        ids = [i for i in ids if is_plain_id(i)]  # the rest fail on their own GET (InvalidId)
+        # At the client's edge too: lookup_contacts marks these unresolvable before asking.
+        ids = [i for i in ids if is_plain_id(i)]
         query = {"field": "id", "operator": "IN", "value": ids}
         pages = self._pages(
             "contacts.search", "/contacts/search", query, CONTACT_SEARCH_MAX_IDS, ContactPage
