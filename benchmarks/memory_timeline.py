@@ -2,9 +2,11 @@
 
     .venv/bin/python -m benchmarks.memory_timeline window 200000   # the flow (ephemeral)
     .venv/bin/python -m benchmarks.memory_timeline plain 200000    # no Prefect
+    .venv/bin/python -m benchmarks.memory_timeline backfill 200000 10   # 10 daily windows, 2 at once
 
 Starts a sandbox process (latency 20–60 ms, 1,666 calls per 10 s) with that many conversations
-in one day, runs the window in this process and prints elapsed seconds, RSS MB and threads.
+over that many days (default 1), runs the window (or the backfill) in this process and prints
+elapsed seconds, RSS MB and threads. ``TIMELINE_OUTPUT=DIR`` keeps the output there.
 """
 
 import os
@@ -28,7 +30,8 @@ def rss_mb() -> float:
 
 def main() -> None:
     mode, total = sys.argv[1], int(sys.argv[2])
-    sandbox = start_sandbox(total, total * 3 // 10, 1, 1666)
+    days = int(sys.argv[3]) if len(sys.argv) > 3 else 1
+    sandbox = start_sandbox(total, total * 3 // 10, days, 1666)
     os.environ.update(INTERCOM_BASE_URL=sandbox.url, INTERCOM_ACCESS_TOKEN=sandbox.token)
     samples: list[tuple[float, float, int]] = []
     done = threading.Event()
@@ -40,15 +43,19 @@ def main() -> None:
 
     threading.Thread(target=sample, daemon=True).start()
     try:
+        from flows.backfill import backfill_conversations
         from flows.enrich_conversations import enrich_conversations
         from intercom_enrichment.enrich import EnrichOptions
         from intercom_enrichment.pipeline import WindowJob, run_window
         from intercom_enrichment.settings import IntercomSettings
         from intercom_enrichment.windows import Window
 
-        with tempfile.TemporaryDirectory() as out:
-            end = START + timedelta(days=1)
-            if mode == "window":
+        with tempfile.TemporaryDirectory() as scratch:
+            out = os.environ.get("TIMELINE_OUTPUT", scratch)  # set it to keep the output
+            end = START + timedelta(days=days)
+            if mode == "backfill":
+                backfill_conversations(start=START, end=end, output=out, max_concurrent_windows=2)
+            elif mode == "window":
                 enrich_conversations(start=START, end=end, output=out)
             else:
                 job = WindowJob(Window(START, end), out, 2000, EnrichOptions())
