@@ -18,7 +18,10 @@ from .settings import CONTACT_SEARCH_MAX_IDS
 
 
 class HasContacts(Protocol):
-    """What planning needs of a conversation: its contacts, primary first."""
+    """What planning needs of a conversation: its id and contacts, primary first."""
+
+    @property
+    def id(self) -> str: ...
 
     @property
     def contact_ids(self) -> Sequence[str]: ...
@@ -40,7 +43,7 @@ class ConversationBatch(Generic[C]):
     def __init__(
         self,
         index: int,
-        conversations: list[C],
+        conversations: Sequence[C],
         contact_ids: list[str],
         *,
         carry: list[str] | None = None,
@@ -48,11 +51,17 @@ class ConversationBatch(Generic[C]):
         known: Any = None,
     ):
         self.index = index
-        self.conversations = conversations
+        self.conversations = conversations  # a list, or read from the spill when reached
         self.contact_ids = contact_ids  # the contacts this batch looks up
         self.carry = carry or []  # of those, the ones later batches need: hand their lookup on
         self.carried_ids = carried_ids  # a continuation: contacts an earlier batch looked up
         self.known = known  # …and their lookup (a ``ContactLookup``), once handed on
+
+    @property
+    def conversation_ids(self) -> list[str]:
+        """Without reading spilled conversations (``spill.SpilledConversations.ids``)."""
+        ids = getattr(self.conversations, "ids", None)
+        return list(ids) if ids is not None else [c.id for c in self.conversations]
 
     @property
     def continuation(self) -> bool:

@@ -68,12 +68,12 @@ def _statistics_count(raw: dict[str, Any]) -> int | None:
     return stats.count_conversation_parts
 
 
-async def _fetch_parts(client: IntercomClient, conversations: list[Conversation]) -> _Parts:
+async def _fetch_parts(client: IntercomClient, conversation_ids: list[str]) -> _Parts:
     result = _Parts({}, Counter(), [])
 
-    async def one(conv: Conversation) -> None:
+    async def one(conversation_id: str) -> None:
         try:
-            raw = await client.get_conversation(conv.id)
+            raw = await client.get_conversation(conversation_id)
         except RUN_FATAL:
             raise
         except NotFound:
@@ -86,12 +86,12 @@ async def _fetch_parts(client: IntercomClient, conversations: list[Conversation]
         except ValidationError as exc:  # permanent: quarantined, the row stays without parts
             result.quarantine.append(quarantine_record("conversation_parts", raw, exc))
             return
-        result.by_conversation[conv.id] = parts
+        result.by_conversation[conversation_id] = parts
         count = _statistics_count(raw)
         if count is not None:
-            result.statistics_count[conv.id] = count
+            result.statistics_count[conversation_id] = count
 
-    await asyncio.gather(*(one(c) for c in conversations))
+    await asyncio.gather(*(one(i) for i in conversation_ids))
     return result
 
 
@@ -106,7 +106,8 @@ async def enrich_batch(
         client, batch.contact_ids, include_segments=options.include_segments
     )
     if options.include_parts:
-        lookup, parts = await asyncio.gather(lookup_task, _fetch_parts(client, batch.conversations))
+        parts_task = _fetch_parts(client, batch.conversation_ids)
+        lookup, parts = await asyncio.gather(lookup_task, parts_task)
     else:
         lookup, parts = await lookup_task, _Parts({}, Counter(), [])
 
@@ -133,7 +134,7 @@ async def enrich_batch(
         )
 
     incomplete_parts = 0
-    for conv in batch.conversations:
+    for conv in batch.conversations:  # spilled ones are read here, one at a time (spill.py)
         status = status_of(conv, view)
         statuses[status] += 1
         primary = conv.contact_ids[0] if conv.contact_ids else None

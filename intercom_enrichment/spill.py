@@ -4,8 +4,10 @@ Listing a busy window returns hundreds of thousands of conversations. Holding th
 parsed objects costs tens of KB each, so a window's peak memory would grow with its size. Instead
 the listing appends each validated ``Conversation`` to a spill file in a private temporary folder
 and keeps a ``ListedConversation`` — id, ``updated_at``, contact ids, where its record lies — for
-de-duplication and batch planning. Batches are read back just before they are enriched, a few at
-a time (``SpilledBatches``), so peak memory follows the batch size, not the window.
+de-duplication and batch planning. A batch's conversations are read back one at a time, while
+its rows are made (``SpilledConversations``) — after its contact lookups, which is where a batch
+spends its time — so a batch waiting on the API holds no conversations, and peak memory follows
+the batch size, not the window.
 
 The records are pickled by this process and read only by it (never data from elsewhere).
 """
@@ -14,6 +16,7 @@ import os
 import pickle
 import shutil
 import tempfile
+import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, overload
@@ -41,6 +44,8 @@ class ConversationSpill:
         self.path = os.path.join(self._dir, "conversations.pickles")
         self._file = open(self.path, "w+b")  # noqa: SIM115 - closed by close()
         self._end = 0
+        self._flushed = threading.Lock()  # batch tasks read from threads of their own
+        self._dirty = False
 
     def add(self, conversation: Conversation) -> ListedConversation:
         data = pickle.dumps(conversation, protocol=pickle.HIGHEST_PROTOCOL)
@@ -54,16 +59,23 @@ class ConversationSpill:
             len(data),
         )
         self._end += len(data)
+        self._dirty = True
         return entry
+
+    def read(self, entry: ListedConversation) -> Conversation:
+        """One conversation; safe from any thread once the listing is done (``os.pread``)."""
+        if self._dirty:
+            with self._flushed:
+                self._file.flush()
+                self._dirty = False
+        conversation: Conversation = pickle.loads(
+            os.pread(self._file.fileno(), entry.size, entry.offset)
+        )
+        return conversation
 
     def load(self, entries: Sequence[ListedConversation]) -> list[Conversation]:
         """The conversations of ``entries``, in that order."""
-        self._file.flush()
-        out = []
-        for entry in entries:
-            self._file.seek(entry.offset)
-            out.append(pickle.loads(self._file.read(entry.size)))
-        return out
+        return [self.read(entry) for entry in entries]
 
     def close(self) -> None:
         if not self._file.closed:
@@ -71,11 +83,48 @@ class ConversationSpill:
         shutil.rmtree(self._dir, ignore_errors=True)
 
 
-class SpilledBatches(Sequence[ConversationBatch[Conversation]]):
-    """Planned batches of listed conversations, read from the spill when accessed.
+class SpilledConversations(Sequence[Conversation]):
+    """A batch's conversations, each read from the spill when it is reached, none kept.
 
-    Executors take ``batches[first:first + in_flight]``: only those batches are in memory.
+    ``ids`` needs no reading. Pickled (a task runner that ships a batch to another process,
+    such as Dask), it becomes the plain list of its conversations: the spill file is this
+    machine's.
     """
+
+    __slots__ = ("_entries", "_spill")
+
+    def __init__(self, spill: ConversationSpill, entries: Sequence[ListedConversation]) -> None:
+        self._spill = spill
+        self._entries = entries
+
+    @property
+    def ids(self) -> list[str]:
+        return [entry.id for entry in self._entries]
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    @overload
+    def __getitem__(self, index: int) -> Conversation: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[Conversation]: ...
+
+    def __getitem__(self, index: int | slice) -> Conversation | list[Conversation]:
+        if isinstance(index, slice):
+            return self._spill.load(self._entries[index])
+        return self._spill.read(self._entries[index])
+
+    def __iter__(self) -> Iterator[Conversation]:
+        return (self._spill.read(entry) for entry in self._entries)
+
+    def __reduce__(self) -> tuple[type[list[Conversation]], tuple[list[Conversation]]]:
+        return list, (list(self),)
+
+
+class SpilledBatches(Sequence[ConversationBatch[Conversation]]):
+    """Planned batches of listed conversations, whose conversations stay in the spill until
+    they are reached (``SpilledConversations``)."""
 
     def __init__(
         self,
@@ -112,7 +161,7 @@ class SpilledBatches(Sequence[ConversationBatch[Conversation]]):
             known = self._known.subset(plan.carried_ids)
         return ConversationBatch(
             plan.index,
-            self._spill.load(plan.conversations),
+            SpilledConversations(self._spill, plan.conversations),
             plan.contact_ids,
             carry=plan.carry,
             carried_ids=plan.carried_ids,

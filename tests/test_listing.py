@@ -1,6 +1,7 @@
 """Listing returns every conversation of [start, end) exactly once, whatever the server's habits."""
 
 import asyncio
+import pickle
 from datetime import UTC, datetime
 
 import pytest
@@ -125,3 +126,33 @@ def test_a_very_active_contact_does_not_make_a_batch_grow_with_the_window() -> N
     for b in continuations:
         assert b.contact_ids == [] and b.carried_ids == ["whale"]
         assert {c.contact_ids[0] for c in b.conversations} == {"whale"}
+
+
+def test_a_spilled_batch_reads_its_conversations_only_when_reached() -> None:
+    """Batches wait on the API holding ids only; their conversations are read from the spill
+    one at a time, from any thread, and a batch shipped to another process carries them."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from intercom_enrichment.spill import ConversationSpill, SpilledBatches
+
+    spill = ConversationSpill()
+    convs = [_conv(i, [f"p{i % 40}"]) for i in range(600)]
+    entries = [spill.add(c) for c in convs]
+    batches = SpilledBatches(plan_batches(entries, batch_size=200), spill)
+    try:
+        batch = batches[0]
+        reads = []
+        original = spill.read
+        spill.read = lambda entry: reads.append(entry.id) or original(entry)  # type: ignore[method-assign]
+        assert batch.conversation_ids and not reads  # the parts fetch needs no reading
+        first = next(iter(batch.conversations))
+        assert reads == [first.id]  # one conversation read, not the batch
+        spill.read = original  # type: ignore[method-assign]
+        with ThreadPoolExecutor(4) as pool:  # tasks read concurrently from threads
+            read = list(pool.map(lambda b: [c.id for c in b.conversations], batches))
+        assert [i for b in read for i in b] == [i for b in batches for i in b.conversation_ids]
+        assert sorted(i for b in read for i in b) == sorted(c.id for c in convs)
+        shipped = pickle.loads(pickle.dumps(batch.conversations))
+        assert type(shipped) is list and shipped == list(batch.conversations)
+    finally:
+        spill.close()
