@@ -20,6 +20,14 @@ from ..storage import Storage, discard_staging
 # Rows per batch streamed out of DuckDB (50,000 peaked 67 MB higher on a 200k window's refresh).
 ARROW_BATCH_ROWS = 10_000
 ROW_GROUP_ROWS = 50_000  # rows buffered per month before they are written as a row group
+# Bytes all months' buffers may hold together: beyond it the fullest month is written (as a
+# smaller row group), so the buffers no longer grow with the number of months a refresh spans.
+BUFFERED_BYTES = 16 * 2**20
+# Arrow bytes written between two releases of Arrow's free pages (see ``partitioned``). With
+# both, refreshing a 10-window output of 200,000 conversations alone (memory_limit 256MB,
+# threads 1, peak RSS of the process) went from ~410 to ~350 MB; benchmarks/refresh.py at 1M
+# rows: peak 729/770 → 710/730 MB (first/full), same wall and CPU time.
+RELEASE_BYTES = 32 * 2**20
 
 
 def quote(path: str) -> str:
@@ -45,6 +53,7 @@ class Stager:
         """
         writers: dict[str, tuple[pq.ParquetWriter, str]] = {}
         buffers: dict[str, list[pa.RecordBatch]] = {}
+        written = [0]  # bytes written since Arrow's pool last released memory
 
         def flush(month: str) -> None:
             batches = buffers.pop(month, [])
@@ -55,7 +64,16 @@ class Stager:
                 os.makedirs(os.path.dirname(path), exist_ok=True)
                 writer = pq.ParquetWriter(path, batches[0].schema, compression="zstd")
                 writers[month] = (writer, path)
-            writers[month][0].write_table(pa.Table.from_batches(batches))
+            table = pa.Table.from_batches(batches)
+            del batches
+            writers[month][0].write_table(table)
+            written[0] += table.nbytes
+            del table
+            # Arrow's allocator (mimalloc) keeps a thread's freed pages for that thread: give
+            # back those of the buffers and Parquet encoders freed here, now and then (it costs).
+            if written[0] >= RELEASE_BYTES:
+                written[0] = 0
+                pa.default_memory_pool().release_unused()
 
         def write(batch: pa.RecordBatch | None) -> None:  # only ever on the writer thread
             if batch is None:  # the end: flush what is left
@@ -68,6 +86,11 @@ class Stager:
                 buffers.setdefault(month, []).append(part)
                 if sum(b.num_rows for b in buffers[month]) >= ROW_GROUP_ROWS:
                     flush(month)
+            sizes = {m: sum(b.nbytes for b in parts) for m, parts in buffers.items()}
+            while sizes and sum(sizes.values()) > BUFFERED_BYTES:
+                fullest = max(sizes, key=sizes.__getitem__)
+                flush(fullest)
+                del sizes[fullest]
 
         pending: Future[None] | None = None
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="refresh-writer") as pool:
