@@ -2,7 +2,7 @@
 
     .venv/bin/python -m benchmarks.memory_timeline window 200000   # the flow (ephemeral)
     .venv/bin/python -m benchmarks.memory_timeline plain 200000    # no Prefect
-    .venv/bin/python -m benchmarks.memory_timeline backfill 200000 10   # 10 daily windows, 2 at once
+    .venv/bin/python -m benchmarks.memory_timeline backfill 200000 10   # 10 days, 2 at a time
 
 Starts a sandbox process (latency 20–60 ms, 1,666 calls per 10 s) with that many conversations
 over that many days (default 1), runs the window (or the backfill) in this process and prints
