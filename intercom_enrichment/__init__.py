@@ -4,4 +4,11 @@ Plain Python, no Prefect imports: the client, models, windows, row shaping and t
 here; the Prefect layer (``flows/``, ``tasks/``) adapts them.
 """
 
+import os
+
+# Arrow allocates with glibc's malloc unless the environment chose a pool: read once, when
+# pyarrow loads, so it is set here, before any module of the package imports pyarrow
+# (memory.py says why).
+os.environ.setdefault("ARROW_DEFAULT_MEMORY_POOL", "system")
+
 __version__ = "0.1.0"
