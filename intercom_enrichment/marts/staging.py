@@ -23,10 +23,12 @@ ROW_GROUP_ROWS = 50_000  # rows buffered per month before they are written as a 
 # Bytes all months' buffers may hold together: beyond it the fullest month is written (as a
 # smaller row group), so the buffers no longer grow with the number of months a refresh spans.
 BUFFERED_BYTES = 16 * 2**20
-# Arrow bytes written between two releases of Arrow's free pages (see ``partitioned``). With
-# both, refreshing a 10-window output of 200,000 conversations alone (memory_limit 256MB,
-# threads 1, peak RSS of the process) went from ~410 to ~350 MB; benchmarks/refresh.py at 1M
-# rows: peak 729/770 → 710/730 MB (first/full), same wall and CPU time.
+# Arrow bytes written between two releases of Arrow's free pages (see ``partitioned``).
+# Refreshing a 10-window output of 200,000 conversations alone (memory_limit 256MB, threads 1,
+# peak RSS of the process), with Arrow on glibc's malloc (the package's default, memory.py):
+# 329–333 MB with neither, 303–305 with the cap only, 295–296 with both, 0.05 s more; 50,000
+# conversations: 249 MB either way. (With mimalloc, before that default: ~410 → ~350 MB;
+# benchmarks/refresh.py at 1M rows: peak 729/770 → 710/730 MB first/full, same wall time.)
 RELEASE_BYTES = 32 * 2**20
 
 
@@ -69,8 +71,9 @@ class Stager:
             writers[month][0].write_table(table)
             written[0] += table.nbytes
             del table
-            # Arrow's allocator (mimalloc) keeps a thread's freed pages for that thread: give
-            # back those of the buffers and Parquet encoders freed here, now and then (it costs).
+            # Give back the pages of the buffers and Parquet encoders freed on this thread, now
+            # and then (it costs): on glibc's malloc this is malloc_trim; mimalloc, if chosen,
+            # keeps a thread's freed pages for that thread, out of the main thread's reach.
             if written[0] >= RELEASE_BYTES:
                 written[0] = 0
                 pa.default_memory_pool().release_unused()
