@@ -133,7 +133,7 @@ def test_a_spilled_batch_reads_its_conversations_only_when_reached() -> None:
     one at a time, from any thread, and a batch shipped to another process carries them."""
     from concurrent.futures import ThreadPoolExecutor
 
-    from intercom_enrichment.spill import ConversationSpill, SpilledBatches
+    from intercom_enrichment.spill import ConversationSpill, ListedConversation, SpilledBatches
 
     spill = ConversationSpill()
     convs = [_conv(i, [f"p{i % 40}"]) for i in range(600)]
@@ -141,9 +141,14 @@ def test_a_spilled_batch_reads_its_conversations_only_when_reached() -> None:
     batches = SpilledBatches(plan_batches(entries, batch_size=200), spill)
     try:
         batch = batches[0]
-        reads = []
+        reads: list[str] = []
         original = spill.read
-        spill.read = lambda entry: reads.append(entry.id) or original(entry)  # type: ignore[method-assign]
+
+        def counted(entry: ListedConversation) -> Conversation:
+            reads.append(entry.id)
+            return original(entry)
+
+        spill.read = counted  # type: ignore[method-assign]
         assert batch.conversation_ids and not reads  # the parts fetch needs no reading
         first = next(iter(batch.conversations))
         assert reads == [first.id]  # one conversation read, not the batch
