@@ -10,6 +10,7 @@ others (contact activity is skewed: a handful of customers write most conversati
 
 import heapq
 import math
+from array import array
 from collections import Counter
 from collections.abc import Sequence
 from typing import Any, Generic, Protocol, TypeVar
@@ -74,22 +75,62 @@ class ConversationBatch(Generic[C]):
         )
 
 
-def distinct_contact_ids(conversations: Sequence[HasContacts]) -> list[str]:
-    """Primary contacts first, in conversation order, then contacts only ever secondary."""
-    primary = dict.fromkeys(c.contact_ids[0] for c in conversations if c.contact_ids)
-    secondary = dict.fromkeys(
-        i for c in conversations for i in c.contact_ids[1:] if i not in primary
-    )
+def distinct_contact_ids(contacts: Sequence[Sequence[str]]) -> list[str]:
+    """Of each conversation's contacts (primary first): primary contacts first, in
+    conversation order, then contacts only ever secondary."""
+    primary = dict.fromkeys(ids[0] for ids in contacts if ids)
+    secondary = dict.fromkeys(i for ids in contacts for i in ids[1:] if i not in primary)
     return [*primary, *secondary]
+
+
+class BatchPlan:
+    """A planned batch: the positions of its conversations in the planned sequence, and the
+    contacts it looks up. Positions are a compact ``array`` — a window's plans hold one
+    machine integer per conversation, not an object (spill.py)."""
+
+    __slots__ = ("carried_ids", "carry", "contact_ids", "index", "positions")
+
+    def __init__(
+        self,
+        index: int,
+        positions: "array[int]",
+        contact_ids: list[str],
+        *,
+        carried_ids: list[str] | None = None,
+    ):
+        self.index = index
+        self.positions = positions
+        self.contact_ids = contact_ids
+        self.carry: list[str] = []
+        self.carried_ids = carried_ids
+
+    @property
+    def continuation(self) -> bool:
+        return self.carried_ids is not None
 
 
 def plan_batches(conversations: Sequence[C], *, batch_size: int) -> list[ConversationBatch[C]]:
     """Batches of about ``batch_size`` conversations, each owning whole contact chunks."""
-    if not conversations:
+    plans = plan_positions([c.contact_ids for c in conversations], batch_size=batch_size)
+    return [
+        ConversationBatch(
+            plan.index,
+            [conversations[p] for p in plan.positions],
+            plan.contact_ids,
+            carry=plan.carry,
+            carried_ids=plan.carried_ids,
+        )
+        for plan in plans
+    ]
+
+
+def plan_positions(contacts: Sequence[Sequence[str]], *, batch_size: int) -> list[BatchPlan]:
+    """``plan_batches`` on each conversation's contacts (primary first), by position."""
+    if not contacts:
         return []
-    ids = distinct_contact_ids(conversations)
-    load = Counter(c.contact_ids[0] for c in conversations if c.contact_ids)
-    chunks = max(1, round(batch_size * len(ids) / len(conversations) / CONTACT_SEARCH_MAX_IDS))
+    ids = distinct_contact_ids(contacts)
+    load = Counter(c[0] for c in contacts if c)
+    chunks = max(1, round(batch_size * len(ids) / len(contacts) / CONTACT_SEARCH_MAX_IDS))
     capacity = chunks * CONTACT_SEARCH_MAX_IDS
     n_batches = max(1, math.ceil(len(ids) / capacity))
     sizes = [capacity] * (n_batches - 1) + [len(ids) - capacity * (n_batches - 1)]
@@ -102,21 +143,23 @@ def plan_batches(conversations: Sequence[C], *, batch_size: int) -> list[Convers
         owned[b].append(cid)
         if len(owned[b]) < sizes[b]:
             heapq.heappush(heap, (conversations_so_far + load[cid], b))
-    convs: list[list[C]] = [[] for _ in range(n_batches)]
+    positions = [array("q") for _ in range(n_batches)]
     orphans = 0
-    for conv in conversations:
-        if conv.contact_ids:
-            convs[owner[conv.contact_ids[0]]].append(conv)
+    for position, conversation_contacts in enumerate(contacts):
+        if conversation_contacts:
+            positions[owner[conversation_contacts[0]]].append(position)
         else:  # no contact: nothing to look up; spread evenly
-            convs[orphans % n_batches].append(conv)
+            positions[orphans % n_batches].append(position)
             orphans += 1
     owners = [
-        ConversationBatch(b, convs[b], owned[b]) for b in range(n_batches) if convs[b] or owned[b]
+        BatchPlan(b, positions[b], owned[b]) for b in range(n_batches) if positions[b] or owned[b]
     ]
-    return _bounded(owners, batch_size)
+    return _bounded(owners, contacts, batch_size)
 
 
-def _bounded(owners: list[ConversationBatch[C]], batch_size: int) -> list[ConversationBatch[C]]:
+def _bounded(
+    owners: list[BatchPlan], contacts: Sequence[Sequence[str]], batch_size: int
+) -> list[BatchPlan]:
     """Cut batches longer than ``batch_size``: their surplus conversations go into continuation
     batches (after every owner batch) that reuse the owner's lookup instead of repeating it.
 
@@ -125,24 +168,24 @@ def _bounded(owners: list[ConversationBatch[C]], batch_size: int) -> list[Conver
     with the window. The owner looks up its contacts once and hands on (``carry``) those that
     its continuations need; the pipeline passes them along (``known``).
     """
+
+    def primary(position: int) -> str | None:
+        return contacts[position][0] if contacts[position] else None
+
     out = list(owners)
     for owner in owners:
-        if len(owner.conversations) <= batch_size:
+        if len(owner.positions) <= batch_size:
             continue
         # The owner keeps the conversations of its least active contacts; the most active
         # ones' spill over, so that few contacts need handing on.
-        weight = Counter(_primary(c) for c in owner.conversations)
-        ranked = sorted(owner.conversations, key=lambda c: weight[_primary(c)])  # stable
-        owner.conversations, surplus = ranked[:batch_size], ranked[batch_size:]
+        weight = Counter(map(primary, owner.positions))
+        ranked = array("q", sorted(owner.positions, key=lambda p: weight[primary(p)]))  # stable
+        owner.positions, surplus = ranked[:batch_size], ranked[batch_size:]
         carried: set[str] = set()
         for first in range(0, len(surplus), batch_size):
             part = surplus[first : first + batch_size]
-            needs = sorted({p for p in map(_primary, part) if p is not None})
+            needs = sorted({p for p in map(primary, part) if p is not None})
             carried.update(needs)
-            out.append(ConversationBatch(len(out), part, [], carried_ids=needs))
+            out.append(BatchPlan(len(out), part, [], carried_ids=needs))
         owner.carry = sorted(carried)
     return out
-
-
-def _primary(conversation: HasContacts) -> str | None:
-    return conversation.contact_ids[0] if conversation.contact_ids else None

@@ -27,7 +27,7 @@ from .errors import BadRequest, InvalidCursor
 from .guards import loggable, quarantine_id, timestamp_reason
 from .models import Conversation, ConversationPage
 from .settings import SEARCH_PAGE_SIZE
-from .spill import ConversationSpill, ListedConversation
+from .spill import ConversationSpill, ListedConversations
 from .windows import Window
 
 log = logging.getLogger(__name__)
@@ -40,7 +40,7 @@ class Listing:
     """A window's distinct conversations: in memory only what planning needs (``entries``,
     sorted by id); the conversations themselves wait in ``spill`` (see ``spill.py``)."""
 
-    entries: list[ListedConversation]
+    entries: ListedConversations
     spill: ConversationSpill
     quarantine: list[dict[str, Any]] = field(default_factory=list)  # items that failed validation
     pages: int = 0
@@ -58,7 +58,7 @@ class Listing:
 @dataclass
 class _Collector:
     spill: ConversationSpill
-    by_id: dict[str, ListedConversation] = field(default_factory=dict)
+    listed: ListedConversations = field(default_factory=ListedConversations)
     invalid: dict[str, dict[str, Any]] = field(default_factory=dict)
     pages: int = 0
     cursor_restarts: int = 0
@@ -77,9 +77,8 @@ class _Collector:
                 continue
             if not owner.contains(conv.updated_at):
                 continue
-            known = self.by_id.get(conv.id)
-            if known is None or conv.updated_at > known.updated_at:
-                self.by_id[conv.id] = self.spill.add(conv)
+            if self.listed.newer(conv.id, conv.updated_at):
+                self.listed.add(conv.id, conv.updated_at, conv.contact_ids, self.spill.add(conv))
 
 
 def _outside(item: Any, owner: Window) -> bool:
@@ -161,9 +160,12 @@ async def list_window(
     except BaseException:
         sink.spill.close()
         raise
-    entries = sorted(sink.by_id.values(), key=lambda c: (len(c.id), c.id))
     return Listing(
-        entries, sink.spill, list(sink.invalid.values()), sink.pages, sink.cursor_restarts
+        sink.listed.sorted_by_id(),
+        sink.spill,
+        list(sink.invalid.values()),
+        sink.pages,
+        sink.cursor_restarts,
     )
 
 

@@ -20,7 +20,7 @@ from typing import Any, Protocol
 
 import httpx
 
-from .batching import ConversationBatch, plan_batches
+from .batching import ConversationBatch, plan_positions
 from .budget import RateBudget
 from .client import IntercomClient
 from .contacts import ContactLookup
@@ -172,7 +172,7 @@ def _run(
             # Batches are bounded by the batch size too: a contact with more conversations is
             # looked up by one batch and handed on to continuation batches, enriched after
             # every owner batch (batching._bounded).
-            plans = plan_batches(listing.entries, batch_size=job.batch_size)
+            plans = plan_positions(listing.entries.contacts, batch_size=job.batch_size)
             owners = [p for p in plans if not p.continuation]
             continuations = [p for p in plans if p.continuation]
             quarantined = job.options.pii.scrub_quarantine(listing.quarantine)
@@ -190,9 +190,9 @@ def _run(
                     writer.append(records)
                     parts.append(metrics)
 
-            enrich(SpilledBatches(owners, listing.spill))
+            enrich(SpilledBatches(owners, listing.spill, listing.entries))
             if continuations:
-                enrich(SpilledBatches(continuations, listing.spill, known))
+                enrich(SpilledBatches(continuations, listing.spill, listing.entries, known))
         finally:
             listing.close()
         writer.append(BatchRecords(quarantine=quarantined))

@@ -3,11 +3,11 @@
 Listing a busy window returns hundreds of thousands of conversations. Holding them all as
 parsed objects costs tens of KB each, so a window's peak memory would grow with its size. Instead
 the listing appends each validated ``Conversation`` to a spill file in a private temporary folder
-and keeps a ``ListedConversation`` — id, ``updated_at``, contact ids, where its record lies — for
-de-duplication and batch planning. A batch's conversations are read back one at a time, while
-its rows are made (``SpilledConversations``) — after its contact lookups, which is where a batch
-spends its time — so a batch waiting on the API holds no conversations, and peak memory follows
-the batch size, not the window.
+and keeps, in columns (``ListedConversations``), its id, ``updated_at``, contact ids and where
+its record lies, for de-duplication and batch planning. A batch's conversations are read back
+one at a time, while its rows are made (``SpilledConversations``) — after its contact lookups,
+which is where a batch spends its time — so a batch waiting on the API holds no conversations,
+and peak memory follows the batch size, not the window.
 
 The records are pickled by this process and read only by it (never data from elsewhere).
 """
@@ -15,26 +15,172 @@ The records are pickled by this process and read only by it (never data from els
 import os
 import pickle
 import shutil
-import sys
 import tempfile
 import threading
-from collections.abc import Iterator, Sequence
+from array import array
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, overload
 
-from .batching import ConversationBatch
+from .batching import BatchPlan, ConversationBatch
 from .models import Conversation
 
 
 @dataclass(frozen=True, slots=True)
 class ListedConversation:
-    """What planning needs of a listed conversation, and where the rest of it lies."""
+    """One listed conversation: what planning needs, and where the rest of it lies."""
 
     id: str
     updated_at: int
     contact_ids: tuple[str, ...]
     offset: int
     size: int
+
+
+class ListedConversations(Sequence[ListedConversation]):
+    """A window's listed conversations, in columns.
+
+    A conversation is its id string and machine integers in ``array``s (``updated_at``, where
+    it lies in the spill, where its contacts start); contacts are indexes into one list of
+    distinct contact ids. One ``ListedConversation`` object each took 352 bytes (tracemalloc,
+    200,000 naming 60,000 contacts) and, made while pages were parsed, left Python's
+    small-object heap fragmented once freed: a 200,000-conversation window still held 75 MB of
+    empty pools after it had finished (``sys._debugmallocstats``). Indexing gives a
+    ``ListedConversation`` made on demand.
+
+    While listing, a later version of a known id replaces it (``add``); ``sorted_by_id`` gives
+    the final, read-only table.
+    """
+
+    def __init__(self) -> None:
+        self._row: dict[str, int] | None = {}  # id → row, while listing
+        self._ids: list[str] = []
+        self._updated_at = array("q")
+        self._offset = array("q")
+        self._size = array("q")
+        self._first = array("q")  # where the row's contacts start in _refs…
+        self._count = array("q")  # …and how many
+        self._refs = array("q")  # indexes into _contacts
+        self._contacts: list[str] = []
+        self._contact_index: dict[str, int] = {}
+
+    def newer(self, conversation_id: str, updated_at: int) -> bool:
+        """Whether this version of the conversation should replace what is listed (if any)."""
+        if self._row is None:
+            raise RuntimeError("a sorted listing is read-only")
+        row = self._row.get(conversation_id)
+        return row is None or updated_at > self._updated_at[row]
+
+    def add(
+        self,
+        conversation_id: str,
+        updated_at: int,
+        contact_ids: Sequence[str],
+        location: tuple[int, int],
+    ) -> None:
+        """List a conversation, replacing the listed version of the same id."""
+        if self._row is None:
+            raise RuntimeError("a sorted listing is read-only")
+        first = len(self._refs)
+        for contact in contact_ids:
+            index = self._contact_index.setdefault(contact, len(self._contacts))
+            if index == len(self._contacts):
+                self._contacts.append(contact)
+            self._refs.append(index)
+        offset, size = location
+        row = self._row.get(conversation_id)
+        if row is None:
+            self._row[conversation_id] = len(self._ids)
+            self._ids.append(conversation_id)
+            for column, value in self._columns(updated_at, offset, size, first, contact_ids):
+                column.append(value)
+        else:
+            for column, value in self._columns(updated_at, offset, size, first, contact_ids):
+                column[row] = value
+
+    def _columns(
+        self, updated_at: int, offset: int, size: int, first: int, contacts: Sequence[str]
+    ) -> list[tuple["array[int]", int]]:
+        return [
+            (self._updated_at, updated_at),
+            (self._offset, offset),
+            (self._size, size),
+            (self._first, first),
+            (self._count, len(contacts)),
+        ]
+
+    def sorted_by_id(self) -> "ListedConversations":
+        """The same conversations ordered by id (numeric ids numerically), read-only."""
+        ids = self._ids
+        order = sorted(range(len(ids)), key=lambda row: (len(ids[row]), ids[row]))
+        out = ListedConversations()
+        out._row = None
+        out._ids = [ids[row] for row in order]
+        out._contacts, out._contact_index = self._contacts, self._contact_index
+        for name in ("_updated_at", "_offset", "_size"):
+            column = getattr(self, name)
+            setattr(out, name, array("q", (column[row] for row in order)))
+        for row in order:  # contacts compacted: a replaced version's are left behind
+            out._first.append(len(out._refs))
+            out._count.append(self._count[row])
+            out._refs.extend(self._refs[self._first[row] : self._first[row] + self._count[row]])
+        return out
+
+    def __len__(self) -> int:
+        return len(self._ids)
+
+    @overload
+    def __getitem__(self, index: int) -> ListedConversation: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[ListedConversation]: ...
+
+    def __getitem__(self, index: int | slice) -> ListedConversation | list[ListedConversation]:
+        if isinstance(index, slice):
+            return [self[row] for row in range(*index.indices(len(self)))]
+        row = range(len(self))[index]
+        return ListedConversation(
+            self._ids[row],
+            self._updated_at[row],
+            self.contact_ids(row),
+            self._offset[row],
+            self._size[row],
+        )
+
+    def contact_ids(self, row: int) -> tuple[str, ...]:
+        first = self._first[row]
+        return tuple(self._contacts[i] for i in self._refs[first : first + self._count[row]])
+
+    @property
+    def contacts(self) -> Sequence[tuple[str, ...]]:
+        """Each conversation's contact ids, primary first (what ``plan_positions`` needs)."""
+        return _Contacts(self)
+
+    def ids(self, rows: Iterable[int]) -> list[str]:
+        return [self._ids[row] for row in rows]
+
+    def location(self, row: int) -> tuple[int, int]:
+        """Where the conversation lies in the spill: (offset, size)."""
+        return self._offset[row], self._size[row]
+
+
+class _Contacts(Sequence[tuple[str, ...]]):
+    def __init__(self, listed: ListedConversations) -> None:
+        self._listed = listed
+
+    def __len__(self) -> int:
+        return len(self._listed)
+
+    @overload
+    def __getitem__(self, index: int) -> tuple[str, ...]: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[tuple[str, ...]]: ...
+
+    def __getitem__(self, index: int | slice) -> tuple[str, ...] | list[tuple[str, ...]]:
+        if isinstance(index, slice):
+            return [self[row] for row in range(*index.indices(len(self)))]
+        return self._listed.contact_ids(range(len(self))[index])
 
 
 class ConversationSpill:
@@ -48,37 +194,28 @@ class ConversationSpill:
         self._flushed = threading.Lock()  # batch tasks read from threads of their own
         self._dirty = False
 
-    def add(self, conversation: Conversation) -> ListedConversation:
+    def add(self, conversation: Conversation) -> tuple[int, int]:
+        """Append one conversation; where it lies: (offset, size)."""
         data = pickle.dumps(conversation, protocol=pickle.HIGHEST_PROTOCOL)
         self._file.seek(self._end)
         self._file.write(data)
-        entry = ListedConversation(
-            conversation.id,
-            conversation.updated_at,
-            # One string per contact, however many conversations name it: 200,000 entries
-            # naming 60,000 contacts took 79 MB with copies, 70 MB interned (tracemalloc).
-            tuple(map(sys.intern, conversation.contact_ids)),
-            self._end,
-            len(data),
-        )
+        location = self._end, len(data)
         self._end += len(data)
         self._dirty = True
-        return entry
+        return location
 
-    def read(self, entry: ListedConversation) -> Conversation:
+    def read(self, offset: int, size: int) -> Conversation:
         """One conversation; safe from any thread once the listing is done (``os.pread``)."""
         if self._dirty:
             with self._flushed:
                 self._file.flush()
                 self._dirty = False
-        conversation: Conversation = pickle.loads(
-            os.pread(self._file.fileno(), entry.size, entry.offset)
-        )
+        conversation: Conversation = pickle.loads(os.pread(self._file.fileno(), size, offset))
         return conversation
 
-    def load(self, entries: Sequence[ListedConversation]) -> list[Conversation]:
+    def load(self, entries: Iterable[ListedConversation]) -> list[Conversation]:
         """The conversations of ``entries``, in that order."""
-        return [self.read(entry) for entry in entries]
+        return [self.read(entry.offset, entry.size) for entry in entries]
 
     def close(self) -> None:
         if not self._file.closed:
@@ -94,18 +231,21 @@ class SpilledConversations(Sequence[Conversation]):
     machine's.
     """
 
-    __slots__ = ("_entries", "_spill")
+    __slots__ = ("_listed", "_rows", "_spill")
 
-    def __init__(self, spill: ConversationSpill, entries: Sequence[ListedConversation]) -> None:
+    def __init__(
+        self, spill: ConversationSpill, listed: ListedConversations, rows: Sequence[int]
+    ) -> None:
         self._spill = spill
-        self._entries = entries
+        self._listed = listed
+        self._rows = rows
 
     @property
     def ids(self) -> list[str]:
-        return [entry.id for entry in self._entries]
+        return self._listed.ids(self._rows)
 
     def __len__(self) -> int:
-        return len(self._entries)
+        return len(self._rows)
 
     @overload
     def __getitem__(self, index: int) -> Conversation: ...
@@ -115,11 +255,14 @@ class SpilledConversations(Sequence[Conversation]):
 
     def __getitem__(self, index: int | slice) -> Conversation | list[Conversation]:
         if isinstance(index, slice):
-            return self._spill.load(self._entries[index])
-        return self._spill.read(self._entries[index])
+            return [self._read(row) for row in self._rows[index]]
+        return self._read(self._rows[index])
 
     def __iter__(self) -> Iterator[Conversation]:
-        return (self._spill.read(entry) for entry in self._entries)
+        return (self._read(row) for row in self._rows)
+
+    def _read(self, row: int) -> Conversation:
+        return self._spill.read(*self._listed.location(row))
 
     def __reduce__(self) -> tuple[type[list[Conversation]], tuple[list[Conversation]]]:
         return list, (list(self),)
@@ -131,12 +274,14 @@ class SpilledBatches(Sequence[ConversationBatch[Conversation]]):
 
     def __init__(
         self,
-        plans: list[ConversationBatch[ListedConversation]],
+        plans: list[BatchPlan],
         spill: ConversationSpill,
+        listed: ListedConversations,
         known: Any = None,
     ) -> None:
         self._plans = plans
         self._spill = spill
+        self._listed = listed
         self._known = known  # a ContactLookup for continuation batches
 
     def __len__(self) -> int:
@@ -158,13 +303,13 @@ class SpilledBatches(Sequence[ConversationBatch[Conversation]]):
     def __iter__(self) -> Iterator[ConversationBatch[Conversation]]:
         return (self._load(plan) for plan in self._plans)
 
-    def _load(self, plan: ConversationBatch[ListedConversation]) -> ConversationBatch[Conversation]:
+    def _load(self, plan: BatchPlan) -> ConversationBatch[Conversation]:
         known = None
         if plan.carried_ids is not None and self._known is not None:
             known = self._known.subset(plan.carried_ids)
         return ConversationBatch(
             plan.index,
-            SpilledConversations(self._spill, plan.conversations),
+            SpilledConversations(self._spill, self._listed, plan.positions),
             plan.contact_ids,
             carry=plan.carry,
             carried_ids=plan.carried_ids,

@@ -99,7 +99,7 @@ def _conv(i: int, contacts: list[str]) -> Conversation:
 def test_batches_own_whole_contact_chunks_and_every_conversation_once() -> None:
     convs = [_conv(i, [f"p{i % 400}", f"s{i % 7}"] if i % 10 else []) for i in range(3000)]
     batches = plan_batches(convs, batch_size=500)
-    ids = distinct_contact_ids(convs)
+    ids = distinct_contact_ids([c.contact_ids for c in convs])
     assert sorted(c.id for b in batches for c in b.conversations) == sorted(c.id for c in convs)
     fetched = [cid for b in batches for cid in b.contact_ids]
     assert sorted(fetched) == sorted(ids)  # each contact looked up by exactly one batch
@@ -117,7 +117,7 @@ def test_a_very_active_contact_does_not_make_a_batch_grow_with_the_window() -> N
     assert max(len(b.conversations) for b in batches) <= 500
     assert sorted(c.id for b in batches for c in b.conversations) == sorted(c.id for c in convs)
     fetched = [cid for b in batches for cid in b.contact_ids]
-    assert sorted(fetched) == sorted(distinct_contact_ids(convs))  # still once each
+    assert sorted(fetched) == sorted(distinct_contact_ids([c.contact_ids for c in convs]))
     continuations = [b for b in batches if b.continuation]
     first = batches.index(continuations[0])
     assert continuations and all(b.continuation for b in batches[first:])  # owners come first
@@ -133,20 +133,24 @@ def test_a_spilled_batch_reads_its_conversations_only_when_reached() -> None:
     one at a time, from any thread, and a batch shipped to another process carries them."""
     from concurrent.futures import ThreadPoolExecutor
 
-    from intercom_enrichment.spill import ConversationSpill, ListedConversation, SpilledBatches
+    from intercom_enrichment.batching import plan_positions
+    from intercom_enrichment.spill import ConversationSpill, ListedConversations, SpilledBatches
 
     spill = ConversationSpill()
     convs = [_conv(i, [f"p{i % 40}"]) for i in range(600)]
-    entries = [spill.add(c) for c in convs]
-    batches = SpilledBatches(plan_batches(entries, batch_size=200), spill)
+    listed = ListedConversations()
+    for c in convs:
+        listed.add(c.id, c.updated_at, c.contact_ids, spill.add(c))
+    batches = SpilledBatches(plan_positions(listed.contacts, batch_size=200), spill, listed)
     try:
         batch = batches[0]
         reads: list[str] = []
         original = spill.read
 
-        def counted(entry: ListedConversation) -> Conversation:
-            reads.append(entry.id)
-            return original(entry)
+        def counted(offset: int, size: int) -> Conversation:
+            conversation = original(offset, size)
+            reads.append(conversation.id)
+            return conversation
 
         spill.read = counted  # type: ignore[method-assign]
         assert batch.conversation_ids and not reads  # the parts fetch needs no reading
@@ -161,3 +165,24 @@ def test_a_spilled_batch_reads_its_conversations_only_when_reached() -> None:
         assert type(shipped) is list and shipped == list(batch.conversations)
     finally:
         spill.close()
+
+
+def test_the_listed_columns_keep_the_latest_version_and_sort_numeric_ids_numerically() -> None:
+    """De-duplication and ordering on the columnar listing: a later version replaces the
+    listed one (its contacts too), an older one is refused, ids sort as numbers."""
+    from intercom_enrichment.spill import ListedConversation, ListedConversations
+
+    listed = ListedConversations()
+    listed.add("10", 5, ["a", "b"], (0, 1))
+    listed.add("9", 7, [], (1, 1))
+    assert listed.newer("10", 6) and not listed.newer("10", 5) and listed.newer("11", 0)
+    listed.add("10", 6, ["c"], (2, 3))
+    final = listed.sorted_by_id()
+    assert list(final) == [
+        ListedConversation("9", 7, (), 1, 1),
+        ListedConversation("10", 6, ("c",), 2, 3),
+    ]
+    assert list(final.contacts) == [(), ("c",)] and final[-1].id == "10"
+    assert final.ids([1, 0]) == ["10", "9"] and final.location(1) == (2, 3)
+    with pytest.raises(RuntimeError):
+        final.add("12", 1, [], (5, 1))
