@@ -16,11 +16,20 @@
 -- then the later window (then the newly folded row, for a window folded
 -- in again). The rule does not depend on the order windows are folded in, so
 -- folding a window twice, or windows out of order, gives the same rows.
+--
+-- The runner runs this once per chunk of conversation ids (variables `chunks` and `chunk`), so
+-- the grouping and the join below hold one chunk's ids, not every id of a large refresh; every
+-- version of an id is in the same chunk.
 WITH candidates AS NOT MATERIALIZED (  -- scanned twice: cheaper than holding it
     SELECT * EXCLUDE (admin_assignee_name, team_assignee_name, created_month), false AS folded_now
     FROM previous_conversations
+    WHERE hash(conversation_id) % coalesce(getvariable('chunks'), 1)
+        = coalesce(getvariable('chunk'), 0)
     UNION ALL BY NAME
-    SELECT *, true AS folded_now FROM new_conversations
+    SELECT *, true AS folded_now
+    FROM new_conversations
+    WHERE hash(conversation_id) % coalesce(getvariable('chunks'), 1)
+        = coalesce(getvariable('chunk'), 0)
 ),
 -- The winning version of each id, computed on four narrow columns (sorting whole rows is the
 -- expensive part); `folded_now` only breaks the tie of a window folded in again.
