@@ -77,8 +77,8 @@ class _Collector:
                 continue
             if not owner.contains(conv.updated_at):
                 continue
-            if self.listed.newer(conv.id, conv.updated_at):
-                self.listed.add(conv.id, conv.updated_at, conv.contact_ids, self.spill.add(conv))
+            # every version: ``sorted_by_id`` keeps the latest (the spill holds a few twice)
+            self.listed.add(conv.id, conv.updated_at, conv.contact_ids, self.spill.add(conv))
 
 
 def _outside(item: Any, owner: Window) -> bool:

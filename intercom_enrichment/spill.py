@@ -22,6 +22,9 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, overload
 
+import pyarrow as pa
+import pyarrow.compute as pc
+
 from .batching import BatchPlan, ConversationBatch
 from .models import Conversation
 
@@ -38,23 +41,24 @@ class ListedConversation:
 
 
 class ListedConversations(Sequence[ListedConversation]):
-    """A window's listed conversations, in columns.
+    """A window's listed conversations, in columns, with no Python object per conversation.
 
-    A conversation is its id string and machine integers in ``array``s (``updated_at``, where
-    it lies in the spill, where its contacts start); contacts are indexes into one list of
-    distinct contact ids. One ``ListedConversation`` object each took 352 bytes (tracemalloc,
-    200,000 naming 60,000 contacts) and, made while pages were parsed, left Python's
-    small-object heap fragmented once freed: a 200,000-conversation window still held 75 MB of
-    empty pools after it had finished (``sys._debugmallocstats``). Indexing gives a
-    ``ListedConversation`` made on demand.
+    Ids are UTF-8 bytes one after another, the rest machine integers in ``array``s
+    (``updated_at``, where the conversation lies in the spill, where its contacts start),
+    contacts indexes into one list of distinct contact ids. One ``ListedConversation`` object
+    each took 352 bytes (tracemalloc, 200,000 naming 60,000 contacts) and, made while pages
+    were parsed, left Python's small-object heap fragmented once freed: a 200,000-conversation
+    window still held 75 MB of empty pools after it had finished (``sys._debugmallocstats``).
+    Indexing gives a ``ListedConversation`` made on demand.
 
-    While listing, a later version of a known id replaces it (``add``); ``sorted_by_id`` gives
-    the final, read-only table.
+    While listing, every version seen is added; ``sorted_by_id`` keeps each id's latest and
+    gives the final, read-only table.
     """
 
     def __init__(self) -> None:
-        self._row: dict[str, int] | None = {}  # id → row, while listing
-        self._ids: list[str] = []
+        self._sealed = False
+        self._ids = bytearray()  # every id's UTF-8, one after another…
+        self._id_ends = array("q", [0])  # …row i's is _ids[_id_ends[i]:_id_ends[i + 1]]
         self._updated_at = array("q")
         self._offset = array("q")
         self._size = array("q")
@@ -64,13 +68,6 @@ class ListedConversations(Sequence[ListedConversation]):
         self._contacts: list[str] = []
         self._contact_index: dict[str, int] = {}
 
-    def newer(self, conversation_id: str, updated_at: int) -> bool:
-        """Whether this version of the conversation should replace what is listed (if any)."""
-        if self._row is None:
-            raise RuntimeError("a sorted listing is read-only")
-        row = self._row.get(conversation_id)
-        return row is None or updated_at > self._updated_at[row]
-
     def add(
         self,
         conversation_id: str,
@@ -78,56 +75,56 @@ class ListedConversations(Sequence[ListedConversation]):
         contact_ids: Sequence[str],
         location: tuple[int, int],
     ) -> None:
-        """List a conversation, replacing the listed version of the same id."""
-        if self._row is None:
+        """List a version of a conversation (``location``: where it lies in the spill)."""
+        if self._sealed:
             raise RuntimeError("a sorted listing is read-only")
-        first = len(self._refs)
+        self._first.append(len(self._refs))
+        self._count.append(len(contact_ids))
         for contact in contact_ids:
             index = self._contact_index.setdefault(contact, len(self._contacts))
             if index == len(self._contacts):
                 self._contacts.append(contact)
             self._refs.append(index)
-        offset, size = location
-        row = self._row.get(conversation_id)
-        if row is None:
-            self._row[conversation_id] = len(self._ids)
-            self._ids.append(conversation_id)
-            for column, value in self._columns(updated_at, offset, size, first, contact_ids):
-                column.append(value)
-        else:
-            for column, value in self._columns(updated_at, offset, size, first, contact_ids):
-                column[row] = value
-
-    def _columns(
-        self, updated_at: int, offset: int, size: int, first: int, contacts: Sequence[str]
-    ) -> list[tuple["array[int]", int]]:
-        return [
-            (self._updated_at, updated_at),
-            (self._offset, offset),
-            (self._size, size),
-            (self._first, first),
-            (self._count, len(contacts)),
-        ]
+        self._ids += conversation_id.encode()
+        self._id_ends.append(len(self._ids))
+        self._updated_at.append(updated_at)
+        self._offset.append(location[0])
+        self._size.append(location[1])
 
     def sorted_by_id(self) -> "ListedConversations":
-        """The same conversations ordered by id (numeric ids numerically), read-only."""
-        ids = self._ids
-        order = sorted(range(len(ids)), key=lambda row: (len(ids[row]), ids[row]))
+        """Each id once, in its latest version (the greatest ``updated_at``; of equal ones, the
+        first listed), ordered by id with numeric ids in numeric order; read-only. Sorted by
+        Arrow, on the columns' own buffers: no Python object per conversation here either."""
+        n = len(self)
+        ids = pa.Array.from_buffers(
+            pa.large_string(), n, [None, pa.py_buffer(self._id_ends), pa.py_buffer(self._ids)]
+        )
+        order = pc.sort_indices(
+            pa.table(
+                {"length": pc.utf8_length(ids), "id": ids, "updated": _arrow(self._updated_at)}
+            ),
+            sort_keys=[("length", "ascending"), ("id", "ascending"), ("updated", "descending")],
+        )  # a stable sort: of equal versions, the first listed comes first
+        ordered = ids.take(order)
+        starts = pc.not_equal(ordered.slice(1), ordered.slice(0, max(n - 1, 0)))
+        rows = order.filter(pa.concat_arrays([pa.array([True] if n else [], pa.bool_()), starts]))
         out = ListedConversations()
-        out._row = None
-        out._ids = [ids[row] for row in order]
-        out._contacts, out._contact_index = self._contacts, self._contact_index
-        for name in ("_updated_at", "_offset", "_size"):
-            column = getattr(self, name)
-            setattr(out, name, array("q", (column[row] for row in order)))
-        for row in order:  # contacts compacted: a replaced version's are left behind
-            out._first.append(len(out._refs))
-            out._count.append(self._count[row])
-            out._refs.extend(self._refs[self._first[row] : self._first[row] + self._count[row]])
+        out._sealed = True
+        kept = ids.take(rows)
+        out._ids = bytearray(kept.buffers()[2] or b"")
+        out._id_ends = _column(kept.buffers()[1], n=len(rows) + 1)
+        for name in ("_updated_at", "_offset", "_size", "_first", "_count"):
+            kept_column = _arrow(getattr(self, name)).take(rows)
+            setattr(out, name, _column(kept_column.buffers()[1], n=len(rows)))
+        out._refs, out._contacts, out._contact_index = (
+            self._refs,
+            self._contacts,
+            self._contact_index,
+        )
         return out
 
     def __len__(self) -> int:
-        return len(self._ids)
+        return len(self._updated_at)
 
     @overload
     def __getitem__(self, index: int) -> ListedConversation: ...
@@ -140,12 +137,15 @@ class ListedConversations(Sequence[ListedConversation]):
             return [self[row] for row in range(*index.indices(len(self)))]
         row = range(len(self))[index]
         return ListedConversation(
-            self._ids[row],
+            self.id(row),
             self._updated_at[row],
             self.contact_ids(row),
             self._offset[row],
             self._size[row],
         )
+
+    def id(self, row: int) -> str:
+        return self._ids[self._id_ends[row] : self._id_ends[row + 1]].decode()
 
     def contact_ids(self, row: int) -> tuple[str, ...]:
         first = self._first[row]
@@ -157,11 +157,24 @@ class ListedConversations(Sequence[ListedConversation]):
         return _Contacts(self)
 
     def ids(self, rows: Iterable[int]) -> list[str]:
-        return [self._ids[row] for row in rows]
+        return [self.id(row) for row in rows]
 
     def location(self, row: int) -> tuple[int, int]:
         """Where the conversation lies in the spill: (offset, size)."""
         return self._offset[row], self._size[row]
+
+
+def _arrow(column: "array[int]") -> pa.Array:
+    """An ``array('q')`` as an Arrow int64 array over the same memory."""
+    return pa.Array.from_buffers(pa.int64(), len(column), [None, pa.py_buffer(column)])
+
+
+def _column(buffer: pa.Buffer | None, n: int) -> "array[int]":
+    """An ``array('q')`` of the first ``n`` int64 values of an Arrow buffer (a copy)."""
+    column = array("q")
+    if buffer is not None and n:
+        column.frombytes(buffer.to_pybytes()[: n * 8])
+    return column
 
 
 class _Contacts(Sequence[tuple[str, ...]]):

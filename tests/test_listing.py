@@ -168,21 +168,26 @@ def test_a_spilled_batch_reads_its_conversations_only_when_reached() -> None:
 
 
 def test_the_listed_columns_keep_the_latest_version_and_sort_numeric_ids_numerically() -> None:
-    """De-duplication and ordering on the columnar listing: a later version replaces the
-    listed one (its contacts too), an older one is refused, ids sort as numbers."""
+    """De-duplication and ordering on the columnar listing: of an id's versions the latest
+    is kept (its contacts too; of equal ones, the first listed), ids sort as numbers."""
     from intercom_enrichment.spill import ListedConversation, ListedConversations
 
     listed = ListedConversations()
     listed.add("10", 5, ["a", "b"], (0, 1))
     listed.add("9", 7, [], (1, 1))
-    assert listed.newer("10", 6) and not listed.newer("10", 5) and listed.newer("11", 0)
     listed.add("10", 6, ["c"], (2, 3))
+    listed.add("9", 7, ["d"], (5, 1))  # the same version again: the first one listed stays
+    listed.add("10", 4, ["e"], (6, 1))  # older
+    listed.add("é1", 1, ["a"], (7, 1))
+    assert len(listed) == 6
     final = listed.sorted_by_id()
     assert list(final) == [
         ListedConversation("9", 7, (), 1, 1),
         ListedConversation("10", 6, ("c",), 2, 3),
+        ListedConversation("é1", 1, ("a",), 7, 1),
     ]
-    assert list(final.contacts) == [(), ("c",)] and final[-1].id == "10"
+    assert list(final.contacts) == [(), ("c",), ("a",)] and final[-1].id == "é1"
     assert final.ids([1, 0]) == ["10", "9"] and final.location(1) == (2, 3)
+    assert len(ListedConversations().sorted_by_id()) == 0
     with pytest.raises(RuntimeError):
         final.add("12", 1, [], (5, 1))
