@@ -22,6 +22,9 @@ REPORT_DAYS = 14
 # the run's peak went from 837 to 692 MB (README, Performance).
 RUN_MEMORY_LIMIT = "256MB"
 RUN_THREADS = 1
+# …and computes current conversations in chunks of 50,000 rows (marts/runner.py): in a
+# 200,000-conversation window's run the refresh's peak was 388 MB instead of 407, for 0.8 s.
+RUN_CHUNK_ROWS = 50_000
 
 
 @task(name="refresh-marts", persist_result=False, cache_policy=NO_CACHE)
@@ -29,7 +32,9 @@ def refresh_marts(output: str, deployment_name: str | None) -> dict[str, Any]:
     """Fold the newly published windows in, then show the last 14 days of support_daily as
     the artifact ``support-daily-<deployment>``."""
     release_memory()  # what the window freed, before DuckDB and Arrow allocate again
-    result = refresh(output, memory_limit=RUN_MEMORY_LIMIT, threads=RUN_THREADS)
+    result = refresh(
+        output, memory_limit=RUN_MEMORY_LIMIT, threads=RUN_THREADS, chunk_rows=RUN_CHUNK_ROWS
+    )
     get_run_logger().info(
         "refreshed current/ and marts/: %d windows folded, months %s, %.1f s",
         result.windows_folded,

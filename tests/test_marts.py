@@ -274,21 +274,10 @@ def test_refresh_is_exact_whatever_the_order_reruns_and_rebuilds(tmp_path: Path)
 def test_a_refresh_in_chunks_of_ids_gives_the_same_rows(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """current_conversations is computed one chunk of ids at a time on large refreshes: every
-    version of an id meets its rivals in its chunk, so the rows and marts are those of one
-    pass."""
+    """With ``chunk_rows`` (a run's own refresh), current_conversations is computed one chunk
+    of ids at a time: every version of an id meets its rivals in its chunk, so the rows and
+    marts are those of one pass."""
     from intercom_enrichment.marts import runner, staging
-
-    out = str(tmp_path)
-    write_dimensions(tmp_path)
-    write_window(out, hour_window(0, 1), [conversation(str(i), i / 10, 0.5) for i in range(9)])
-    write_window(
-        out, hour_window(1, 2), [conversation(str(i), i / 10, 1.5, state="closed") for i in (2, 7)]
-    )
-    write_window(out, hour_window(2, 3), [conversation("9", 2.1, 2.2)])
-    refresh(out)
-    expected = current(tmp_path), mart(tmp_path, "support_daily"), mart(tmp_path, "admin_daily")
-    assert {k for k, r in expected[0].items() if r["state"] == "closed"} == {"2", "7"}
 
     used: list[int] = []
     partitioned = staging.Stager.partitioned
@@ -298,9 +287,20 @@ def test_a_refresh_in_chunks_of_ids_gives_the_same_rows(
         return partitioned(self, query, name, chunks)
 
     monkeypatch.setattr(staging.Stager, "partitioned", spied)
-    monkeypatch.setattr(runner, "CHUNK_ROWS", 1)
-    assert refresh(out, full=True).conversations == 10
-    assert used[0] == runner.MAX_CHUNKS  # 12 candidate rows, a chunk each, at most 8
+    out = str(tmp_path)
+    write_dimensions(tmp_path)
+    write_window(out, hour_window(0, 1), [conversation(str(i), i / 10, 0.5) for i in range(9)])
+    write_window(
+        out, hour_window(1, 2), [conversation(str(i), i / 10, 1.5, state="closed") for i in (2, 7)]
+    )
+    write_window(out, hour_window(2, 3), [conversation("9", 2.1, 2.2)])
+    refresh(out)
+    assert used == [1]  # one pass by default
+    expected = current(tmp_path), mart(tmp_path, "support_daily"), mart(tmp_path, "admin_daily")
+    assert {k for k, r in expected[0].items() if r["state"] == "closed"} == {"2", "7"}
+
+    assert refresh(out, full=True, chunk_rows=1).conversations == 10
+    assert used[1] == runner.MAX_CHUNKS  # 12 candidate rows, a chunk each, at most 8
     again = current(tmp_path), mart(tmp_path, "support_daily"), mart(tmp_path, "admin_daily")
     assert again == expected
 

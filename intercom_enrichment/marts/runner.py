@@ -48,11 +48,10 @@ DIMENSIONS = {
     "admins": ("admin_id", "dimensions/admins.parquet"),
     "teams": ("team_id", "dimensions/teams.parquet"),
 }
-# current_conversations is computed in chunks of about this many candidate rows (at most
-# MAX_CHUNKS), so its grouping by id holds one chunk (current_conversations.sql): a refresh of
-# 200,000 new rows peaked about 20 MB lower in 4 chunks than in one (each chunk scans the
-# candidates again, so chunks trade time for memory).
-CHUNK_ROWS = 50_000
+# With ``chunk_rows``, current_conversations is computed in chunks of about that many
+# candidate rows (at most MAX_CHUNKS), so that its grouping by id holds one chunk
+# (current_conversations.sql). Each chunk scans the candidates again: chunks trade time for
+# memory, so only a run's own refresh uses them (tasks/marts.py).
 MAX_CHUNKS = 8
 DEFAULT_MEMORY_LIMIT = "512MB"
 DEFAULT_THREADS = 2
@@ -105,16 +104,20 @@ def refresh(
     full: bool = False,
     memory_limit: str = DEFAULT_MEMORY_LIMIT,
     threads: int = DEFAULT_THREADS,
+    chunk_rows: int | None = None,
 ) -> RefreshResult:
-    """Fold newly published windows into ``current/`` and ``marts/`` (``full``: rebuild all)."""
+    """Fold newly published windows into ``current/`` and ``marts/`` (``full``: rebuild all;
+    ``chunk_rows``: compute current conversations in chunks of about that many rows)."""
     if not _MEMORY.match(memory_limit.strip()):
         raise ConfigError(f"memory limit must look like 1GB or 512MiB, not {memory_limit!r}")
     if threads < 1:
         raise ConfigError("threads must be at least 1")
+    if chunk_rows is not None and chunk_rows < 1:
+        raise ConfigError("chunk rows must be at least 1")
     started = time.monotonic()
     storage = Storage(output)
     with _exclusive(storage), tempfile.TemporaryDirectory(prefix="intercom-refresh-") as work:
-        result = _Refresh(storage, work, full, memory_limit.strip(), threads).run()
+        result = _Refresh(storage, work, full, memory_limit.strip(), threads, chunk_rows).run()
     return RefreshResult(**{**result.__dict__, "seconds": time.monotonic() - started})
 
 
@@ -147,11 +150,18 @@ def _exclusive(storage: Storage) -> Iterator[None]:
 
 class _Refresh:
     def __init__(
-        self, storage: Storage, work: str, full: bool, memory_limit: str, threads: int
+        self,
+        storage: Storage,
+        work: str,
+        full: bool,
+        memory_limit: str,
+        threads: int,
+        chunk_rows: int | None,
     ) -> None:
         self.storage = storage
         self.work = work
         self.full = full
+        self.chunk_rows = chunk_rows
         self.copies = LocalCopies(storage, work)
         self.stage = os.path.join(work, "stage")
         os.makedirs(os.path.join(work, "spill"))
@@ -285,11 +295,13 @@ class _Refresh:
 
     def _current_conversations(self, existing: dict[str, list[str]], months: set[str]) -> int:
         self._previous(existing, months, CURRENT_CONVERSATIONS, "previous_conversations")
-        (candidates,) = self.con.execute(
-            "SELECT (SELECT count(*) FROM previous_conversations)"
-            " + (SELECT count(*) FROM new_conversations)"
-        ).fetchone() or (0,)
-        chunks = min(MAX_CHUNKS, max(1, math.ceil(candidates / CHUNK_ROWS)))
+        chunks = 1
+        if self.chunk_rows:
+            (candidates,) = self.con.execute(
+                "SELECT (SELECT count(*) FROM previous_conversations)"
+                " + (SELECT count(*) FROM new_conversations)"
+            ).fetchone() or (0,)
+            chunks = min(MAX_CHUNKS, max(1, math.ceil(candidates / self.chunk_rows)))
         staged = self.stager.partitioned(
             model_sql("current_conversations"), "conversations", chunks
         )
