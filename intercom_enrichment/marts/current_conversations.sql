@@ -21,13 +21,14 @@
 -- the grouping and the join below hold one chunk's ids, not every id of a large refresh; every
 -- version of an id is in the same chunk.
 WITH candidates AS NOT MATERIALIZED (  -- scanned twice: cheaper than holding it
-    SELECT * EXCLUDE (admin_assignee_name, team_assignee_name, created_month), false AS folded_now
-    FROM previous_conversations
-    WHERE hash(conversation_id) % coalesce(getvariable('chunks'), 1)
-        = coalesce(getvariable('chunk'), 0)
-    UNION ALL BY NAME
-    SELECT *, true AS folded_now
-    FROM new_conversations
+    SELECT *
+    FROM (
+        SELECT * EXCLUDE (admin_assignee_name, team_assignee_name, created_month),
+               false AS folded_now
+        FROM previous_conversations
+        UNION ALL BY NAME
+        SELECT *, true AS folded_now FROM new_conversations
+    )
     WHERE hash(conversation_id) % coalesce(getvariable('chunks'), 1)
         = coalesce(getvariable('chunk'), 0)
 ),
