@@ -18,15 +18,45 @@ import shutil
 import tempfile
 import threading
 from array import array
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, overload
+from typing import Any, Generic, TypeVar, overload
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from .batching import BatchPlan, ConversationBatch
 from .models import Conversation
+
+K = TypeVar("K")
+T = TypeVar("T")
+
+
+class _Mapped(Sequence[T], Generic[K, T]):
+    """``make(key)`` for each of ``keys``, made when it is reached and not kept."""
+
+    __slots__ = ("_keys", "_make")
+
+    def __init__(self, keys: Sequence[K], make: Callable[[K], T]) -> None:
+        self._keys = keys
+        self._make = make
+
+    def __len__(self) -> int:
+        return len(self._keys)
+
+    @overload
+    def __getitem__(self, index: int) -> T: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[T]: ...
+
+    def __getitem__(self, index: int | slice) -> T | list[T]:
+        if isinstance(index, slice):
+            return [self._make(key) for key in self._keys[index]]
+        return self._make(self._keys[index])
+
+    def __iter__(self) -> Iterator[T]:
+        return (self._make(key) for key in self._keys)
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,9 +163,9 @@ class ListedConversations(Sequence[ListedConversation]):
     def __getitem__(self, index: slice) -> list[ListedConversation]: ...
 
     def __getitem__(self, index: int | slice) -> ListedConversation | list[ListedConversation]:
-        if isinstance(index, slice):
-            return [self[row] for row in range(*index.indices(len(self)))]
-        row = range(len(self))[index]
+        return _Mapped(range(len(self)), self._entry)[index]
+
+    def _entry(self, row: int) -> ListedConversation:
         return ListedConversation(
             self.id(row),
             self._updated_at[row],
@@ -154,7 +184,7 @@ class ListedConversations(Sequence[ListedConversation]):
     @property
     def contacts(self) -> Sequence[tuple[str, ...]]:
         """Each conversation's contact ids, primary first (what ``plan_positions`` needs)."""
-        return _Contacts(self)
+        return _Mapped(range(len(self)), self.contact_ids)
 
     def ids(self, rows: Iterable[int]) -> list[str]:
         return [self.id(row) for row in rows]
@@ -175,25 +205,6 @@ def _column(buffer: pa.Buffer | None, n: int) -> "array[int]":
     if buffer is not None and n:
         column.frombytes(buffer.to_pybytes()[: n * 8])
     return column
-
-
-class _Contacts(Sequence[tuple[str, ...]]):
-    def __init__(self, listed: ListedConversations) -> None:
-        self._listed = listed
-
-    def __len__(self) -> int:
-        return len(self._listed)
-
-    @overload
-    def __getitem__(self, index: int) -> tuple[str, ...]: ...
-
-    @overload
-    def __getitem__(self, index: slice) -> list[tuple[str, ...]]: ...
-
-    def __getitem__(self, index: int | slice) -> tuple[str, ...] | list[tuple[str, ...]]:
-        if isinstance(index, slice):
-            return [self[row] for row in range(*index.indices(len(self)))]
-        return self._listed.contact_ids(range(len(self))[index])
 
 
 class ConversationSpill:
@@ -236,7 +247,7 @@ class ConversationSpill:
         shutil.rmtree(self._dir, ignore_errors=True)
 
 
-class SpilledConversations(Sequence[Conversation]):
+class SpilledConversations(_Mapped[int, Conversation]):
     """A batch's conversations, each read from the spill when it is reached, none kept.
 
     ``ids`` needs no reading. Pickled (a task runner that ships a batch to another process,
@@ -244,46 +255,27 @@ class SpilledConversations(Sequence[Conversation]):
     machine's.
     """
 
-    __slots__ = ("_listed", "_rows", "_spill")
+    __slots__ = ("_listed",)
 
     def __init__(
         self, spill: ConversationSpill, listed: ListedConversations, rows: Sequence[int]
     ) -> None:
-        self._spill = spill
+        super().__init__(rows, lambda row: spill.read(*listed.location(row)))
         self._listed = listed
-        self._rows = rows
 
     @property
     def ids(self) -> list[str]:
-        return self._listed.ids(self._rows)
-
-    def __len__(self) -> int:
-        return len(self._rows)
-
-    @overload
-    def __getitem__(self, index: int) -> Conversation: ...
-
-    @overload
-    def __getitem__(self, index: slice) -> list[Conversation]: ...
-
-    def __getitem__(self, index: int | slice) -> Conversation | list[Conversation]:
-        if isinstance(index, slice):
-            return [self._read(row) for row in self._rows[index]]
-        return self._read(self._rows[index])
-
-    def __iter__(self) -> Iterator[Conversation]:
-        return (self._read(row) for row in self._rows)
-
-    def _read(self, row: int) -> Conversation:
-        return self._spill.read(*self._listed.location(row))
+        return self._listed.ids(self._keys)
 
     def __reduce__(self) -> tuple[type[list[Conversation]], tuple[list[Conversation]]]:
         return list, (list(self),)
 
 
-class SpilledBatches(Sequence[ConversationBatch[Conversation]]):
+class SpilledBatches(_Mapped[BatchPlan, ConversationBatch[Conversation]]):
     """Planned batches of listed conversations, whose conversations stay in the spill until
     they are reached (``SpilledConversations``)."""
+
+    __slots__ = ("_known", "_listed", "_spill")
 
     def __init__(
         self,
@@ -292,29 +284,10 @@ class SpilledBatches(Sequence[ConversationBatch[Conversation]]):
         listed: ListedConversations,
         known: Any = None,
     ) -> None:
-        self._plans = plans
+        super().__init__(plans, self._load)
         self._spill = spill
         self._listed = listed
         self._known = known  # a ContactLookup for continuation batches
-
-    def __len__(self) -> int:
-        return len(self._plans)
-
-    @overload
-    def __getitem__(self, index: int) -> ConversationBatch[Conversation]: ...
-
-    @overload
-    def __getitem__(self, index: slice) -> list[ConversationBatch[Conversation]]: ...
-
-    def __getitem__(
-        self, index: int | slice
-    ) -> ConversationBatch[Conversation] | list[ConversationBatch[Conversation]]:
-        if isinstance(index, slice):
-            return [self._load(plan) for plan in self._plans[index]]
-        return self._load(self._plans[index])
-
-    def __iter__(self) -> Iterator[ConversationBatch[Conversation]]:
-        return (self._load(plan) for plan in self._plans)
 
     def _load(self, plan: BatchPlan) -> ConversationBatch[Conversation]:
         known = None
