@@ -203,7 +203,7 @@ def _column(buffer: pa.Buffer | None, n: int) -> "array[int]":
     """An ``array('q')`` of the first ``n`` int64 values of an Arrow buffer (a copy)."""
     column = array("q")
     if buffer is not None and n:
-        column.frombytes(buffer.to_pybytes()[: n * 8])
+        column.frombytes(memoryview(buffer)[: n * 8])
     return column
 
 
