@@ -1,21 +1,26 @@
-"""One writer per window: a lease beside the window's manifest, ``_runs/<window-key>.lease``.
+"""One writer at a time: a lease file beside what it guards. One implementation, two users —
+a window's writer (``_runs/<window-key>.lease``, writer.py) and the refresh of ``current/`` and
+``marts/`` (``current/_refresh.lease``, marts/runner.py) — on local disk and object stores alike.
 
-A run takes the lease before it stages anything and gives it back after publication (or abort).
-The lease is created atomically — ``O_CREAT|O_EXCL`` on local disk; on object stores a
-conditional put (``If-None-Match: *`` on S3's ``PutObject``, through s3fs' ``mode="create"``),
+A writer takes the lease before it stages anything and gives it back when it has published (or
+aborted). The lease is created atomically — ``O_CREAT|O_EXCL`` on local disk; on object stores
+a conditional put (``If-None-Match: *`` on S3's ``PutObject``, through s3fs' ``mode="create"``),
 and on a filesystem that has neither, an existence check followed by a put (best available,
-not atomic) — and holds the run id, host, process id and an expiry. While the run works, a
-heartbeat thread renews the expiry every third of ``INTERCOM_LEASE_SECONDS`` (default 600).
+not atomic) — and holds the run id, host, process id, the process's scope (boot id and pid
+namespace: liveness.py) and an expiry. While the writer works, a heartbeat thread renews the
+expiry every third of ``INTERCOM_LEASE_SECONDS`` (default 600).
 
-A second run of the same window and output waits up to ``INTERCOM_LEASE_WAIT`` seconds (default
-0) and then refuses with ``WindowBusy`` (one line, exit 1). A lease is stale, and is taken over,
-when it has expired (its run was killed or hangs) or when it names a process of this host that no
-longer exists (a killed run is then replaced at once). The new holder removes the staging files
-of the run it replaced, and any staging file of the window older than the lease period; it never
-touches staging files of a live run.
+A second writer waits up to its wait bound (``INTERCOM_LEASE_WAIT`` for a window, default 0;
+``INTERCOM_REFRESH_WAIT`` for the refresh, default 600) and then refuses with ``LeaseBusy``
+(one line, exit 1). A lease is stale, and is taken over, when it has expired (its writer was
+killed or hangs) or when it names a process that is known to be gone: same host, same boot and
+pid namespace, no such pid (a killed run is then replaced at once). A pid seen from another pid
+namespace proves nothing: such a lease ends by expiry alone. The new holder removes the staging
+files of the writer it replaced, and any staging file of what it guards older than the lease
+period; it never touches staging files of a live writer.
 
 Limits: taking over a stale lease reads it, removes it if unchanged and creates a new one; two
-runs that find the same stale lease within that instant could both proceed. Renewal on object
+writers that find the same stale lease within that instant could both proceed. Renewal on object
 stores overwrites after a read (no compare-and-swap).
 """
 
@@ -26,63 +31,35 @@ import os
 import threading
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any
 
-from .errors import ConfigError, IntercomEnrichmentError
-from .storage import Storage, discard_staging, host_slug, process_gone
-from .windows import Window
+from .errors import IntercomEnrichmentError
+from .limits import LEASE_SECONDS
+from .liveness import host_slug, pid_scope, seen_gone
+from .storage import Storage, discard_staging
 
 log = logging.getLogger(__name__)
 
-ENV_LEASE_SECONDS = "INTERCOM_LEASE_SECONDS"
-ENV_LEASE_WAIT = "INTERCOM_LEASE_WAIT"
-DEFAULT_LEASE_SECONDS = 600.0
-DEFAULT_LEASE_WAIT = 0.0
 POLL_SECONDS = 1.0
 IMMEDIATE_RETRIES = 10  # per poll: after a release or a take-over, try again at once
 
 
-class WindowBusy(IntercomEnrichmentError):
-    """Another live run holds the window's lease."""
-
-
-def lease_path(window: Window) -> str:
-    return f"_runs/{window.key}.lease"
-
-
-def _seconds(env: Mapping[str, str], name: str, default: float, minimum: float) -> float:
-    text = env.get(name, "").strip()
-    if not text:
-        return default
-    try:
-        value = float(text)
-    except ValueError:
-        raise ConfigError(f"{name} must be a number of seconds, not {text!r}") from None
-    if not minimum <= value < 10**7:
-        raise ConfigError(f"{name} must be between {minimum:g} and 10^7 seconds")
-    return value
-
-
-def lease_settings(environ: Mapping[str, str] | None = None) -> tuple[float, float]:
-    """(lease period, wait) in seconds from the environment."""
-    env = os.environ if environ is None else environ
-    return (
-        _seconds(env, ENV_LEASE_SECONDS, DEFAULT_LEASE_SECONDS, 5.0),
-        _seconds(env, ENV_LEASE_WAIT, DEFAULT_LEASE_WAIT, 0.0),
-    )
+class LeaseBusy(IntercomEnrichmentError):
+    """Another live writer holds the lease."""
 
 
 @dataclass(frozen=True)
 class LeaseRecord:
     run_id: str
-    token: str  # names this run's staging files
+    token: str  # names this writer's staging files
     host: str
     pid: int
     expires_at: float  # UNIX seconds
+    scope: str = ""  # boot id and pid namespace of ``pid`` ("" where unknown: expiry only)
 
     def text(self) -> str:
         return json.dumps(asdict(self), sort_keys=True)
@@ -97,8 +74,9 @@ class LeaseRecord:
                 str(data["host"]),
                 int(data["pid"]),
                 float(data["expires_at"]),
+                str(data.get("scope") or ""),
             )
-        except (ValueError, TypeError, KeyError):
+        except (ValueError, TypeError, KeyError, AttributeError):
             return None
 
 
@@ -109,24 +87,33 @@ def _conditional_put(fs: Any) -> bool:
     return bool({"s3", "s3a"} & set(protocols))
 
 
-class WindowLease:
-    """``with WindowLease(storage, window, run_id): ...`` — hold the window while writing it."""
+class Lease:
+    """``with Lease(storage, rel, what, run_id): ...`` — hold ``what`` while writing it.
+
+    ``guarded``: the files whose staging files belong to the holder (removed when a dead
+    holder's lease is taken over). ``busy``: the error a refusal raises.
+    """
+
+    busy: type[LeaseBusy] = LeaseBusy
 
     def __init__(
         self,
         storage: Storage,
-        window: Window,
+        rel: str,
+        what: str,
         run_id: str | None = None,
         *,
+        guarded: Sequence[str] = (),
+        wait_seconds: float = 0.0,
         seconds: float | None = None,
-        wait_seconds: float | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        period, wait = lease_settings()
         self.storage = storage
-        self.window = window
-        self.seconds = period if seconds is None else seconds
-        self.wait_seconds = wait if wait_seconds is None else wait_seconds
+        self.rel = rel
+        self.what = what
+        self.guarded = list(guarded)
+        self.seconds = LEASE_SECONDS.value() if seconds is None else seconds
+        self.wait_seconds = wait_seconds
         self.token = uuid.uuid4().hex[:16]
         self.run_id = run_id or self.token
         self.clock = clock
@@ -137,17 +124,18 @@ class WindowLease:
 
     # -- the lease file ----------------------------------------------------------------------
 
-    @property
-    def rel(self) -> str:
-        return lease_path(self.window)
-
     def _record(self) -> LeaseRecord:
         return LeaseRecord(
-            self.run_id, self.token, host_slug(), os.getpid(), self.clock() + self.seconds
+            self.run_id,
+            self.token,
+            host_slug(),
+            os.getpid(),
+            self.clock() + self.seconds,
+            pid_scope(),
         )
 
     def _create(self) -> bool:
-        """Create the lease if there is none; True when this run now holds it."""
+        """Create the lease if there is none; True when this writer now holds it."""
         data = self._record().text().encode()
         path = self.storage.path(self.rel)
         if self.storage.local:
@@ -168,9 +156,11 @@ class WindowLease:
             return True
         try:
             fs.pipe_file(path, data, mode="create")  # S3: PutObject with If-None-Match: *
+        except FileExistsError:  # 412 Precondition Failed: someone else's
+            return False
         except OSError:
             fs.invalidate_cache()
-            if fs.exists(path):  # 412 Precondition Failed: someone else's
+            if fs.exists(path):  # a store that words the refusal otherwise
                 return False
             raise
         return True
@@ -186,7 +176,7 @@ class WindowLease:
             return text is not None and self._age() > self.seconds
         if record.expires_at < self.clock():
             return True
-        return record.host == host_slug() and process_gone(record.pid)
+        return seen_gone(record.host, record.scope, record.pid)
 
     def _age(self) -> float:
         try:
@@ -199,7 +189,19 @@ class WindowLease:
 
     # -- acquire, renew, release -------------------------------------------------------------
 
-    def acquire(self) -> "WindowLease":
+    def refusal(self, record: LeaseRecord | None) -> str:
+        holder = record.run_id if record else "another run"
+        until = (
+            datetime.fromtimestamp(record.expires_at, UTC).isoformat(timespec="seconds")
+            if record
+            else "unknown"
+        )
+        return (
+            f"{self.what} is being written to {self.storage.url} by run {holder} (lease until "
+            f"{until}); try again when it has finished"
+        )
+
+    def acquire(self) -> "Lease":
         deadline = self.clock() + self.wait_seconds
         # Tries again at once (after a release or a take-over) at most IMMEDIATE_RETRIES times
         # per poll, so a lease path that exists but never reads (a dangling link) meets the
@@ -217,22 +219,13 @@ class WindowLease:
                     self._take_over(text, record)
                     continue
             if self.clock() >= deadline:
-                holder = record.run_id if record else "another run"
-                until = (
-                    datetime.fromtimestamp(record.expires_at, UTC).isoformat(timespec="seconds")
-                    if record
-                    else "unknown"
-                )
-                raise WindowBusy(
-                    f"window {self.window.key} is being written to {self.storage.url} by run "
-                    f"{holder} (lease until {until}); try again when it has finished"
-                )
+                raise self.busy(self.refusal(record))
             self._stop.wait(min(POLL_SECONDS, max(deadline - self.clock(), 0.0)))
             retries = 0
         self.held = True
-        discard_staging(self.storage, self._window_rels(), older_than=self.seconds)
+        discard_staging(self.storage, self.guarded, older_than=self.seconds)
         self._heartbeat = threading.Thread(
-            target=self._renew_loop, name=f"lease-{self.window.key}", daemon=True
+            target=self._renew_loop, name=f"lease-{self.rel}", daemon=True
         )
         self._heartbeat.start()
         return self
@@ -242,26 +235,21 @@ class WindowLease:
         if again != text:
             return  # changed meanwhile: look again
         log.warning(
-            "taking over the stale lease of window %s (run %s)",
-            self.window.key,
+            "taking over the stale lease of %s (run %s)",
+            self.what,
             record.run_id if record else "unknown",
         )
         with contextlib.suppress(FileNotFoundError):
             self.storage.fs.rm(self.storage.path(self.rel))
         if record is not None:
-            discard_staging(self.storage, self._window_rels(), tag=record.token)
-
-    def _window_rels(self) -> list[str]:
-        from .writer import window_paths  # the writer names the window's files
-
-        return window_paths(self.window)
+            discard_staging(self.storage, self.guarded, tag=record.token)
 
     def _renew_loop(self) -> None:
         while not self._stop.wait(self.seconds / 3):
             try:
                 self.renew()
             except Exception as exc:  # a renewal that fails is retried at the next beat
-                log.warning("could not renew the lease of window %s: %s", self.window.key, exc)
+                log.warning("could not renew the lease of %s: %s", self.what, exc)
 
     def renew(self) -> None:
         _, record = self._read()
@@ -282,15 +270,15 @@ class WindowLease:
             self.storage.fs.pipe_file(path, data)
 
     def ensure_held(self) -> None:
-        """Raise ``WindowBusy`` if the lease was lost (expired and taken by another run)."""
+        """Raise ``busy`` if the lease was lost (expired and taken by another writer)."""
         if not self.held:
             return
         _, record = self._read()
         if self.lost or record is None or record.token != self.token:
             self.lost = True
-            raise WindowBusy(
-                f"the lease of window {self.window.key} expired and another run took it; "
-                f"nothing was published by this run (raise {ENV_LEASE_SECONDS}?)"
+            raise self.busy(
+                f"the lease of {self.what} expired and another run took it; nothing more was "
+                f"published by this run (raise {LEASE_SECONDS.env}?)"
             )
 
     def release(self) -> None:
@@ -306,7 +294,7 @@ class WindowLease:
             if record is not None and record.token == self.token:
                 self.storage.fs.rm(self.storage.path(self.rel))
 
-    def __enter__(self) -> "WindowLease":
+    def __enter__(self) -> "Lease":
         return self.acquire()
 
     def __exit__(

@@ -7,11 +7,14 @@ and the pagination guards read the values from the settings or from here, and th
 """
 
 import math
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from .errors import ConfigError
+
+MAXIMUM = 10**7  # no limit is meant to reach 10^7 of its unit (almost four months of seconds)
 
 
 @dataclass(frozen=True)
@@ -23,17 +26,32 @@ class Limit:
     unit: str
     meaning: str
     integer: bool = False
+    minimum: float = 0.0  # smallest value accepted; 0 itself only with zero_ok
+    zero_ok: bool = False
 
     def parse(self, raw: str) -> float | int:
-        """The value of ``raw`` for this limit: finite and positive, or a ConfigError."""
+        """The value of ``raw`` for this limit: finite, positive (or 0 where ``zero_ok``), at
+        least ``minimum`` and below 10^7, or a ConfigError."""
         try:
             value = float(raw)
         except ValueError:
             value = math.nan
-        if not math.isfinite(value) or value <= 0 or (self.integer and value != int(value)):
-            kind = "a positive whole number" if self.integer else "a positive number"
-            raise ConfigError(f"{self.env}={raw.strip()[:40]!r} is not {kind}")
+        low_ok = value >= self.minimum and (value > 0 or (self.zero_ok and value == 0))
+        whole = not self.integer or value == int(value)
+        if not (math.isfinite(value) and low_ok and value < MAXIMUM and whole):
+            kind = "whole number" if self.integer else "number"
+            sign = "non-negative" if self.zero_ok else "positive"
+            floor = f" of at least {self.minimum:g}" if self.minimum > 0 else ""
+            raise ConfigError(
+                f"{self.env}={raw.strip()[:40]!r} is not a {sign} {kind}{floor} below 10^7"
+            )
         return int(value) if self.integer else value
+
+    def value(self, env: Mapping[str, str] | None = None) -> float:
+        """This limit's value in ``env`` (default: the process environment), else its default."""
+        env = os.environ if env is None else env
+        raw = env.get(self.env, "").strip() if self.env else ""
+        return float(self.parse(raw)) if raw else self.default
 
 
 REQUEST_TIMEOUT = Limit(
@@ -107,6 +125,45 @@ MAX_ID_LENGTH = Limit(
     "longest id put in a URL path; ids are `[A-Za-z0-9_-]` only",
     integer=True,
 )
+LEASE_SECONDS = Limit(
+    "lease period",
+    "",
+    "INTERCOM_LEASE_SECONDS",
+    600.0,
+    "s",
+    "a writer's lease (of a window, or of the refresh) is renewed every third of it while the "
+    "writer works; a killed writer's lease expires after it",
+    minimum=5.0,
+)
+LEASE_WAIT = Limit(
+    "window lease wait",
+    "",
+    "INTERCOM_LEASE_WAIT",
+    0.0,
+    "s",
+    "how long a second run of a window waits for the window's lease before it fails",
+    zero_ok=True,
+)
+REFRESH_WAIT = Limit(
+    "refresh lease wait",
+    "",
+    "INTERCOM_REFRESH_WAIT",
+    600.0,
+    "s",
+    "how long a refresh of `current/` and `marts/` waits while another refresh holds their "
+    "lease, before it fails saying which run holds it",
+    zero_ok=True,
+)
+PREFECT_STARTUP = Limit(
+    "Prefect start-up",
+    "",
+    "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS",
+    180.0,
+    "s",
+    "the CLI's bound on the start of Prefect's temporary API server (no `PREFECT_API_URL`); "
+    "Prefect's own default, 20 s, is shorter than a first start on a small, busy machine. "
+    "Your setting wins",
+)
 SHUTDOWN_GRACE = Limit(
     "shutdown grace",
     "",
@@ -126,6 +183,10 @@ LIMITS: tuple[Limit, ...] = (
     PAGE_SLACK,
     MAX_PAGES_UNCOUNTED,
     MAX_ID_LENGTH,
+    LEASE_SECONDS,
+    LEASE_WAIT,
+    REFRESH_WAIT,
+    PREFECT_STARTUP,
     SHUTDOWN_GRACE,
 )
 

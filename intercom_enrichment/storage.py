@@ -10,7 +10,6 @@ import contextlib
 import os
 import re
 import shutil
-import socket
 import tempfile
 import time
 import uuid
@@ -21,6 +20,7 @@ import fsspec
 from fsspec.implementations.local import LocalFileSystem
 
 from .errors import OutputError
+from .liveness import process_gone, scope_tag
 
 NOT_PERSISTENT = frozenset({"memory"})  # fsspec protocols whose files vanish with the process
 
@@ -160,24 +160,14 @@ class Storage:
             raise OutputError(f"output {shown!r} is not reachable: {type(exc).__name__}") from None
 
 
-def host_slug() -> str:
-    """This machine's name as it appears in leases and staging names."""
-    return re.sub(r"[^A-Za-z0-9-]", "-", socket.gethostname())[:40] or "host"
-
-
 def default_tag() -> str:
-    return f"p{os.getpid()}"
+    """``p<pid>s<scope>``: the staging tag of a process that holds no lease; the scope digest
+    (liveness.py) says where the pid was seen, so only a process of the same host and pid
+    namespace ever judges it gone."""
+    return f"p{os.getpid()}s{scope_tag()}"
 
 
-def process_gone(pid: int) -> bool:
-    """Whether no process ``pid`` runs on this machine."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    except OSError:  # exists, owned by someone else
-        return False
-    return False
+_DEFAULT_TAG = re.compile(r"^p([0-9]{1,10})s([0-9a-f]{8})$")
 
 
 def discard_staging(
@@ -210,9 +200,12 @@ def discard_staging(
 
 
 def _staged_by_gone_process(staged: str, target: str) -> bool:
-    """``staged`` (``.<target>.p<pid>.<random>.tmp``, ``default_tag``) is a gone process's."""
-    tag = staged[len(target) + 2 :].split(".", 1)[0]
-    return tag.startswith("p") and tag[1:].isdigit() and process_gone(int(tag[1:]))
+    """``staged`` (``.<target>.<default_tag>.<random>.tmp``) is the file of a process of this
+    host and pid namespace that is gone."""
+    match = _DEFAULT_TAG.match(staged[len(target) + 2 :].split(".", 1)[0])
+    if match is None:
+        return False
+    return match.group(2) == scope_tag() and process_gone(int(match.group(1)))
 
 
 def _probe_folder(root: Path) -> None:

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
 from .errors import ConfigError
+from .layout import window_key
 
 FUTURE_TOLERANCE = timedelta(seconds=5)  # clock skew between the caller and this machine
 
@@ -58,9 +59,9 @@ class Window:
 
     @property
     def key(self) -> str:
-        """File-name key from the bounds alone, e.g. ``20261001T000000Z_20261002T000000Z``."""
-        fmt = "%Y%m%dT%H%M%SZ"
-        return f"{self.start.strftime(fmt)}_{self.end.strftime(fmt)}"
+        """File-name key from the bounds alone, e.g. ``20261001T000000Z_20261002T000000Z``
+        (layout.py)."""
+        return window_key(self.start, self.end)
 
     @property
     def label(self) -> str:

@@ -12,7 +12,7 @@ marker that backfills trust.
 """
 
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -20,13 +20,12 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from .lease import WindowLease
+from .layout import data_path, lease_path, manifest_path, quarantine_path
+from .lease import Lease, LeaseBusy
+from .limits import LEASE_WAIT
 from .schema import TABLES, to_table
 from .storage import Storage, discard_staging
 from .windows import Window
-
-MANIFEST_DIR = "_runs"
-QUARANTINE_DIR = "_quarantine"
 
 
 @dataclass
@@ -47,14 +46,6 @@ class WrittenFile:
     rows: int
 
 
-def manifest_path(window: Window) -> str:
-    return f"{MANIFEST_DIR}/{window.key}.json"
-
-
-def quarantine_path(window: Window) -> str:
-    return f"{QUARANTINE_DIR}/{window.key}.jsonl"
-
-
 def read_manifest(storage: Storage, window: Window) -> dict[str, Any] | None:
     text = storage.read_text(manifest_path(window))
     if text is None:
@@ -64,10 +55,6 @@ def read_manifest(storage: Storage, window: Window) -> dict[str, Any] | None:
     except ValueError:
         return None
     return data if isinstance(data, dict) else None
-
-
-def data_path(window: Window, table: str, day: date) -> str:
-    return f"{table}/updated_date={day.isoformat()}/{window.key}.parquet"
 
 
 def data_paths(window: Window) -> list[str]:
@@ -83,6 +70,40 @@ def window_paths(window: Window) -> list[str]:
 def window_completed(storage: Storage, window: Window) -> bool:
     manifest = read_manifest(storage, window)
     return bool(manifest and manifest.get("status") == "completed")
+
+
+class WindowBusy(LeaseBusy):
+    """Another live run holds the window's lease."""
+
+
+class WindowLease(Lease):
+    """The lease of one window (``_runs/<window-key>.lease``): its holder owns the staging files
+    of every file the window may have (``window_paths``)."""
+
+    busy = WindowBusy
+
+    def __init__(
+        self,
+        storage: Storage,
+        window: Window,
+        run_id: str | None = None,
+        *,
+        seconds: float | None = None,
+        wait_seconds: float | None = None,
+        clock: Callable[[], float] | None = None,
+    ) -> None:
+        extra: dict[str, Any] = {"clock": clock} if clock is not None else {}
+        super().__init__(
+            storage,
+            lease_path(window),
+            f"window {window.key}",
+            run_id,
+            guarded=window_paths(window),
+            seconds=seconds,
+            wait_seconds=LEASE_WAIT.value() if wait_seconds is None else wait_seconds,
+            **extra,
+        )
+        self.window = window
 
 
 class WindowWriter:

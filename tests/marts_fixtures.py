@@ -1,5 +1,6 @@
 """Builders of small window outputs for the marts tests, written with the real writer."""
 
+import shutil
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -7,6 +8,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from intercom_enrichment.marts import refresh
 from intercom_enrichment.storage import Storage
 from intercom_enrichment.windows import Window
 from intercom_enrichment.writer import BatchRecords, WindowWriter
@@ -104,3 +106,31 @@ def read(path: Path) -> list[dict[str, Any]]:
     if path.is_dir():
         return ds.dataset(path, format="parquet", partitioning="hive").to_table().to_pylist()
     return pq.read_table(path).to_pylist()
+
+
+DERIVED = ("current", "marts")
+
+
+def rows_of(root: Path) -> dict[str, list[dict[str, Any]]]:
+    """Every derived table's rows, in one canonical order."""
+    found: dict[str, list[dict[str, Any]]] = {}
+    for top in DERIVED:
+        base = root / top
+        if not base.exists():
+            continue
+        for path in sorted(base.iterdir()):
+            files = [path] if path.is_file() else list(path.rglob("*.parquet"))
+            if path.name.startswith(("_", ".")) or not files:
+                continue  # a table without files is absent, whatever folders are left
+            rows = read(path)
+            found[f"{top}/{path.name}"] = sorted(rows, key=lambda r: repr(sorted(r.items())))
+    return found
+
+
+def full_rebuild(out: Path, scratch: Path) -> dict[str, list[dict[str, Any]]]:
+    """``refresh --full`` of a copy of the window files (no current/, marts/)."""
+    copy = scratch / "rebuild"
+    shutil.rmtree(copy, ignore_errors=True)
+    shutil.copytree(out, copy, ignore=lambda d, names: [n for n in names if n in DERIVED])
+    refresh(str(copy), full=True)
+    return rows_of(copy)

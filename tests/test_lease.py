@@ -16,12 +16,14 @@ import pyarrow.parquet as pq
 import pytest
 from pydantic import SecretStr
 
-from intercom_enrichment.lease import LeaseRecord, WindowBusy, WindowLease, lease_path
+from intercom_enrichment.layout import lease_path
+from intercom_enrichment.lease import LeaseRecord
+from intercom_enrichment.liveness import host_slug, pid_scope
 from intercom_enrichment.pipeline import WindowJob, run_window
 from intercom_enrichment.settings import IntercomSettings
-from intercom_enrichment.storage import Storage, host_slug
+from intercom_enrichment.storage import Storage
 from intercom_enrichment.windows import Window
-from intercom_enrichment.writer import WindowWriter, read_manifest
+from intercom_enrichment.writer import WindowBusy, WindowLease, WindowWriter, read_manifest
 
 WINDOW = Window(datetime(2026, 10, 1, tzinfo=UTC), datetime(2026, 10, 2, tzinfo=UTC))
 
@@ -88,7 +90,9 @@ def test_the_lease_of_a_killed_process_is_stale_at_once_and_its_staging_removed(
         [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
     )
     pid = int(dead.stdout)
-    record = LeaseRecord("killed", "deadbeefdeadbeef", host_slug(), pid, time.time() + 600)
+    record = LeaseRecord(
+        "killed", "deadbeefdeadbeef", host_slug(), pid, time.time() + 600, pid_scope()
+    )
     (tmp_path / "_runs").mkdir()
     (tmp_path / lease_path(WINDOW)).write_text(record.text())
     folder = tmp_path / "conversations" / "updated_date=2026-10-01"
@@ -236,7 +240,7 @@ def test_a_lease_path_that_exists_but_cannot_be_read_is_waited_on_not_spun_on(
     lease.symlink_to(tmp_path / "nowhere")
     code = (
         "import sys; from datetime import UTC, datetime;"
-        "from intercom_enrichment.lease import WindowBusy, WindowLease;"
+        "from intercom_enrichment.writer import WindowBusy, WindowLease;"
         "from intercom_enrichment.storage import Storage;"
         "from intercom_enrichment.windows import Window;"
         "w = Window(datetime(2026, 10, 1, tzinfo=UTC), datetime(2026, 10, 2, tzinfo=UTC));"

@@ -15,9 +15,11 @@ from .marts_fixtures import (
     at,
     contact,
     conversation,
+    full_rebuild,
     hour_window,
     part,
     read,
+    rows_of,
     write_dimensions,
     write_window,
 )
@@ -374,3 +376,35 @@ def test_a_first_refresh_of_only_an_empty_window_succeeds(tmp_path: Path) -> Non
     assert result.windows_folded == 1 and result.months == [] and result.conversations == 0
     assert mart(tmp_path, "support_daily") == []
     assert refresh(out).windows_folded == 0
+
+
+def test_a_rerun_with_fewer_tables_and_a_stricter_policy_leaves_nothing_of_the_old_run(
+    tmp_path: Path,
+) -> None:
+    """Issue 19: three windows run with parts, then the first rerun without parts and with
+    hashed names. Its earlier parts (clear text) must leave current/, as a full rebuild of the
+    same window files has them gone; so must its earlier contact row."""
+    out = tmp_path / "out"
+    for hour in range(3):
+        ids = [f"{hour}{k}" for k in range(3)]
+        write_window(
+            str(out),
+            hour_window(hour, hour + 1),
+            [conversation(c, hour, hour + 0.5, contact_name="Ada Lovelace") for c in ids],
+            contacts=[contact(f"c{hour}", hour + 0.5, name="Ada Lovelace")],
+            parts=[part(c, f"{c}-p", hour + 0.2, body="my card is 4242") for c in ids],
+        )
+        refresh(str(out))
+    write_window(
+        str(out),
+        hour_window(0, 1),
+        [conversation(f"0{k}", 0, 0.5, contact_name="h(Ada)") for k in range(3)],
+        contacts=[contact("c0", 0.5, name="h(Ada)")],
+    )  # the rerun: no parts, hashed
+    result = refresh(str(out))
+    assert result.stale_windows == 1
+    parts = current(out, "conversation_parts")
+    assert sorted(parts) == ["10-p", "11-p", "12-p", "20-p", "21-p", "22-p"]
+    assert current(out, "contacts")["c0"]["name"] == "h(Ada)"
+    assert {r["contact_name"] for i, r in current(out).items() if i.startswith("0")} == {"h(Ada)"}
+    assert rows_of(out) == full_rebuild(out, tmp_path)

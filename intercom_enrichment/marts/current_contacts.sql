@@ -6,7 +6,7 @@
 -- Columns: exactly the columns of the window table `contacts` (docs/data-contract.md).
 --
 -- Latest = greatest updated_at (a contact without updated_at counts as oldest); ties:
--- greatest extracted_at, then the later window, then the newly folded row. Order independent,
+-- greatest extracted_at, then the later window (start, then end), then the newly folded row. Order independent,
 -- like current_conversations. Only the contacts the new windows mention are compared; every
 -- other row of previous_contacts is copied through unchanged, so an hourly refresh streams the
 -- file once instead of re-ranking every contact.
@@ -21,7 +21,7 @@ candidates AS (
 ),
 versioned AS NOT MATERIALIZED (  -- scanned twice: cheaper than holding it
     SELECT *, (coalesce(updated_at, TIMESTAMPTZ '1970-01-01 00:00:00+00'), extracted_at,
-               window_start, folded_now) AS version
+               window_start, window_end, folded_now) AS version
     FROM candidates
 ),
 latest_versions AS (

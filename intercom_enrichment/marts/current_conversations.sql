@@ -13,9 +13,11 @@
 --                        (created_at never changes, so a conversation stays in one partition)
 --
 -- Latest = greatest updated_at; ties: greatest extracted_at (a rerun of the same window wins),
--- then the later window (then the newly folded row, for a window folded
+-- then the later window (start, then end), then the newly folded row (for a window folded
 -- in again). The rule does not depend on the order windows are folded in, so
--- folding a window twice, or windows out of order, gives the same rows.
+-- folding a window twice, or windows out of order, gives the same rows. The runner leaves
+-- out of previous_conversations the rows of windows that changed since they were folded, and
+-- puts into new_conversations every published row of those ids (runner.py, "orphans").
 --
 -- The runner runs this once per chunk of conversation ids (variables `chunks` and `chunk`), so
 -- the grouping and the join below hold one chunk's ids, not every id of a large refresh; every
@@ -35,7 +37,8 @@ WITH candidates AS NOT MATERIALIZED (  -- scanned twice: cheaper than holding it
 -- The winning version of each id, computed on four narrow columns (sorting whole rows is the
 -- expensive part); `folded_now` only breaks the tie of a window folded in again.
 latest_versions AS (
-    SELECT conversation_id, max((updated_at, extracted_at, window_start, folded_now)) AS version
+    SELECT conversation_id,
+           max((updated_at, extracted_at, window_start, window_end, folded_now)) AS version
     FROM candidates
     GROUP BY conversation_id
 ),
@@ -45,7 +48,8 @@ latest AS (
     JOIN latest_versions
         ON latest_versions.conversation_id = candidates.conversation_id
         AND latest_versions.version = (candidates.updated_at, candidates.extracted_at,
-                                       candidates.window_start, candidates.folded_now)
+                                       candidates.window_start, candidates.window_end,
+                                       candidates.folded_now)
 )
 SELECT
     latest.*,

@@ -17,23 +17,19 @@ import hashlib
 import json
 import logging
 import os
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..layout import MANIFEST_DIR, REFRESH_STATE, WINDOW_KEY, window_file_pattern
 from ..storage import Storage
 
 log = logging.getLogger(__name__)
 
-STATE_PATH = "current/_refresh.json"
-STATE_VERSION = 1
+STATE_PATH = REFRESH_STATE
+STATE_VERSION = 2
 WINDOW_TABLES = ("conversations", "conversation_parts", "contacts")
-_WINDOW_KEY = re.compile(r"^[0-9]{8}T[0-9]{6}Z_[0-9]{8}T[0-9]{6}Z$")
-_WINDOW_FILE = re.compile(
-    r"^(conversations|conversation_parts|contacts)/updated_date=[0-9]{4}-[0-9]{2}-[0-9]{2}/"
-    r"[0-9]{8}T[0-9]{6}Z_[0-9]{8}T[0-9]{6}Z\.parquet$"
-)
+_WINDOW_FILE = window_file_pattern(WINDOW_TABLES)
 
 
 @dataclass(frozen=True)
@@ -48,56 +44,112 @@ class WindowRun:
 @dataclass
 class RefreshState:
     folded: dict[str, str] = field(default_factory=dict)  # window key → manifest fingerprint
+    # windows a refresh began to fold (key → fingerprint), written before it publishes
+    # anything: after a crash their rows may be in current/ although they are not folded
+    pending: dict[str, str] = field(default_factory=dict)
     dimensions: str | None = None  # fingerprint of the dimension snapshots last applied
 
     def to_json(self) -> str:
-        body = {"version": STATE_VERSION, "folded": self.folded, "dimensions": self.dimensions}
+        body = {
+            "version": STATE_VERSION,
+            "folded": self.folded,
+            "pending": self.pending,
+            "dimensions": self.dimensions,
+        }
         return json.dumps(body, indent=1, sort_keys=True) + "\n"
 
 
-def load_state(storage: Storage) -> RefreshState:
-    """The last refresh's state; an unreadable or foreign one means "nothing folded yet"."""
+def _keys(value: Any) -> dict[str, str]:
+    return {
+        k: v
+        for k, v in (value.items() if isinstance(value, dict) else [])
+        if isinstance(k, str) and isinstance(v, str) and WINDOW_KEY.match(k)
+    }
+
+
+def load_state(storage: Storage) -> RefreshState | None:
+    """The last refresh's state, or None when there is none or it is unreadable or foreign
+    (then nothing says which windows ``current/`` holds, and the refresh rebuilds it)."""
     text = storage.read_text(STATE_PATH)
     try:
         data = json.loads(text) if text else None
     except ValueError:
         data = None
     if not isinstance(data, dict) or data.get("version") != STATE_VERSION:
-        return RefreshState()
-    folded = data.get("folded")
+        return None
     dims = data.get("dimensions")
     return RefreshState(
-        folded={
-            k: v
-            for k, v in (folded.items() if isinstance(folded, dict) else [])
-            if isinstance(k, str) and isinstance(v, str)
-        },
-        dimensions=dims if isinstance(dims, str) else None,
+        _keys(data.get("folded")),
+        _keys(data.get("pending")),
+        dims if isinstance(dims, str) else None,
     )
 
 
-def published_windows(storage: Storage, folded: dict[str, str]) -> list[WindowRun]:
-    """Windows whose manifest is new or changed since it was folded (``folded``: key →
-    fingerprint). The fingerprint comes from the listing (size, modification time, ETag), so
-    only changed manifests are read: a refresh costs no more as history grows."""
-    try:
-        entries = storage.fs.ls(storage.path("_runs"), detail=True)
-    except FileNotFoundError:
-        return []
+@dataclass(frozen=True)
+class WindowChanges:
+    """What changed among the published windows since the last refresh."""
+
+    runs: list[WindowRun]  # new or changed windows whose manifest can be folded in now
+    stale: list[str]  # keys folded before whose manifest changed or is gone: their rows in
+    # current/ may no longer be what the window holds
+    unchanged: dict[str, str]  # keys folded before and unchanged → fingerprint
+
+
+def window_changes(storage: Storage, state: RefreshState) -> WindowChanges:
+    """Windows whose manifest is new or changed since it was folded, and windows whose rows may
+    be in ``current/`` (folded, or pending in a refresh that did not finish) but whose manifest
+    changed since or went away. The fingerprint comes from the listing (size, modification
+    time, ETag), so only changed manifests are read: a refresh costs no more as history
+    grows."""
+    listed = manifest_fingerprints(storage)
+    folded = state.folded
     runs = []
-    for entry in sorted(entries, key=lambda e: str(e.get("name"))):
-        key = Path(str(entry.get("name"))).name.removesuffix(".json")
-        if not _WINDOW_KEY.match(key) or entry.get("type") == "directory":
-            continue
-        stamp = entry.get("mtime") or entry.get("LastModified") or entry.get("last_modified")
-        fingerprint = f"{entry.get('size')}:{stamp}:{entry.get('ino', '')}:{entry.get('ETag', '')}"
+    for key, fingerprint in sorted(listed.items()):
         if folded.get(key) == fingerprint:
             continue
-        text = storage.read_text(f"_runs/{key}.json")
+        text = storage.read_text(f"{MANIFEST_DIR}/{key}.json")
         run = _parse(key, text, fingerprint) if text is not None else None
         if run is not None:
             runs.append(run)
-    return runs
+    stale = sorted(
+        {k for k, fp in [*folded.items(), *state.pending.items()] if listed.get(k) != fp}
+    )
+    unchanged = {k: fp for k, fp in folded.items() if listed.get(k) == fp and k not in stale}
+    return WindowChanges(runs, stale, unchanged)
+
+
+def manifest_fingerprints(storage: Storage) -> dict[str, str]:
+    """Every window manifest under ``_runs/``: key → fingerprint of its listing entry."""
+    try:
+        entries = storage.fs.ls(storage.path(MANIFEST_DIR), detail=True)
+    except FileNotFoundError:
+        return {}
+    found = {}
+    for entry in entries:
+        name = Path(str(entry.get("name"))).name
+        key = name.removesuffix(".json")
+        if key == name or not WINDOW_KEY.match(key) or entry.get("type") == "directory":
+            continue
+        stamp = entry.get("mtime") or entry.get("LastModified") or entry.get("last_modified")
+        found[key] = f"{entry.get('size')}:{stamp}:{entry.get('ino', '')}:{entry.get('ETag', '')}"
+    return found
+
+
+def window_files(storage: Storage, table: str, keys: set[str]) -> list[str]:
+    """The published files of ``table`` of the windows ``keys`` (relative paths), found by a
+    listing: while a window's manifest is unchanged, its files are those it lists (the
+    writer publishes files only after replacing the manifest by its ``publishing`` marker)."""
+    if not keys:
+        return []
+    pattern = storage.path(f"{table}/*/*.parquet")
+    root = storage.path("")
+    found = []
+    for path in sorted(storage.fs.glob(pattern)):
+        rel = str(path)[len(root) :]
+        match = _WINDOW_FILE.match(rel)
+        if match and match.group(1) == table and match.group(2) in keys:
+            found.append(rel)
+    return found
 
 
 def _parse(key: str, text: str, fingerprint: str) -> WindowRun | None:
@@ -112,8 +164,9 @@ def _parse(key: str, text: str, fingerprint: str) -> WindowRun | None:
     files: dict[str, list[str]] = {t: [] for t in WINDOW_TABLES}
     for entry in entries if isinstance(entries, list) else []:
         rel = entry.get("path") if isinstance(entry, dict) else None
-        if isinstance(rel, str) and _WINDOW_FILE.match(rel) and rel.endswith(f"/{key}.parquet"):
-            files[rel.split("/", 1)[0]].append(rel)
+        match = _WINDOW_FILE.match(rel) if isinstance(rel, str) else None
+        if match and match.group(2) == key:
+            files[match.group(1)].append(match.group(0))
     return WindowRun(key, fingerprint, {t: tuple(f) for t, f in files.items()})
 
 

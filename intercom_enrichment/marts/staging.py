@@ -16,6 +16,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from ..layout import current_partition
 from ..storage import Storage, discard_staging
 
 # Rows per batch streamed out of DuckDB (50,000 peaked 67 MB higher on a 200k window's refresh).
@@ -43,11 +44,10 @@ def quote(path: str) -> str:
 
 
 class Stager:
-    def __init__(self, con: duckdb.DuckDBPyConnection, storage: Storage, stage: str, full: bool):
+    def __init__(self, con: duckdb.DuckDBPyConnection, storage: Storage, stage: str):
         self.con = con
         self.storage = storage
         self.stage = stage
-        self.full = full
         self.published: list[str] = []
 
     def partitioned(self, query: str, name: str, chunks: int = 1) -> dict[str, str]:
@@ -143,18 +143,24 @@ class Stager:
         self.published.append(rel)
 
     def publish_partitions(
-        self, table: str, staged: dict[str, str], existing: dict[str, list[str]]
+        self,
+        table: str,
+        staged: dict[str, str],
+        existing: dict[str, list[str]],
+        scope: set[str],
+        *,
+        everything: bool = False,
     ) -> None:
-        """Replace each staged month's file; drop the month's other files (and, on a full
-        rebuild, months that no longer have rows)."""
+        """Replace each staged month's file of ``current/<table>``; drop the month's other
+        files, and the files of months in ``scope`` (of every month, with ``everything``: a
+        full rebuild) that no longer have rows."""
         for month, local in staged.items():
-            rel = f"{table}/created_month={month}/data.parquet"
+            rel = current_partition(table, month)
             self.publish(local, rel)
             for other in existing.get(month, []):
                 if other != rel:
                     self.storage.remove(other)
-        if self.full:
-            for month, rels in existing.items():
-                if month not in staged:
-                    for rel in rels:
-                        self.storage.remove(rel)
+        for month, rels in existing.items():
+            if month not in staged and (everything or month in scope):
+                for rel in rels:
+                    self.storage.remove(rel)
