@@ -251,3 +251,74 @@ def test_a_lease_path_that_exists_but_cannot_be_read_is_waited_on_not_spun_on(
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert proc.stdout.startswith(f"busy window {WINDOW.key} is being written"), proc.stderr
     assert time.monotonic() - began < 30
+
+
+def _dead_pid() -> int:
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
+    )
+    return int(dead.stdout)
+
+
+@pytest.mark.parametrize(
+    "scope",
+    [
+        "another-boot/pid:[4026531836]",  # a container sharing the host name, not the pids
+        "",  # written where the scope could not be read: expiry alone decides
+    ],
+)
+def test_a_pid_seen_from_another_pid_namespace_does_not_make_a_lease_stale(
+    tmp_path: Path, scope: str
+) -> None:
+    storage = Storage(str(tmp_path))
+    record = LeaseRecord("elsewhere", "feedfacefeedface", host_slug(), _dead_pid(), 2e9, scope)
+    (tmp_path / "_runs").mkdir()
+    (tmp_path / lease_path(WINDOW)).write_text(record.text())
+    with pytest.raises(WindowBusy, match="elsewhere"):
+        WindowLease(storage, WINDOW, "here").acquire()
+    assert LeaseRecord.parse((tmp_path / lease_path(WINDOW)).read_text()) == record
+
+
+def test_a_lease_records_where_its_pid_was_seen(tmp_path: Path) -> None:
+    with WindowLease(Storage(str(tmp_path)), WINDOW, "run-a"):
+        held = LeaseRecord.parse((tmp_path / lease_path(WINDOW)).read_text())
+    assert held is not None and held.scope == pid_scope() and held.scope.count("/") == 1
+
+
+def test_on_s3_a_lease_created_between_the_check_and_the_put_is_not_overwritten(
+    s3, monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[no-untyped-def]
+    """The create is atomic on S3 (``If-None-Match: *``): even when an existence check would say
+    the lease is free — another run's create landing just after it — the second run is
+    refused. A check-then-put would overwrite the first run's lease here."""
+    storage = Storage("s3://leases/race-check")
+    first = WindowLease(storage, WINDOW, "run-a").acquire()
+    monkeypatch.setattr(type(storage.fs), "exists", lambda self, path, **kw: False)
+    try:
+        with pytest.raises(WindowBusy, match="run-a"):
+            WindowLease(storage, WINDOW, "run-b").acquire()
+        held = LeaseRecord.parse(storage.read_text(lease_path(WINDOW)))
+        assert held is not None and held.run_id == "run-a"
+    finally:
+        monkeypatch.undo()
+        first.release()
+
+
+def test_on_s3_of_racing_creates_exactly_one_wins(s3) -> None:  # type: ignore[no-untyped-def]
+    storage = Storage("s3://leases/race-many")
+    for attempt in range(5):
+        window = Window(WINDOW.start, WINDOW.end.replace(hour=attempt + 1))
+        leases = [WindowLease(storage, window, f"run-{k}") for k in range(6)]
+        barrier = threading.Barrier(len(leases))
+        won: list[bool] = []
+
+        def create(lease: WindowLease, barrier: threading.Barrier, won: list[bool]) -> None:
+            barrier.wait()
+            won.append(lease._create())
+
+        threads = [threading.Thread(target=create, args=(lease, barrier, won)) for lease in leases]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(60)
+        assert sorted(won) == [False] * 5 + [True], attempt
