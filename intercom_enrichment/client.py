@@ -48,6 +48,7 @@ log = logging.getLogger(__name__)
 PageT = TypeVar("PageT", ConversationPage, ContactPage)
 LIST_MAX_PAGES = 50  # a workspace list or a contact's companies: pages read at most
 LIST_PER_PAGE = 50
+COMPANY_LISTS = ("companies", "data")  # GET /contacts/{id}/companies: schema, example
 
 _backoff = wait_exponential_jitter(multiplier=0.5, max=20.0, jitter=0.5)
 
@@ -132,8 +133,20 @@ class IntercomClient:
 
     # -- transport ---------------------------------------------------------------------------
 
-    async def request(self, endpoint: str, method: str, path: str, **kw: Any) -> dict[str, Any]:
+    async def request(
+        self,
+        endpoint: str,
+        method: str,
+        path: str,
+        *,
+        lists: tuple[str, ...] = (),
+        **kw: Any,
+    ) -> dict[str, Any]:
         """One API call, retried on transient errors; returns the JSON object.
+
+        ``lists``: the keys under which the documented versions put the answer's list; a body
+        that has a list under none of them is not the answer (``MalformedResponse``, retried
+        like any malformed body), never read as an empty list.
 
         Cancellable by SIGTERM/SIGINT (``signals.cancellable``): the attempt in flight and any
         wait between attempts end at once, as ``Interrupted``.
@@ -148,7 +161,14 @@ class IntercomClient:
         async with cancellable():
             async for attempt in retrying:
                 with attempt:
-                    return await self._send(endpoint, method, path, **kw)
+                    body = await self._send(endpoint, method, path, **kw)
+                    if lists and list_key(body, lists) is None:
+                        raise MalformedResponse(
+                            f"no list under {' or '.join(repr(k) for k in lists)}",
+                            method=method,
+                            path=path,
+                        )
+                    return body
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _count_retry(self, state: RetryCallState) -> None:
@@ -258,12 +278,15 @@ class IntercomClient:
             if cursor:
                 pagination["starting_after"] = cursor
             body = await self.request(
-                endpoint, "POST", path, json={"query": query, "pagination": pagination}
+                endpoint,
+                "POST",
+                path,
+                lists=(model.LIST_KEY,),
+                json={"query": query, "pagination": pagination},
             )
             page = _parse(model, body, path)
             cursor = page.next_cursor
-            items = page.conversations if isinstance(page, ConversationPage) else page.data
-            guard.check(len(items), page.total_count, cursor)
+            guard.check(len(page.items), page.total_count, cursor)
             yield page
             if not cursor:
                 return
@@ -306,22 +329,27 @@ class IntercomClient:
 
     async def get_contact_segments(self, contact_id: str) -> list[dict[str, Any]]:
         segment = path_segment("contact", contact_id, template="/contacts/{id}/segments")
-        body = await self.request("contacts.segments", "GET", f"/contacts/{segment}/segments")
-        return _items(body, "data")
+        body = await self.request(
+            "contacts.segments", "GET", f"/contacts/{segment}/segments", lists=("data",)
+        )
+        return _items(body, ("data",))
 
     async def get_contact_tags(self, contact_id: str) -> list[dict[str, Any]]:
         """Every tag of a contact, with names (``GET /contacts/{id}/tags``: a ``list``, unpaged;
         Intercom-OpenAPI descriptions/2.16)."""
         segment = path_segment("contact", contact_id, template="/contacts/{id}/tags")
-        body = await self.request("contacts.tags", "GET", f"/contacts/{segment}/tags")
-        if not isinstance(body.get("data"), list):  # never an empty list in place of the tags
-            raise MalformedResponse("no tag list in the response", path="/contacts/…/tags")
-        return _items(body, "data")
+        body = await self.request(
+            "contacts.tags", "GET", f"/contacts/{segment}/tags", lists=("data",)
+        )
+        return _items(body, ("data",))
 
     async def get_contact_companies(self, contact_id: str) -> tuple[list[dict[str, Any]], bool]:
         """(companies, complete) of a contact: ``GET /contacts/{id}/companies`` is paged by page
         number (``pages.total_pages``; Intercom-OpenAPI descriptions/2.16); at most
-        ``LIST_MAX_PAGES`` pages are read, and ``complete`` says whether that was all."""
+        ``LIST_MAX_PAGES`` pages are read, and ``complete`` says whether that was all. The
+        list is under ``companies`` in the schema (``contact_attached_companies``,
+        descriptions/2.16/api.intercom.io.yaml line 25473; 2.14 and 2.15 alike) and under
+        ``data`` in its example (line 7065): both are read (``COMPANY_LISTS``)."""
         segment = path_segment("contact", contact_id, template="/contacts/{id}/companies")
         found: list[dict[str, Any]] = []
         for page in range(1, LIST_MAX_PAGES + 1):
@@ -329,9 +357,10 @@ class IntercomClient:
                 "contacts.companies",
                 "GET",
                 f"/contacts/{segment}/companies",
+                lists=COMPANY_LISTS,
                 params={"page": page, "per_page": LIST_PER_PAGE},
             )
-            items = _items(body, "data")
+            items = _items(body, COMPANY_LISTS)
             found.extend(items)
             pages = body.get("pages")
             total_pages = pages.get("total_pages") if isinstance(pages, dict) else None
@@ -351,8 +380,8 @@ class IntercomClient:
         seen: set[str] = set()
         for _ in range(LIST_MAX_PAGES):
             params = {"starting_after": cursor} if cursor else None
-            body = await self.request(endpoint, "GET", path, params=params)
-            found.extend(_items(body, key))
+            body = await self.request(endpoint, "GET", path, lists=(key,), params=params)
+            found.extend(_items(body, (key,)))
             cursor = _next_cursor(body)
             if not cursor or cursor in seen:
                 return found, True
@@ -373,9 +402,17 @@ class IntercomClient:
         return await self.request("me", "GET", "/me")
 
 
-def _items(body: dict[str, Any], key: str) -> list[dict[str, Any]]:
-    items = body.get(key)
-    return [i for i in items if isinstance(i, dict)] if isinstance(items, list) else []
+def list_key(body: dict[str, Any], keys: tuple[str, ...]) -> str | None:
+    """The first of ``keys`` under which ``body`` holds a list, or None."""
+    return next((k for k in keys if isinstance(body.get(k), list)), None)
+
+
+def _items(body: dict[str, Any], keys: tuple[str, ...]) -> list[dict[str, Any]]:
+    """The objects of the list under the first of ``keys`` that holds one (``request``'s
+    ``lists`` made sure one does)."""
+    key = list_key(body, keys)
+    return [i for i in body[key] if isinstance(i, dict)] if key else []
+
 
 
 def _next_cursor(body: dict[str, Any]) -> str | None:

@@ -10,11 +10,12 @@
         │   ├── RateLimited        429 (wait until X-RateLimit-Reset / Retry-After)
         │   ├── ServerError        5xx, 408 (request timeout) and 409 (conflict)
         │   ├── TransportError     connection dropped, refused, timed out (INTERCOM_REQUEST_TIMEOUT)
-        │   └── MalformedResponse  2xx whose body is not the JSON object expected (not UTF-8,
-        │                          not JSON, nested too deep)
+        │   ├── MalformedResponse  2xx whose body is not the JSON object expected (not UTF-8,
+        │   │                      not JSON, nested too deep, no list where one belongs)
+        │   └── ResponseTooLarge   a body beyond INTERCOM_MAX_RESPONSE_MB (a proxy that sent
+        │                          garbage once: the next attempt may be right)
         └── FatalError             stop: retrying cannot help
             ├── WaitTooLong        a rate-limit wait beyond INTERCOM_MAX_WAIT
-            ├── ResponseTooLarge   a body beyond INTERCOM_MAX_RESPONSE_MB
             ├── BrokenPagination   a search that repeats its cursor or pages without end
             ├── InvalidId          an id from a response that is not a plain Intercom id: never
             │                      sent; a problem of that one record
@@ -149,7 +150,7 @@ class WaitTooLong(FatalError):
     pass
 
 
-class ResponseTooLarge(FatalError):
+class ResponseTooLarge(RetryableError):
     pass
 
 

@@ -9,7 +9,7 @@ Unicode, timestamps out of range, ids that are not plain Intercom ids).
 """
 
 import math
-from typing import Annotated, Any
+from typing import Annotated, Any, ClassVar
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
@@ -279,11 +279,17 @@ class Pages(Model):
 
 
 class ConversationPage(Model):
-    """One page of ``POST /conversations/search``; items stay raw until validated one by one."""
+    """One page of ``POST /conversations/search``; items stay raw until validated one by one.
+    The list is required: a page without one is not a page (never an empty one)."""
 
-    conversations: list[dict[str, Any]] = Field(default_factory=list)
+    LIST_KEY: ClassVar[str] = "conversations"
+    conversations: list[dict[str, Any]]
     total_count: int | None = None
     pages: Pages | None = None
+
+    @property
+    def items(self) -> list[dict[str, Any]]:
+        return self.conversations
 
     @property
     def next_cursor(self) -> str | None:
@@ -291,11 +297,16 @@ class ConversationPage(Model):
 
 
 class ContactPage(Model):
-    """One page of ``POST /contacts/search``."""
+    """One page of ``POST /contacts/search``; the list is required, as for conversations."""
 
-    data: list[dict[str, Any]] = Field(default_factory=list)
+    LIST_KEY: ClassVar[str] = "data"
+    data: list[dict[str, Any]]
     total_count: int | None = None
     pages: Pages | None = None
+
+    @property
+    def items(self) -> list[dict[str, Any]]:
+        return self.data
 
     @property
     def next_cursor(self) -> str | None:

@@ -155,5 +155,12 @@ TABLES: dict[str, pa.Schema] = {
 
 
 def to_table(rows: list[dict[str, object]], schema: pa.Schema) -> pa.Table:
-    """Rows → a table of exactly ``schema`` (missing keys become nulls of the column's type)."""
+    """Rows → a table of exactly ``schema`` (missing keys become nulls of the column's type).
+
+    A key the schema does not name is a bug where the rows were built (a typo such as
+    ``sla_stauts`` would otherwise be dropped silently and its column written null): it raises.
+    """
+    unknown = set().union(*rows) - set(schema.names)
+    if unknown:
+        raise ValueError(f"row keys not in the table's schema: {sorted(unknown)[:5]}")
     return pa.Table.from_pylist(rows, schema=schema)

@@ -82,6 +82,9 @@ class FakeIntercom:
     reject_cursors: int = 0  # the next n page requests with a cursor get the cursor error
     contact_tags: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # full lists
     contact_companies: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    # GET /contacts/{id}/companies: the schema (contact_attached_companies, 2.14–2.16) names the
+    # list "companies"; the spec's example shows "data".
+    company_list_key: str = "companies"
     workspace: dict[str, dict[str, Any]] = field(default_factory=dict)  # "/admins" → body
     full_conversations: dict[str, dict[str, Any]] = field(default_factory=dict)  # GET by id
 
@@ -142,7 +145,11 @@ class FakeIntercom:
                 "per_page": 2,
                 "total_pages": -(-len(data) // 2),
             }
-            body = {"type": "list", "data": data[(page - 1) * 2 : page * 2], "pages": pages}
+            body = {
+                "type": "list",
+                self.company_list_key: data[(page - 1) * 2 : page * 2],
+                "pages": pages,
+            }
             return httpx.Response(200, json=body)
         return error(404, "not_found", "Resource Not Found")
 

@@ -7,6 +7,7 @@ import math
 from datetime import UTC, datetime
 from typing import Any
 
+import httpx
 import pytest
 from pydantic import SecretStr
 
@@ -181,6 +182,46 @@ def test_a_list_that_cannot_be_fetched_is_flagged_not_silently_cut() -> None:
     assert row["companies_truncated"] is True and row["company_ids"] == ["co1"]
     assert row["tag_names"] == []  # no snapshot name, and the reference carries none
     assert metrics.contact_lists_truncated == 1
+
+
+@pytest.mark.parametrize(
+    ("key", "complete"), [("companies", True), ("data", True), ("results", False)]
+)
+def test_a_contact_s_companies_are_read_under_either_documented_key(
+    key: str, complete: bool
+) -> None:
+    """The schema names the list ``companies``, the example ``data`` (Intercom-OpenAPI
+    descriptions/2.16 lines 25473 and 7065): both are read; under neither, the list is flagged
+    cut, never read as complete and empty."""
+    twelve = [{"type": "company", "id": f"co{k}"} for k in range(12)]
+    fake = FakeIntercom(
+        [],
+        contacts={"many": _tagged("many", ["t1"], True, [f"co{k}" for k in range(10)])},
+        contact_companies={"many": twelve},
+        company_list_key=key,
+        token=TOKEN,
+    )
+    conv = Conversation.model_validate(conversation(1, 1_790_000_000, ["many"]))
+    lineage = Lineage(WINDOW, datetime.now(UTC))
+    (records, _), _ = _run(
+        fake,
+        lambda c: enrich_batch(
+            c, ConversationBatch(0, [conv], ["many"]), lineage=lineage, options=EnrichOptions()
+        ),
+        max_attempts=1,
+    )
+    row = records.contacts[0]
+    assert row["companies_truncated"] is not complete
+    assert len(row["company_ids"]) == (12 if complete else 10)
+
+
+def test_a_page_without_its_list_is_an_error_not_an_empty_page() -> None:
+    fake = FakeIntercom([], token=TOKEN)
+    fake.fail_next = [
+        httpx.Response(200, json={"type": "conversation.list", "total_count": 0, "pages": {}})
+    ]
+    with pytest.raises(errors.MalformedResponse, match="no list under 'conversations'"):
+        _run(fake, lambda c: list_window(c, WINDOW), max_attempts=1)
 
 
 def test_parts_truncation_by_either_count_or_exactly_500() -> None:

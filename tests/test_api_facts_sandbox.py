@@ -14,6 +14,7 @@ from intercom_enrichment.contacts import lookup_contacts
 from intercom_enrichment.dimensions import snapshot_dimensions
 from intercom_enrichment.enrich import EnrichOptions
 from intercom_enrichment.listing import list_window
+from intercom_enrichment.liveness import scope_tag
 from intercom_enrichment.pii import PiiPolicy
 from intercom_enrichment.pipeline import WindowJob, run_window
 from intercom_enrichment.sandbox import FaultRule
@@ -212,13 +213,16 @@ def test_a_killed_run_s_staged_snapshot_is_cleared_a_live_one_kept(sandbox, tmp_
     )
     folder = tmp_path / "dimensions"
     folder.mkdir()
-    # Staging names: Storage.staging_path, tagged with storage.default_tag (p<pid>).
-    dead = folder / f".tags.parquet.p{int(gone.stdout)}.abc.tmp"
-    live = folder / f".tags.parquet.p{os.getpid()}.def.tmp"  # another window of this process
-    dead.write_text("partial")
-    live.write_text("in progress")
+    # Staging names: Storage.staging_path, tagged with storage.default_tag (p<pid>s<scope>).
+    scope = scope_tag()
+    dead = folder / f".tags.parquet.p{int(gone.stdout)}s{scope}.abc.tmp"
+    live = folder / f".tags.parquet.p{os.getpid()}s{scope}.def.tmp"  # this process's
+    # a gone pid, but seen from another pid namespace (a container on a shared folder)
+    elsewhere = folder / f".tags.parquet.p{int(gone.stdout)}s0badf00d.ghi.tmp"
+    for path in (dead, live, elsewhere):
+        path.write_text("partial")
     server = sandbox(conversations=1, contacts=1)
     asyncio.run(
         _with(server, lambda c: snapshot_dimensions(c, Storage(str(tmp_path)), PiiPolicy()))
     )
-    assert not dead.exists() and live.exists()
+    assert not dead.exists() and live.exists() and elsewhere.exists()

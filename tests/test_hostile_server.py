@@ -4,6 +4,7 @@ token is in no error. Every test runs under a deadline (``asyncio.timeout``)."""
 
 import asyncio
 import gzip
+import json
 import threading
 import time
 from collections.abc import Awaitable, Callable
@@ -208,8 +209,21 @@ def test_a_declared_oversized_body_is_refused_before_it_is_read() -> None:
         lambda c: c.get_contact("c1"),
         errors.ResponseTooLarge,
         max_response_mb=1,
+        max_attempts=2,
     )
     assert "INTERCOM_MAX_RESPONSE_MB" in str(exc)
+
+
+def test_an_oversized_body_once_is_retried_and_the_next_answer_used() -> None:
+    """A proxy that once sent garbage: the cap cuts that attempt, the next one is right."""
+    answers = [Reply(body=b"{}", headers={"Content-Length": str(10 * 2**20)})]
+
+    def handler(request: Request) -> Reply:
+        return answers.pop() if answers else Reply(body=json.dumps(contact("c1")).encode())
+
+    with misbehaving(handler) as server:
+        found = call(server, lambda c: c.get_contact("c1"), max_response_mb=1)
+    assert found["id"] == "c1" and len(server.seen("/contacts/c1")) == 2
 
 
 def test_a_streamed_oversized_body_is_cut_off_at_the_cap() -> None:
@@ -219,6 +233,7 @@ def test_a_streamed_oversized_body_is_cut_off_at_the_cap() -> None:
         lambda c: c.get_contact("c1"),
         errors.ResponseTooLarge,
         max_response_mb=1,
+        max_attempts=1,
     )
     assert server.bytes_sent < total // 8  # the client hung up; it did not read it all
 
@@ -230,6 +245,7 @@ def test_a_compressed_body_is_capped_by_its_decoded_size() -> None:
         lambda c: c.get_contact("c1"),
         errors.ResponseTooLarge,
         max_response_mb=1,
+        max_attempts=1,
     )
     assert len(bomb) < 2**20 and "INTERCOM_MAX_RESPONSE_MB" in str(exc)
 

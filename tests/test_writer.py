@@ -9,9 +9,15 @@ import pyarrow.parquet as pq
 import pytest
 
 from intercom_enrichment.errors import OutputError
-from intercom_enrichment.models import Conversation
-from intercom_enrichment.rows import Lineage, conversation_row
-from intercom_enrichment.schema import CONTACTS, CONVERSATIONS
+from intercom_enrichment.models import Contact, Conversation, PartList
+from intercom_enrichment.rows import (
+    ContactLists,
+    Lineage,
+    contact_row,
+    conversation_row,
+    part_rows,
+)
+from intercom_enrichment.schema import CONTACTS, CONVERSATION_PARTS, CONVERSATIONS, to_table
 from intercom_enrichment.storage import Storage
 from intercom_enrichment.windows import Window
 from intercom_enrichment.writer import BatchRecords, WindowWriter, read_manifest, window_completed
@@ -143,3 +149,45 @@ def test_a_failed_local_publish_leaves_no_staged_file(
     with pytest.raises(OSError):
         storage.write_text("_runs/a.json", "{}")
     assert not list(tmp_path.rglob("*.tmp")) and not (tmp_path / "_runs" / "a.json").exists()
+
+
+def test_a_row_key_that_the_schema_does_not_name_is_refused() -> None:
+    """A typo where rows are built (``sla_stauts``) must fail, not write the column null."""
+    with pytest.raises(ValueError, match="sla_stauts"):
+        to_table([{"conversation_id": "1", "sla_stauts": "hit"}], CONVERSATIONS)
+
+
+def test_every_row_builder_uses_only_its_table_s_columns(examples: dict[str, object]) -> None:
+    """The rows of a real conversation with parts and contact (the spec's examples) name only
+    columns of their tables' schemas."""
+    raw = examples["conversation_with_parts.v2.16.json"]
+    conv = Conversation.model_validate(raw)
+    contact = Contact.model_validate(examples["contact.v2.16.json"])
+    lineage = Lineage(
+        Window(datetime(2026, 10, 1, tzinfo=UTC), datetime(2026, 10, 2, tzinfo=UTC)),
+        datetime.now(UTC),
+    )
+    lists = ContactLists.of(contact, tag_names={})
+    built = {
+        "conversations": (
+            [
+                conversation_row(
+                    conv, status="enriched", contact=contact, lineage=lineage, lists=lists
+                )
+            ],
+            CONVERSATIONS,
+        ),
+        "contacts": ([contact_row(contact, lineage, None, lists)], CONTACTS),
+        "conversation_parts": (
+            part_rows(
+                conv.id,
+                PartList.model_validate(raw["conversation_parts"]).conversation_parts,
+                lineage,
+            ),
+            CONVERSATION_PARTS,
+        ),
+    }
+    for table, (rows, schema) in built.items():
+        assert rows, table
+        for row in rows:
+            assert set(row) == set(schema.names), (table, set(row) ^ set(schema.names))
