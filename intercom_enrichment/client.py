@@ -414,7 +414,6 @@ def _items(body: dict[str, Any], keys: tuple[str, ...]) -> list[dict[str, Any]]:
     return [i for i in body[key] if isinstance(i, dict)] if key else []
 
 
-
 def _next_cursor(body: dict[str, Any]) -> str | None:
     pages = body.get("pages")
     nxt = pages.get("next") if isinstance(pages, dict) else None

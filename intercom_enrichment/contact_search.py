@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .client import IntercomClient
+from .concurrency import gather_all
 from .errors import BadRequest, Forbidden, IntercomError, NotIntercom, Unauthorized
 from .settings import CONTACT_SEARCH_MAX_IDS, CONTACT_SEARCH_MIN_IDS
 
@@ -141,7 +142,7 @@ async def search_in_chunks(
             return out
         if sizer.settled:
             chunks = [rest[i : i + size] for i in range(0, len(rest), size)]
-            results = await asyncio.gather(*(_one(client, c, sizer, out) for c in chunks))
+            results = await gather_all(*(_one(client, c, sizer, out) for c in chunks))
             rest = [i for retry in results for i in retry]
             continue
         claimed, generation = sizer.try_probe()

@@ -19,7 +19,6 @@ those contacts the full lists are fetched (``GET /contacts/{id}/tags``, ``/compa
 that cannot be fetched stays cut and is flagged (``tags_truncated``/``companies_truncated``).
 """
 
-import asyncio
 import re
 from collections import Counter
 from dataclasses import dataclass, field
@@ -28,6 +27,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from .client import IntercomClient
+from .concurrency import gather_all
 from .contact_search import RUN_FATAL, ChunkSizer, chunk_sizer, search_in_chunks
 from .errors import ContactMerged, IntercomError, NotFound
 from .guards import is_plain_id
@@ -123,18 +123,18 @@ async def lookup_contacts(
             result.found[cid] = found
     missing = [i for i in ids if i not in result.found and i not in result.unresolvable]
     searched_cut = _cut(result)  # their full lists are fetched while the GETs run
-    await asyncio.gather(
+    await gather_all(
         *(_fetch_one(client, cid, result) for cid in missing),
         *(_full_lists(client, contact, result) for contact in searched_cut.values()),
     )
     fetched_cut = {k: c for k, c in _cut(result).items() if k not in searched_cut}
-    await asyncio.gather(*(_full_lists(client, c, result) for c in fetched_cut.values()))
+    await gather_all(*(_full_lists(client, c, result) for c in fetched_cut.values()))
     if include_segments:
         # By the contact's own id: a merged id answers 410 on /segments too.
         askers: dict[str, list[str]] = {}
         for asked, contact in result.found.items():
             askers.setdefault(contact.id, []).append(asked)
-        await asyncio.gather(*(_segments(client, cid, ids, result) for cid, ids in askers.items()))
+        await gather_all(*(_segments(client, cid, ids, result) for cid, ids in askers.items()))
     return result
 
 

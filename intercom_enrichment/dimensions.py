@@ -13,7 +13,6 @@ Teammates are people: the run's PII policy treats their names and emails like a 
 (kept, HMAC-hashed or dropped; docs/data-contract.md).
 """
 
-import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -24,6 +23,7 @@ import pyarrow.parquet as pq
 from pydantic import BaseModel, ValidationError
 
 from .client import IntercomClient
+from .concurrency import gather_all
 from .contact_search import RUN_FATAL
 from .errors import IntercomError
 from .metrics import EnrichmentMetrics
@@ -128,7 +128,7 @@ async def snapshot_dimensions(
         except IntercomError as exc:  # e.g. 403: the token lacks that list's scope
             return exc
 
-    lists = await asyncio.gather(*(read(s) for s in SOURCES.values()))
+    lists = await gather_all(*(read(s) for s in SOURCES.values()))
     for (name, source), answer in zip(SOURCES.items(), lists, strict=True):
         if isinstance(answer, IntercomError):
             # The names are an aid, not the window's data: a list that cannot be read keeps

@@ -3,7 +3,6 @@
 Plain async Python, no Prefect: ``tasks/`` wraps ``enrich_batch`` and the tests call it directly.
 """
 
-import asyncio
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -13,6 +12,7 @@ from pydantic import ValidationError
 
 from .batching import ConversationBatch
 from .client import IntercomClient
+from .concurrency import both, gather_all
 from .contacts import RUN_FATAL, ContactLookup, lookup_contacts
 from .errors import IntercomError, NotFound
 from .listing import Listing, quarantine_record
@@ -91,7 +91,7 @@ async def _fetch_parts(client: IntercomClient, conversation_ids: list[str]) -> _
         if count is not None:
             result.statistics_count[conversation_id] = count
 
-    await asyncio.gather(*(one(i) for i in conversation_ids))
+    await gather_all(*(one(i) for i in conversation_ids))
     return result
 
 
@@ -107,7 +107,7 @@ async def enrich_batch(
     )
     if options.include_parts:
         parts_task = _fetch_parts(client, batch.conversation_ids)
-        lookup, parts = await asyncio.gather(lookup_task, parts_task)
+        lookup, parts = await both(lookup_task, parts_task)
     else:
         lookup, parts = await lookup_task, _Parts({}, Counter(), [])
 

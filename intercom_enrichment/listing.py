@@ -13,7 +13,6 @@ names it, restarts that (sub-)listing from its first page, at most ``CURSOR_REST
 the de-duplication makes the pages seen twice harmless.
 """
 
-import asyncio
 import logging
 import math
 from collections.abc import AsyncGenerator
@@ -23,6 +22,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from .client import IntercomClient
+from .concurrency import gather_all
 from .errors import BadRequest, InvalidCursor
 from .guards import loggable, quarantine_id, timestamp_reason
 from .models import Conversation, ConversationPage
@@ -188,7 +188,7 @@ async def _list_into(
         await pages.aclose()
         subs = window.split(parts)
         log.debug("listing %s as %d concurrent sub-windows", window.key, len(subs))
-        await asyncio.gather(*(_page_through(client, sub, sink, per_page) for sub in subs))
+        await gather_all(*(_page_through(client, sub, sink, per_page) for sub in subs))
     else:
         try:
             async for page in pages:  # every request here carries starting_after

@@ -23,6 +23,7 @@ import httpx
 from .batching import ConversationBatch, plan_positions
 from .budget import RateBudget
 from .client import IntercomClient
+from .concurrency import gather_all
 from .contacts import ContactLookup
 from .dimensions import DimensionSnapshot, snapshot_dimensions
 from .enrich import EnrichOptions, enrich_batch, listing_metrics
@@ -272,7 +273,7 @@ class AsyncioExecutor:
                 return await enrich_batch(client, batch, lineage=lineage, options=options)
 
         async def group(chunk: Sequence[ConversationBatch]) -> list[BatchResult]:
-            return list(await asyncio.gather(*(one(b) for b in chunk)))
+            return await gather_all(*(one(b) for b in chunk))
 
         step = self.batches_in_flight
         for first in range(0, len(batches), step):

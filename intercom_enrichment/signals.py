@@ -3,11 +3,13 @@
 Two halves:
 
 - ``cancellable()`` wraps every API request (``IntercomClient.request``). It registers the asyncio
-  task doing the request; ``request_stop()`` cancels every registered task from any thread
-  (``loop.call_soon_threadsafe``), and the cancellation surfaces as ``Interrupted`` — an ordinary
-  exception that unwinds the batch, the task, the flow (the writer's ``abort`` removes its staging
-  files; the manifest of the last good run is never touched) and ends the Prefect run Failed.
-  A request started after the stop raises ``Interrupted`` at once.
+  task doing the request with its run's ``StopScope`` (a context variable, so it follows the run
+  into Prefect's task threads); the scope's ``request_stop()`` cancels every registered task from
+  any thread (``loop.call_soon_threadsafe``), and the cancellation surfaces as ``Interrupted`` —
+  an ordinary exception that unwinds the batch, the task, the flow (the writer's ``abort``
+  removes its staging files; the manifest of the last good run is never touched) and ends the
+  Prefect run Failed. A request of that run started after the stop raises ``Interrupted`` at
+  once. The state is the run's, not the process's: the next run starts unstopped.
 - ``cancels_requests_when_interrupted`` decorates the flow functions, for runs where the flow
   is in the main thread (a Prefect worker): Prefect's SIGTERM handler raises there, and the
   decorator cancels the requests before the engine waits for the task threads.
@@ -25,12 +27,13 @@ Plain Python: nothing here imports Prefect.
 
 import asyncio
 import contextlib
+import contextvars
 import functools
 import os
 import signal
 import sys
 import threading
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar
 
@@ -40,91 +43,144 @@ from .limits import SHUTDOWN_GRACE
 T = TypeVar("T")
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
-_stop = threading.Event()
-_signal: list[int] = []  # the signal that asked to stop, once one did
-_lock = threading.Lock()
-_active: dict["asyncio.Task[Any]", asyncio.AbstractEventLoop] = {}
-_deadlines: list[threading.Timer] = []  # forced exits, cancelled once the command has unwound
+
+class StopScope:
+    """The stop state of one run: whether it was asked to stop, by which signal, and the
+    requests in flight that a stop cancels. Per run, never per process: in a long-lived
+    process (``flow.serve()``, a worker) one run's interruption must not stop the next."""
+
+    def __init__(self) -> None:
+        self._stop = threading.Event()
+        self._signal: list[int] = []  # the signal that asked to stop, once one did
+        self._lock = threading.Lock()
+        self._active: dict[asyncio.Task[Any], asyncio.AbstractEventLoop] = {}
+        self.deadlines: list[threading.Timer] = []  # forced exits, cancelled once unwound
+
+    @property
+    def stopped(self) -> bool:
+        return self._stop.is_set()
+
+    def reason(self) -> str:
+        name = signal.Signals(self._signal[0]).name if self._signal else "a stop request"
+        return (
+            f"interrupted by {name}: in-flight requests cancelled, staging files removed, "
+            "the last completed manifest left as it was"
+        )
+
+    def exit_code(self) -> int:
+        return 128 + (self._signal[0] if self._signal else signal.SIGTERM)
+
+    def request_stop(self, signum: int | None = None) -> None:
+        """Cancel every request of this run in flight, in every thread and loop; refuse new
+        ones."""
+        if signum is not None and not self._signal:
+            self._signal.append(signum)
+        self._stop.set()
+        with self._lock:
+            active = list(self._active.items())
+        for task, loop in active:
+            with contextlib.suppress(RuntimeError):  # a closed loop: nothing left to cancel
+                loop.call_soon_threadsafe(task.cancel)
+
+    def _register(self, task: "asyncio.Task[Any]") -> None:
+        with self._lock:
+            self._active[task] = asyncio.get_running_loop()
+
+    def _unregister(self, task: "asyncio.Task[Any]") -> None:
+        with self._lock:
+            self._active.pop(task, None)
+
+
+# The run this context belongs to. Prefect copies the context into its task threads
+# (ThreadPoolTaskRunner) and the backfill into its window threads, so a run's requests find
+# their scope wherever they run.
+_scope: contextvars.ContextVar[StopScope | None] = contextvars.ContextVar(
+    "intercom_enrichment_stop_scope", default=None
+)
+
+
+def current_scope() -> StopScope | None:
+    return _scope.get()
+
+
+@contextlib.contextmanager
+def run_scope() -> Iterator[StopScope]:
+    """The scope of the run in this context, or a new one for the block (a run's start)."""
+    existing = _scope.get()
+    if existing is not None:
+        yield existing
+        return
+    scope = StopScope()
+    token = _scope.set(scope)
+    try:
+        yield scope
+    finally:
+        _scope.reset(token)
 
 
 def stop_requested() -> bool:
-    return _stop.is_set()
-
-
-def _reason() -> str:
-    name = signal.Signals(_signal[0]).name if _signal else "a stop request"
-    return (
-        f"interrupted by {name}: in-flight requests cancelled, staging files removed, "
-        "the last completed manifest left as it was"
-    )
+    scope = _scope.get()
+    return scope is not None and scope.stopped
 
 
 def request_stop(signum: int | None = None) -> None:
-    """Cancel every request in flight, in every thread and loop; refuse new ones."""
-    if signum is not None and not _signal:
-        _signal.append(signum)
-    _stop.set()
-    with _lock:
-        active = list(_active.items())
-    for task, loop in active:
-        with contextlib.suppress(RuntimeError):  # a closed loop: nothing left to cancel
-            loop.call_soon_threadsafe(task.cancel)
-
-
-def reset() -> None:
-    """Forget a stop (tests, and a long-lived process that handled one)."""
-    _stop.clear()
-    _signal.clear()
+    """Stop the run of this context (a test's or a flow's stand-in for a signal)."""
+    scope = _scope.get()
+    if scope is not None:
+        scope.request_stop(signum)
 
 
 @asynccontextmanager
 async def cancellable() -> AsyncIterator[None]:
-    """Run the body as a request that ``request_stop`` may cancel (see the module doc)."""
+    """Run the body as a request that its run's ``request_stop`` may cancel (module doc)."""
+    scope = _scope.get()
     task = asyncio.current_task()
-    if task is None:  # pragma: no cover - always inside a task under asyncio.run
+    if scope is None or task is None:  # not inside a run (a bare client): nothing stops it
         yield
         return
-    with _lock:
-        _active[task] = asyncio.get_running_loop()
+    scope._register(task)
     try:
-        if _stop.is_set():
-            raise Interrupted(_reason())
+        if scope.stopped:
+            raise Interrupted(scope.reason())
         yield
     except asyncio.CancelledError:
-        if not _stop.is_set():
+        if not scope.stopped:
             raise  # someone else's cancellation: not ours to turn into an error
         task.uncancel()
-        raise Interrupted(_reason()) from None
+        raise Interrupted(scope.reason()) from None
     finally:
-        with _lock:
-            _active.pop(task, None)
+        scope._unregister(task)
 
 
-def _exit_code() -> int:
-    return 128 + (_signal[0] if _signal else signal.SIGTERM)
-
-
-def _force_exit() -> None:
-    sys.stderr.write(f"intercom-enrich: error: {_reason()} (forced after the grace period)\n")
+def _force_exit(scope: StopScope) -> None:
+    sys.stderr.write(f"intercom-enrich: error: {scope.reason()} (forced after the grace period)\n")
     sys.stderr.flush()
-    os._exit(_exit_code())
+    os._exit(scope.exit_code())
 
 
-def _on_signal(signum: int, _frame: object) -> None:
-    if _stop.is_set():  # a second signal: stop waiting
-        os._exit(128 + signum)
-    request_stop(signum)
-    timer = threading.Timer(SHUTDOWN_GRACE.default, _force_exit)
-    timer.daemon = True
-    _deadlines.append(timer)
-    timer.start()
+def _handler(scope: StopScope) -> Callable[[int, object], None]:
+    def on_signal(signum: int, _frame: object) -> None:
+        if scope.stopped:  # a second signal: stop waiting
+            os._exit(128 + signum)
+        scope.request_stop(signum)
+        timer = threading.Timer(SHUTDOWN_GRACE.default, _force_exit, args=(scope,))
+        timer.daemon = True
+        scope.deadlines.append(timer)
+        timer.start()
+
+    return on_signal
 
 
 def run_interruptibly(fn: Callable[[], T]) -> T:
-    """Run ``fn`` in a worker thread while this (main) thread handles SIGTERM and SIGINT."""
+    """Run ``fn`` in a worker thread, in a stop scope of its own, while this (main) thread
+    handles SIGTERM and SIGINT for that scope."""
     if threading.current_thread() is not threading.main_thread():
-        return fn()
+        with run_scope():
+            return fn()
     outcome: dict[str, Any] = {}
+    scope = StopScope()
+    context = contextvars.copy_context()
+    context.run(_scope.set, scope)
 
     def work() -> None:
         # Children started from here (Prefect's ephemeral API server, Dask workers) inherit a
@@ -137,47 +193,51 @@ def run_interruptibly(fn: Callable[[], T]) -> T:
         except BaseException as exc:  # handed to the main thread below
             outcome["error"] = exc
 
-    reset()
-    previous = {s: signal.signal(s, _on_signal) for s in STOP_SIGNALS}
+    handler = _handler(scope)
+    previous = {s: signal.signal(s, handler) for s in STOP_SIGNALS}
     try:
-        worker = threading.Thread(target=work, name="intercom-enrich-command", daemon=True)
+        worker = threading.Thread(
+            target=context.run, args=(work,), name="intercom-enrich-command", daemon=True
+        )
         worker.start()
         worker.join()  # signal handlers run while this waits
     finally:
-        for timer in _deadlines:  # unwound in time: exit normally (atexit cleanup included)
+        for timer in scope.deadlines:  # unwound in time: exit normally (atexit cleanup too)
             timer.cancel()
-        _deadlines.clear()
-        for s, handler in previous.items():
-            signal.signal(s, handler)
-    if _stop.is_set():
+        for s, previous_handler in previous.items():
+            signal.signal(s, previous_handler)
+    if scope.stopped:
         error = outcome.get("error")
         # typer's/click's Exit (exit_code) and SystemExit follow the command's own one-line error
         if not (isinstance(error, SystemExit) or hasattr(error, "exit_code")):
-            sys.stderr.write(f"intercom-enrich: error: {_reason()}\n")
-        raise SystemExit(_exit_code())
+            sys.stderr.write(f"intercom-enrich: error: {scope.reason()}\n")
+        raise SystemExit(scope.exit_code())
     if "error" in outcome:
         raise outcome["error"]
     return outcome.get("value")  # type: ignore[return-value]
 
 
 def cancels_requests_when_interrupted(fn: Callable[..., T]) -> Callable[..., T]:
-    """Decorator for a flow function run in the main thread (a Prefect worker's
-    ``flow-run execute``): Prefect's SIGTERM handler raises ``TerminationSignal`` there, and
-    the engine then waits for the task threads; cancelling their requests first lets them end
-    at once. Anything that is not an ``Exception`` (a termination signal, KeyboardInterrupt)
-    counts, except the generator and asyncio control flow."""
+    """Decorator for a flow function: the run's stop scope (the CLI's, or a new one), and —
+    where the flow is in the main thread (a Prefect worker's ``flow-run execute``), whose
+    SIGTERM handler raises ``TerminationSignal`` there before the engine waits for the task
+    threads — the run's requests cancelled as that passes, so they end at once. Anything that
+    is not an ``Exception`` (a termination signal, KeyboardInterrupt) counts, except the
+    generator and asyncio control flow. The stop ends with the run: the next run in the same
+    process starts unstopped."""
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> T:
-        try:
-            return fn(*args, **kwargs)
-        except (GeneratorExit, asyncio.CancelledError):
-            raise
-        except Exception:
-            raise
-        except BaseException:
-            request_stop()
-            raise
+        with run_scope() as scope:
+            try:
+                return fn(*args, **kwargs)
+            except (GeneratorExit, asyncio.CancelledError):
+                raise
+            except Exception:
+                raise
+            except BaseException:
+                scope.request_stop()
+                raise
 
     return wrapper
 

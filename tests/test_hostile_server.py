@@ -16,6 +16,7 @@ from pydantic import SecretStr
 from intercom_enrichment import errors, signals
 from intercom_enrichment.budget import RateBudget
 from intercom_enrichment.client import IntercomClient
+from intercom_enrichment.contact_search import ChunkSizer
 from intercom_enrichment.contacts import lookup_contacts
 from intercom_enrichment.settings import IntercomSettings
 
@@ -378,9 +379,9 @@ def test_a_merged_contact_is_followed_only_to_a_relative_plain_id(
 
 def test_a_stop_request_cancels_a_request_in_flight() -> None:
     budget = RateBudget(probe_concurrency=1)
-    with misbehaving(lambda r: Reply(hang=True)) as server:
+    with misbehaving(lambda r: Reply(hang=True)) as server, signals.run_scope() as scope:
         stopper = threading.Thread(
-            target=lambda: (server.wait_for("/contacts/c1"), signals.request_stop())
+            target=lambda: (server.wait_for("/contacts/c1"), scope.request_stop())
         )
         stopper.start()
         try:
@@ -390,6 +391,47 @@ def test_a_stop_request_cancels_a_request_in_flight() -> None:
                 call(server, lambda c: c.get_contact("c1"), budget=budget)
         finally:
             stopper.join(5)
-            signals.reset()
     assert len(server.seen()) == 1
     assert budget.reserve() == 0.0
+
+
+def test_an_interrupted_run_does_not_stop_the_next_run_of_the_process() -> None:
+    """A long-lived process (``flow.serve()``, a worker) runs many flows: the stop of one
+    interrupted run is that run's, and the next one's requests go through."""
+
+    @signals.cancels_requests_when_interrupted
+    def flow_run(interrupt: bool) -> Any:
+        if interrupt:
+            raise KeyboardInterrupt  # Prefect's TerminationSignal is a BaseException too
+        return call(server, lambda c: c.get_contact("c1"))
+
+    with misbehaving(lambda r: reply_json(contact("c1"))) as server:
+        with pytest.raises(KeyboardInterrupt):
+            flow_run(True)
+        assert flow_run(False)["id"] == "c1"
+        assert not signals.stop_requested()
+
+
+def test_a_fatal_error_cancels_the_lookups_still_in_flight() -> None:
+    """A 401 to one contact ends the lookup at once, and the other requests are cancelled,
+    not left running on the rate budget (``asyncio.gather`` left them; a TaskGroup does not)."""
+
+    def handler(request: Request) -> Reply:
+        return (
+            error_reply(401, "unauthorized") if request.path.endswith("/c1") else Reply(hang=True)
+        )
+
+    async def lookup(client: IntercomClient) -> list[asyncio.Task[Any]]:
+        with pytest.raises(errors.Unauthorized):
+            await lookup_contacts(client, ["c1", "c2", "c3"], sizer=_no_search())
+        await asyncio.sleep(0)
+        return [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+
+    with misbehaving(handler) as server:
+        assert call(server, lookup, max_attempts=1) == []
+
+
+def _no_search() -> ChunkSizer:
+    sizer = ChunkSizer()
+    sizer.fails = 0  # refused even at the floor: every id is a single GET
+    return sizer
