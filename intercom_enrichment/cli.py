@@ -17,6 +17,7 @@ import typer
 
 from .client import check_access
 from .errors import ConfigError, FatalError, IntercomEnrichmentError, IntercomError, OutputError
+from .limits import PREFECT_STARTUP
 from .memory import limit_malloc_arenas
 from .options import RUN_DEFAULTS, RunOptions
 from .pii import PiiPolicy
@@ -36,9 +37,6 @@ EXIT_FAILED, EXIT_USAGE = 1, 2
 
 
 def _fail(message: str, code: int) -> None:
-    # Our line is the last one: Prefect's exit-time warnings (its events worker draining) would
-    # otherwise print after it.
-    logging.getLogger("prefect").setLevel(logging.ERROR)
     typer.echo(f"intercom-enrich: error: {message}", err=True)
     raise typer.Exit(code)
 
@@ -46,6 +44,25 @@ def _fail(message: str, code: int) -> None:
 def _quiet_prefect() -> None:
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+
+
+@contextlib.contextmanager
+def _prefect_startup_bound() -> Iterator[None]:
+    """Our bound on the start of Prefect's temporary API server (``limits.PREFECT_STARTUP``)
+    for the block, unless the user set one (environment, profile or prefect.toml: any source
+    Prefect reads marks the field as set)."""
+    from prefect.settings import (
+        PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS,
+        get_current_settings,
+        temporary_settings,
+    )
+
+    if "startup_timeout_seconds" in get_current_settings().server.ephemeral.model_fields_set:
+        yield
+        return
+    bound = int(PREFECT_STARTUP.default)
+    with temporary_settings({PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS: bound}):
+        yield
 
 
 def _window(start: str, end: str) -> Window:
@@ -93,7 +110,8 @@ def run_flow(
 def _run(flow: Any, **params: Any) -> dict[str, Any]:
     """Run a flow; map failures to one-line errors and exit codes."""
     try:
-        return dict(flow(**params))
+        with _prefect_startup_bound():
+            return dict(flow(**params))
     except (ConfigError, OutputError) as exc:
         _fail(str(exc), EXIT_USAGE)
     except IntercomEnrichmentError as exc:
@@ -391,6 +409,10 @@ def main(argv: list[str] | None = None) -> None:
     except IntercomEnrichmentError as exc:  # pragma: no cover - commands map their own
         _fail(str(exc), EXIT_FAILED)
     except SystemExit as exc:
+        if exc.code not in (0, None):
+            # Our error line is the last one: Prefect's services drain at exit and log after it
+            # (its EventsWorker's "Still processing items" warning, a logger outside "prefect").
+            logging.disable(logging.CRITICAL)
         if args[:1] and args[0] in EXIT_AT_ONCE and isinstance(exc.code, int | None):
             sys.stdout.flush()
             sys.stderr.flush()

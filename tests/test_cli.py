@@ -98,3 +98,25 @@ def test_a_server_that_answers_html_is_not_intercom(sandbox, tmp_path: Path) -> 
     proc = run_day(str(tmp_path / "o"), env)
     one_line_error(proc, 2, "HTML page, not Intercom's JSON API")
     assert not (tmp_path / "o" / "conversations").exists()
+
+
+def test_the_error_line_is_the_last_line_even_when_something_logs_at_exit(tmp_path: Path) -> None:
+    """Prefect's services drain at interpreter exit and log (its EventsWorker's "Still
+    processing items" warning, on a logger outside ``prefect``); the CLI's error stays last."""
+    code = (
+        "import atexit, logging, sys\n"
+        "atexit.register(lambda: logging.getLogger('EventsWorker').warning('Still processing'))\n"
+        "from intercom_enrichment.cli import main\n"
+        "main(sys.argv[1:])\n"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("INTERCOM_")}
+    args = ["run", "--start", "2026-10-02", "--end", "2026-10-01", "--output", str(tmp_path)]
+    proc = subprocess.run(
+        [sys.executable, "-c", code, *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=ROOT,
+        env={**env, **TOKEN},
+    )
+    one_line_error(proc, 2, "is not after start")
