@@ -8,7 +8,7 @@ OUTPUT ?= out/demo
 # use your own.
 export PREFECT_HOME ?= $(CURDIR)/.prefect
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test quick lint bench clean
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
@@ -26,6 +26,10 @@ lint: $(STAMP)
 
 test: lint
 	$(VENV)/bin/pytest
+
+# The fast tests only (everything not marked slow); `make test`, which CI runs, runs them all.
+quick: lint
+	$(VENV)/bin/pytest -m "not slow"
 
 bench: $(STAMP)
 	$(PY) -m benchmarks.run

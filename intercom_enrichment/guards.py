@@ -65,7 +65,7 @@ def unwritable_reason(record: Any) -> str | None:
     integer that could exceed int64; and a record with fewer brackets than ``MAX_NESTING`` cannot
     nest deeper (otherwise its containers are walked). Anything suspicious takes the exact walk
     (``_exact_reason``), which names the rule broken. Profiled on the 20,000 conversations of
-    S1 (cProfile around ``run_window``): 4.5 s → 1.4 s (README, Performance).
+    S1 (cProfile around ``run_window``): 4.5 s → 1.4 s (docs/performance.md).
     """
     if not isinstance(record, dict | list):
         return _exact_reason(record)

@@ -2,8 +2,8 @@
 
 Each ``Limit`` names its environment variable (or none, for fixed guards), its default and its
 unit. ``IntercomSettings.from_env`` reads the tunable ones through ``limit_overrides``, the client
-and the pagination guards read the values from the settings or from here, and the README's
-"Limits" table is ``limits_table()`` verbatim (tests/test_limits.py checks that it is).
+and the pagination guards read the values from the settings or from here, and the "Limits"
+table of docs/operations.md is ``limits_table()`` verbatim (tests/test_limits.py checks it).
 """
 
 import math
@@ -205,7 +205,7 @@ def _number(value: float) -> str:
 
 
 def limits_table() -> str:
-    """The README's "Limits" table (markdown)."""
+    """The "Limits" table of docs/operations.md (markdown)."""
     lines = ["| limit | environment | default | meaning |", "|---|---|---|---|"]
     for limit in LIMITS:
         env = f"`{limit.env}`" if limit.env else "fixed"

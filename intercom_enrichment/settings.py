@@ -78,7 +78,7 @@ class IntercomSettings(BaseModel):
     token: SecretStr
     base_url: str = REGION_BASE_URLS["us"]
     api_version: str = DEFAULT_API_VERSION
-    # Limits: defaults, environment names and meanings in limits.py (the README table).
+    # Limits: defaults, environment names and meanings in limits.py (docs/operations.md).
     timeout_seconds: float = Field(default=REQUEST_TIMEOUT.default, gt=0)
     max_wait_seconds: float = Field(default=MAX_WAIT.default, gt=0)
     max_response_mb: float = Field(default=MAX_RESPONSE_MB.default, gt=0)

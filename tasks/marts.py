@@ -19,7 +19,7 @@ REPORT_DAYS = 14
 # budget than `intercom-enrich refresh` (512MB, 2 threads): a DuckDB thread holds scan and join
 # state outside ``memory_limit``. Refreshing one 200,000-conversation window alone peaked at
 # 497 MB with the defaults and 371 MB with these (1.5 s and 1.3 s); inside the window's flow run
-# the run's peak went from 837 to 692 MB (README, Performance).
+# the run's peak went from 837 to 692 MB (docs/performance.md).
 RUN_MEMORY_LIMIT = "256MB"
 RUN_THREADS = 1
 # …and computes current conversations in chunks of 50,000 rows (marts/runner.py): in a

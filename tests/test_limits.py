@@ -1,5 +1,5 @@
-"""Limits are declared once (limits.py): the README's table is generated from them, and the
-environment sets the tunable ones or is refused in one line."""
+"""Limits are declared once (limits.py): the documented table (docs/operations.md, "Limits") is
+generated from them, and the environment sets the tunable ones or is refused in one line."""
 
 from pathlib import Path
 
@@ -9,12 +9,12 @@ from intercom_enrichment.errors import ConfigError
 from intercom_enrichment.limits import LIMITS, limits_table
 from intercom_enrichment.settings import IntercomSettings
 
-README = Path(__file__).resolve().parents[1] / "README.md"
+LIMITS_DOC = Path(__file__).resolve().parents[1] / "docs" / "operations.md"
 TOKEN = {"INTERCOM_ACCESS_TOKEN": "tok-limits"}
 
 
-def test_the_readme_table_is_the_declared_limits() -> None:
-    assert limits_table() in README.read_text()
+def test_the_documented_table_is_the_declared_limits() -> None:
+    assert limits_table() in LIMITS_DOC.read_text()
 
 
 def test_defaults_reach_the_settings() -> None:
