@@ -6,9 +6,12 @@ running Prefect server, plus where the time goes (imports, pre-flight, the flow 
 The sandbox runs in its own process; each CLI run is a fresh process (as a scheduled run or a
 person would start it). Ephemeral mode reuses one PREFECT_HOME (migrated by a first, untimed
 run), as on a machine that has run before; the first run on a fresh home is shown separately.
+``--busy`` measures the same with every core kept busy by a CPU burner (``tests.cpu``), as on
+a machine that runs other work.
 """
 
 import argparse
+import contextlib
 import statistics
 import subprocess
 import sys
@@ -18,6 +21,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from benchmarks.run import ROOT, START, Sandbox, cli_run, start_sandbox
+from tests.cpu import busy_cores
 from tests.prefect_server import prefect_env, prefect_server
 
 EMPTY = (START - timedelta(days=30), START - timedelta(days=30) + timedelta(hours=1))
@@ -39,11 +43,13 @@ def import_seconds(env: dict[str, str]) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--busy", action="store_true", help="every core busy meanwhile")
     args = parser.parse_args()
     sb = start_sandbox(100, 30, 1, 1666)
     rows = []
+    load = busy_cores() if args.busy else contextlib.nullcontext()
     try:
-        with tempfile.TemporaryDirectory() as tmp:
+        with load, tempfile.TemporaryDirectory() as tmp:
             root = Path(tmp)
             api_home, eph_home = root / "server", root / "ephemeral"
             api_home.mkdir()
@@ -60,7 +66,7 @@ def main() -> None:
                 rows.append(("of which: importing the CLI and the flow", import_seconds(env)))
     finally:
         sb.stop()
-    print("| empty window, whole CLI run | wall s |")
+    print(f"| empty window, whole CLI run{', every core busy' if args.busy else ''} | wall s |")
     print("|---|---|")
     for name, wall in rows:
         print(f"| {name} | {wall:.1f} |")

@@ -9,31 +9,14 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
 from intercom_enrichment.limits import PREFECT_STARTUP
+from tests.cpu import busy_cores
 
 ROOT = Path(__file__).resolve().parents[1]
-BURN_SECONDS = 600  # burners end by themselves even if the test is killed
-
-
-@contextmanager
-def busy_cores(n: int = os.cpu_count() or 2) -> Iterator[None]:
-    """``n`` bounded CPU burners (separate processes), stopped when the block ends."""
-    code = (
-        f"import time\nend = time.monotonic() + {BURN_SECONDS}\nwhile time.monotonic() < end: pass"
-    )
-    burners = [subprocess.Popen([sys.executable, "-c", code]) for _ in range(n)]
-    try:
-        yield
-    finally:
-        for burner in burners:
-            burner.kill()
-            burner.wait(10)
 
 
 def run_fresh(sandbox_url: str, token: str, output: Path) -> subprocess.CompletedProcess[str]:
