@@ -18,12 +18,12 @@ def main() -> None:
     mode, params = sys.argv[1], json.loads(sys.argv[2])
     for key in ("start", "end"):
         params[key] = datetime.fromisoformat(params[key])
-    from flows.backfill import backfill_conversations
-    from flows.enrich_conversations import enrich_conversations
-    from intercom_enrichment.enrich import EnrichOptions
-    from intercom_enrichment.pipeline import WindowJob, run_window
-    from intercom_enrichment.settings import IntercomSettings
+    from intercom_enrichment.api.settings import IntercomSettings
+    from intercom_enrichment.extract.enrich import EnrichOptions
+    from intercom_enrichment.extract.pipeline import WindowJob, run_window
     from intercom_enrichment.windows import Window
+    from intercom_enrichment_flows.backfill import backfill_conversations
+    from intercom_enrichment_flows.enrich_conversations import enrich_conversations
 
     started = time.perf_counter()
     result: dict[str, Any]

@@ -15,10 +15,10 @@ import tempfile
 
 from pydantic import SecretStr
 
-from intercom_enrichment.enrich import EnrichOptions
-from intercom_enrichment.pipeline import WindowJob, run_window
+from intercom_enrichment.api.settings import CONTACT_SEARCH_MAX_IDS, IntercomSettings
+from intercom_enrichment.extract.enrich import EnrichOptions
+from intercom_enrichment.extract.pipeline import WindowJob, run_window
 from intercom_enrichment.sandbox import SandboxConfig, SandboxServer
-from intercom_enrichment.settings import CONTACT_SEARCH_MAX_IDS, IntercomSettings
 from intercom_enrichment.windows import Window
 
 LIMITS = (None, 50, 15, 5)

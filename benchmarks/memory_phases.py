@@ -94,8 +94,8 @@ def main() -> None:
     total = int(sys.argv[1])
     sandbox = start_sandbox(total, total * 3 // 10, 1, 1666)
     os.environ.update(INTERCOM_BASE_URL=sandbox.url, INTERCOM_ACCESS_TOKEN=sandbox.token)
-    import flows.enrich_conversations as flow_module
-    import tasks.marts as marts_task
+    import intercom_enrichment_flows.enrich_conversations as flow_module
+    import intercom_enrichment_tasks.marts as marts_task
     from intercom_enrichment.marts import runner, staging
 
     sampler = Sampler()

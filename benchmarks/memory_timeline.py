@@ -43,12 +43,12 @@ def main() -> None:
 
     threading.Thread(target=sample, daemon=True).start()
     try:
-        from flows.backfill import backfill_conversations
-        from flows.enrich_conversations import enrich_conversations
-        from intercom_enrichment.enrich import EnrichOptions
-        from intercom_enrichment.pipeline import WindowJob, run_window
-        from intercom_enrichment.settings import IntercomSettings
+        from intercom_enrichment.api.settings import IntercomSettings
+        from intercom_enrichment.extract.enrich import EnrichOptions
+        from intercom_enrichment.extract.pipeline import WindowJob, run_window
         from intercom_enrichment.windows import Window
+        from intercom_enrichment_flows.backfill import backfill_conversations
+        from intercom_enrichment_flows.enrich_conversations import enrich_conversations
 
         with tempfile.TemporaryDirectory() as scratch:
             out = os.environ.get("TIMELINE_OUTPUT", scratch)  # set it to keep the output

@@ -34,7 +34,7 @@ def empty_window(env: dict[str, str], sb: Sandbox, output: Path) -> float:
 
 
 def import_seconds(env: dict[str, str]) -> float:
-    code = "import flows.enrich_conversations, intercom_enrichment.cli"
+    code = "import intercom_enrichment_flows.enrich_conversations, intercom_enrichment_flows.cli"
     began = time.perf_counter()
     subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, check=True, timeout=120)
     return time.perf_counter() - began

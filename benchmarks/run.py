@@ -44,7 +44,7 @@ def start_sandbox(conversations: int, contacts: int, days: float, rate_limit: in
         [
             sys.executable,
             "-m",
-            "intercom_enrichment.cli",
+            "intercom_enrichment_flows.cli",
             "sandbox",
             "--port",
             "0",
@@ -133,7 +133,7 @@ def cli_run(env: dict[str, str], sandbox: Sandbox, args: list[str]) -> dict:
     starts it: interpreter start, imports, pre-flight, (in ephemeral mode) the temporary Prefect
     server's start, the flow, exit. The window's metrics come from its manifest."""
     job_env = {**env, "INTERCOM_BASE_URL": sandbox.url, "INTERCOM_ACCESS_TOKEN": sandbox.token}
-    command = [sys.executable, "-m", "intercom_enrichment.cli", "run", *args]
+    command = [sys.executable, "-m", "intercom_enrichment_flows.cli", "run", *args]
     began = time.perf_counter()
     proc = subprocess.run(command, cwd=ROOT, env=job_env, capture_output=True, text=True,
                           timeout=3600)  # fmt: skip
@@ -324,7 +324,7 @@ def s6(env: dict[str, str], out: Path) -> list[dict]:
         }
         if shared:
             budget = ["budget", "bench-intercom", "--calls-per-10s", "167"]
-            cli = [sys.executable, "-m", "intercom_enrichment.cli", *budget]
+            cli = [sys.executable, "-m", "intercom_enrichment_flows.cli", *budget]
             subprocess.run(cli, cwd=ROOT, env=env, check=True, capture_output=True)
             params["global_limit"] = "bench-intercom"
         sb = start_sandbox(1_000, 300, 1, 167)

@@ -77,7 +77,8 @@ def fan_out(env: dict[str, str], output: Path) -> float:
     """The backfill parent runs here; its windows run on the pool's workers."""
     started = time.perf_counter()
     code = (
-        "from flows.backfill import backfill_conversations as b; from datetime import datetime;"
+        "from intercom_enrichment_flows.backfill import backfill_conversations as b;"
+        " from datetime import datetime;"
         f"b(start=datetime.fromisoformat('{START.isoformat()}'),"
         f" end=datetime.fromisoformat('{(START + timedelta(hours=WINDOWS)).isoformat()}'),"
         f" every='1h', output='{output}', max_concurrent_windows=2,"

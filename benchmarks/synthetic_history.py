@@ -17,7 +17,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from intercom_enrichment.schema import CONTACTS, CONVERSATIONS, TS
+from intercom_enrichment.objects.schema import CONTACTS, CONVERSATIONS, TS
 from intercom_enrichment.windows import Window
 
 START = datetime(2025, 10, 1, tzinfo=UTC)

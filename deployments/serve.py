@@ -6,12 +6,8 @@ Needs a running ``prefect server start`` and the token in the environment.
 """
 
 import argparse
-import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from flows.enrich_conversations import enrich_conversations
+from intercom_enrichment_flows.enrich_conversations import enrich_conversations
 
 
 def main() -> None:

@@ -22,8 +22,6 @@ from prefect.deployments import run_deployment
 from prefect.runtime import deployment as runtime_deployment
 from pydantic import Field
 
-from flows.enrich_conversations import with_task_runner
-from flows.parameters import describe_parameters
 from intercom_enrichment.errors import IntercomEnrichmentError
 from intercom_enrichment.memory import release_memory
 from intercom_enrichment.options import (
@@ -41,12 +39,14 @@ from intercom_enrichment.options import (
     TaskRunner,
     TokenSecretBlock,
 )
+from intercom_enrichment.output.storage import Storage
+from intercom_enrichment.output.writer import window_completed
 from intercom_enrichment.signals import cancels_requests_when_interrupted, stop_requested
-from intercom_enrichment.storage import Storage
 from intercom_enrichment.windows import Window, as_utc, check_not_future, make_windows, parse_every
-from intercom_enrichment.writer import window_completed
-from tasks.marts import refresh_marts
-from tasks.publish import artifact_key
+from intercom_enrichment_flows.enrich_conversations import with_task_runner
+from intercom_enrichment_flows.parameters import describe_parameters
+from intercom_enrichment_tasks.marts import refresh_marts
+from intercom_enrichment_tasks.publish import artifact_key
 
 # In-process observers (the CLI's progress bar): called with (window, "skipped"|"done"|"failed").
 ProgressListener = Callable[[Window, str], None]

@@ -1,6 +1,6 @@
 """Flow ``enrich-conversations``: one window of Intercom conversations → enriched Parquet.
 
-The window's work is ``intercom_enrichment.pipeline.run_pipeline`` — list → plan batches →
+The window's work is ``intercom_enrichment.extract.pipeline.run_pipeline`` — list → plan batches →
 ``enrich-batch`` mapped over batches (a bounded number in flight, written in batch order) →
 reduce the metrics once → publish files and manifest — driven here by ``TaskExecutor``, whose
 steps are Prefect tasks. Then artifacts. A run whose lookups still failed after the retries has
@@ -20,9 +20,10 @@ from prefect.settings import PREFECT_API_URL
 from prefect.task_runners import ThreadPoolTaskRunner
 from pydantic import Field
 
-from flows.parameters import describe_parameters
-from intercom_enrichment.enrich import EnrichOptions
+from intercom_enrichment.api.settings import IntercomSettings
 from intercom_enrichment.errors import ConfigError, IntercomEnrichmentError
+from intercom_enrichment.extract.enrich import EnrichOptions
+from intercom_enrichment.extract.pipeline import BATCHES_IN_FLIGHT, WindowJob, run_pipeline
 from intercom_enrichment.memory import limit_malloc_arenas
 from intercom_enrichment.options import (
     RUN_DEFAULTS,
@@ -38,15 +39,14 @@ from intercom_enrichment.options import (
     RunOptions,
     TokenSecretBlock,
 )
-from intercom_enrichment.pii import PiiPolicy
-from intercom_enrichment.pipeline import BATCHES_IN_FLIGHT, WindowJob, run_pipeline
-from intercom_enrichment.settings import IntercomSettings
+from intercom_enrichment.output.storage import Storage
+from intercom_enrichment.quality.pii import PiiPolicy
 from intercom_enrichment.signals import cancels_requests_when_interrupted
-from intercom_enrichment.storage import Storage
 from intercom_enrichment.windows import Window, parse_every, resolve_window
-from tasks.enrichment import TaskExecutor
-from tasks.marts import refresh_marts
-from tasks.publish import publish_artifacts
+from intercom_enrichment_flows.parameters import describe_parameters
+from intercom_enrichment_tasks.enrichment import TaskExecutor
+from intercom_enrichment_tasks.marts import refresh_marts
+from intercom_enrichment_tasks.publish import publish_artifacts
 
 
 class EnrichmentIncomplete(IntercomEnrichmentError):

@@ -18,7 +18,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from .pii import PiiMode
+from intercom_enrichment.quality.pii import PiiMode
 
 TaskRunnerName = Literal["threads", "dask"]
 IntervalName = Literal["1h", "1d"]

@@ -12,8 +12,8 @@ import asyncio
 from prefect.client.orchestration import get_client
 from prefect.concurrency.asyncio import rate_limit
 
-from intercom_enrichment.client import IntercomClient
-from intercom_enrichment.settings import IntercomSettings
+from intercom_enrichment.api.client import IntercomClient
+from intercom_enrichment.api.settings import IntercomSettings
 
 DEFAULT_CHUNK = 10
 

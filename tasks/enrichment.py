@@ -14,25 +14,25 @@ from prefect import get_run_logger, task, unmapped
 from prefect.cache_policies import NO_CACHE
 from prefect.tasks import exponential_backoff
 
-from intercom_enrichment.batching import ConversationBatch
-from intercom_enrichment.dimensions import DimensionSnapshot
-from intercom_enrichment.enrich import EnrichOptions, enrich_batch
+from intercom_enrichment.api.settings import IntercomSettings
 from intercom_enrichment.errors import RetryableError
-from intercom_enrichment.listing import Listing
-from intercom_enrichment.memory import release_memory
-from intercom_enrichment.metrics import EnrichmentMetrics
-from intercom_enrichment.pii import PiiPolicy
-from intercom_enrichment.pipeline import (
+from intercom_enrichment.extract.batching import ConversationBatch
+from intercom_enrichment.extract.dimensions import DimensionSnapshot
+from intercom_enrichment.extract.enrich import EnrichOptions, enrich_batch
+from intercom_enrichment.extract.listing import Listing
+from intercom_enrichment.extract.pipeline import (
     BATCHES_IN_FLIGHT,
     BatchResult,
     list_measured,
     snapshot_measured,
 )
-from intercom_enrichment.rows import Lineage
-from intercom_enrichment.settings import IntercomSettings
+from intercom_enrichment.memory import release_memory
+from intercom_enrichment.metrics import EnrichmentMetrics
+from intercom_enrichment.objects.rows import Lineage
+from intercom_enrichment.output.writer import BatchRecords
+from intercom_enrichment.quality.pii import PiiPolicy
 from intercom_enrichment.windows import Window
-from intercom_enrichment.writer import BatchRecords
-from tasks.budget import client_for
+from intercom_enrichment_tasks.budget import client_for
 
 
 def retry_transient(task: Any, task_run: Any, state: Any) -> bool:

@@ -12,7 +12,7 @@ from prefect.cache_policies import NO_CACHE
 
 from intercom_enrichment.marts import refresh, support_daily_markdown
 from intercom_enrichment.memory import release_memory
-from tasks.publish import artifact_key
+from intercom_enrichment_tasks.publish import artifact_key
 
 REPORT_DAYS = 14
 # A run's refresh shares the worker with what the window left resident, so it gets a smaller

@@ -8,9 +8,9 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
 from intercom_enrichment.metrics import EnrichmentMetrics
-from intercom_enrichment.storage import Storage
+from intercom_enrichment.output.storage import Storage
+from intercom_enrichment.output.writer import WrittenFile
 from intercom_enrichment.windows import Window
-from intercom_enrichment.writer import WrittenFile
 
 
 def artifact_key(prefix: str, name: str | None) -> str:

@@ -29,7 +29,7 @@ def start_backfill(  # type: ignore[no-untyped-def]
     )
     end = start + timedelta(hours=hours)
     return subprocess.Popen(
-        [sys.executable, "-m", "intercom_enrichment.cli", "backfill",
+        [sys.executable, "-m", "intercom_enrichment_flows.cli", "backfill",
          "--start", start.isoformat(), "--end", end.isoformat(), "--every", "1h",
          "--output", output, "--max-concurrent", "1", *extra],
         cwd=ROOT, env=full, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,

@@ -22,15 +22,15 @@ import httpx
 import pyarrow.dataset as ds
 from pydantic import SecretStr
 
-from intercom_enrichment import pipeline
-from intercom_enrichment.budget import RateBudget
-from intercom_enrichment.enrich import EnrichOptions
+from intercom_enrichment.api.budget import RateBudget
+from intercom_enrichment.api.settings import IntercomSettings
+from intercom_enrichment.extract import pipeline
+from intercom_enrichment.extract.enrich import EnrichOptions
+from intercom_enrichment.extract.pipeline import AsyncioExecutor, WindowJob
 from intercom_enrichment.metrics import EnrichmentMetrics
-from intercom_enrichment.pipeline import AsyncioExecutor, WindowJob
+from intercom_enrichment.output.writer import quarantine_path
 from intercom_enrichment.sandbox import FaultRule, SandboxConfig, SandboxServer, World
-from intercom_enrichment.settings import IntercomSettings
 from intercom_enrichment.windows import Window
-from intercom_enrichment.writer import quarantine_path
 
 TABLE_KEYS: dict[str, tuple[str, ...]] = {
     "conversations": ("conversation_id",),
@@ -297,7 +297,7 @@ def run_pipeline(
     tap: Tap | None = None,
     batch_size: int = 500,
 ) -> RunResult:
-    """The production window pipeline (``intercom_enrichment.pipeline.run_pipeline``) without
+    """The production window pipeline (``extract.pipeline.run_pipeline``) without
     Prefect, on a fresh rate budget and, given a tap, through a rewriting transport."""
     window = full_window(server.world.config)
     settings = IntercomSettings(

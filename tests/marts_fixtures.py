@@ -9,9 +9,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from intercom_enrichment.marts import refresh
-from intercom_enrichment.storage import Storage
+from intercom_enrichment.output.storage import Storage
+from intercom_enrichment.output.writer import BatchRecords, WindowWriter
 from intercom_enrichment.windows import Window
-from intercom_enrichment.writer import BatchRecords, WindowWriter
 
 T0 = datetime(2026, 10, 1, tzinfo=UTC)
 

@@ -12,16 +12,16 @@ import pytest
 from pydantic import SecretStr
 
 from intercom_enrichment import errors
-from intercom_enrichment.batching import ConversationBatch
-from intercom_enrichment.budget import RateBudget
-from intercom_enrichment.client import IntercomClient
-from intercom_enrichment.contact_search import ChunkSizer
-from intercom_enrichment.contacts import lookup_contacts
-from intercom_enrichment.enrich import EnrichOptions, enrich_batch
-from intercom_enrichment.listing import list_window
-from intercom_enrichment.models import Conversation
-from intercom_enrichment.rows import Lineage, parts_incomplete
-from intercom_enrichment.settings import DEFAULT_API_VERSION, IntercomSettings
+from intercom_enrichment.api.budget import RateBudget
+from intercom_enrichment.api.client import IntercomClient
+from intercom_enrichment.api.contact_search import ChunkSizer
+from intercom_enrichment.api.settings import DEFAULT_API_VERSION, IntercomSettings
+from intercom_enrichment.extract.batching import ConversationBatch
+from intercom_enrichment.extract.enrich import EnrichOptions, enrich_batch
+from intercom_enrichment.extract.listing import list_window
+from intercom_enrichment.extract.lookup import lookup_contacts
+from intercom_enrichment.objects.models import Conversation
+from intercom_enrichment.objects.rows import Lineage, parts_incomplete
 from intercom_enrichment.windows import Window
 
 from .fake_intercom import FakeIntercom, contact, conversation, error

@@ -8,15 +8,17 @@ from typing import Any
 import pyarrow.parquet as pq
 from pydantic import SecretStr
 
-from intercom_enrichment.client import IntercomClient
-from intercom_enrichment.contact_search import ChunkSizer
-from intercom_enrichment.contacts import lookup_contacts
-from intercom_enrichment.dimensions import snapshot_dimensions
-from intercom_enrichment.enrich import EnrichOptions
-from intercom_enrichment.listing import list_window
-from intercom_enrichment.liveness import scope_tag
-from intercom_enrichment.pii import PiiPolicy
-from intercom_enrichment.pipeline import WindowJob, run_window
+from intercom_enrichment.api.client import IntercomClient
+from intercom_enrichment.api.contact_search import ChunkSizer
+from intercom_enrichment.api.settings import IntercomSettings
+from intercom_enrichment.extract.dimensions import snapshot_dimensions
+from intercom_enrichment.extract.enrich import EnrichOptions
+from intercom_enrichment.extract.listing import list_window
+from intercom_enrichment.extract.lookup import lookup_contacts
+from intercom_enrichment.extract.pipeline import WindowJob, run_window
+from intercom_enrichment.output.liveness import scope_tag
+from intercom_enrichment.output.storage import Storage
+from intercom_enrichment.quality.pii import PiiPolicy
 from intercom_enrichment.sandbox import FaultRule
 from intercom_enrichment.sandbox.vocab import (
     ADMINS,
@@ -25,8 +27,6 @@ from intercom_enrichment.sandbox.vocab import (
     SEGMENTS,
     TEAM_IDS,
 )
-from intercom_enrichment.settings import IntercomSettings
-from intercom_enrichment.storage import Storage
 from intercom_enrichment.windows import Window
 
 TAG_NAMES = dict(CONVERSATION_TAGS + CONTACT_TAGS)

@@ -11,8 +11,8 @@ import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 import pytest
 
-from intercom_enrichment.schema import TABLES
-from intercom_enrichment.storage import Storage
+from intercom_enrichment.objects.schema import TABLES
+from intercom_enrichment.output.storage import Storage
 from intercom_enrichment.windows import Window
 
 from .backfill_cli import start_backfill
@@ -83,7 +83,7 @@ def test_killed_backfill_resumes_to_the_same_dataset(sandbox, tmp_path: Path) ->
 
 
 def test_force_reruns_completed_windows_and_bad_ranges_are_refused(sandbox, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    from flows.backfill import plan_backfill
+    from intercom_enrichment_flows.backfill import plan_backfill
 
     storage = Storage(str(tmp_path))
     now = START + timedelta(days=30)

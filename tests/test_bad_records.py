@@ -13,11 +13,11 @@ import pyarrow.dataset as ds
 import pytest
 from pydantic import SecretStr
 
-from intercom_enrichment.enrich import EnrichOptions
-from intercom_enrichment.guards import INTERCOM_ID_PATTERN, is_plain_id, unwritable_reason
+from intercom_enrichment.api.settings import IntercomSettings
+from intercom_enrichment.extract.enrich import EnrichOptions
+from intercom_enrichment.extract.pipeline import WindowJob, run_window
 from intercom_enrichment.metrics import EnrichmentMetrics
-from intercom_enrichment.pipeline import WindowJob, run_window
-from intercom_enrichment.settings import IntercomSettings
+from intercom_enrichment.quality.guards import INTERCOM_ID_PATTERN, is_plain_id, unwritable_reason
 from intercom_enrichment.windows import Window
 from tests.rewriting_proxy import Answer, Deep, RewritingProxy
 
@@ -151,7 +151,7 @@ def _nested(depth: int, leaf: Any = 1) -> Any:
 )
 def test_the_fast_guard_agrees_with_the_exact_walk(record: Any) -> None:
     """The C-speed path of ``unwritable_reason`` answers exactly as the value-by-value walk."""
-    from intercom_enrichment.guards import _exact_reason
+    from intercom_enrichment.quality.guards import _exact_reason
 
     assert unwritable_reason(record) == _exact_reason(record)
     assert all(is_plain_id(i) for i in ("215", "6543abcdef0123456789abcd", "ext-1_a"))

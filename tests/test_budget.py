@@ -9,9 +9,9 @@ import pytest
 from pydantic import SecretStr
 
 from intercom_enrichment import errors
-from intercom_enrichment.budget import RateBudget, RateHeaders
-from intercom_enrichment.client import IntercomClient
-from intercom_enrichment.settings import IntercomSettings
+from intercom_enrichment.api.budget import RateBudget, RateHeaders
+from intercom_enrichment.api.client import IntercomClient
+from intercom_enrichment.api.settings import IntercomSettings
 
 
 class Clock:

@@ -13,7 +13,7 @@ ROOT = Path(__file__).resolve().parents[1]
 def cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     base = {k: v for k, v in os.environ.items() if not k.startswith("INTERCOM_")}
     return subprocess.run(
-        [sys.executable, "-m", "intercom_enrichment.cli", *args],
+        [sys.executable, "-m", "intercom_enrichment_flows.cli", *args],
         capture_output=True,
         text=True,
         timeout=120,
@@ -106,7 +106,7 @@ def test_the_error_line_is_the_last_line_even_when_something_logs_at_exit(tmp_pa
     code = (
         "import atexit, logging, sys\n"
         "atexit.register(lambda: logging.getLogger('EventsWorker').warning('Still processing'))\n"
-        "from intercom_enrichment.cli import main\n"
+        "from intercom_enrichment_flows.cli import main\n"
         "main(sys.argv[1:])\n"
     )
     env = {k: v for k, v in os.environ.items() if not k.startswith("INTERCOM_")}

@@ -20,7 +20,7 @@ import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 import pytest
 
-from intercom_enrichment.schema import TABLES
+from intercom_enrichment.objects.schema import TABLES
 
 ROOT = Path(__file__).resolve().parents[1]
 START = datetime(2026, 10, 1, tzinfo=UTC)
@@ -39,7 +39,7 @@ def backfill(server, output: Path) -> subprocess.Popen[str]:  # type: ignore[no-
         PREFECT_API_URL=str(PREFECT_API_URL.value()),
     )
     command = [
-        *(sys.executable, "-m", "intercom_enrichment.cli", "backfill"),
+        *(sys.executable, "-m", "intercom_enrichment_flows.cli", "backfill"),
         *("--start", START.isoformat(), "--end", (START + timedelta(hours=HOURS)).isoformat()),
         *("--every", "1h", "--output", str(output), "--max-concurrent", "2", "--include-parts"),
     ]
@@ -148,8 +148,8 @@ def test_a_crash_at_any_step_of_publishing_leaves_readers_only_complete_files(
     publishing a window (over an earlier complete run of it), for every k; each time readers
     see only complete files, the window is not marked completed unless its manifest was written
     last, and a rerun gives the reference dataset."""
-    from intercom_enrichment.storage import Storage
-    from intercom_enrichment.writer import window_completed
+    from intercom_enrichment.output.storage import Storage
+    from intercom_enrichment.output.writer import window_completed
     from tests.fault_cases import FULL, full_window, run_pipeline
 
     server = sandbox(conversations=30, contacts=15, no_contact_share=0.2, parts_max=3)

@@ -36,7 +36,7 @@ def run_fresh(sandbox_url: str, token: str, output: Path) -> subprocess.Complete
         [
             sys.executable,
             "-m",
-            "intercom_enrichment.cli",
+            "intercom_enrichment_flows.cli",
             "run",
             "--start",
             "2026-10-01",
@@ -67,7 +67,7 @@ def test_a_first_run_on_a_fresh_home_succeeds_with_both_cores_busy(sandbox, tmp_
 
 BOUND_NOW = (
     "from prefect.settings import PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS as s\n"
-    "from intercom_enrichment.cli import _prefect_startup_bound\n"
+    "from intercom_enrichment_flows.cli import _prefect_startup_bound\n"
     "with _prefect_startup_bound(): print(s.value())\n"
 )
 

@@ -7,11 +7,11 @@ from pathlib import Path
 
 from pydantic import SecretStr
 
-from intercom_enrichment.budget import RateBudget
-from intercom_enrichment.enrich import EnrichOptions
-from intercom_enrichment.pipeline import AsyncioExecutor, WindowJob, run_pipeline
+from intercom_enrichment.api.budget import RateBudget
+from intercom_enrichment.api.settings import IntercomSettings
+from intercom_enrichment.extract.enrich import EnrichOptions
+from intercom_enrichment.extract.pipeline import AsyncioExecutor, WindowJob, run_pipeline
 from intercom_enrichment.sandbox import SandboxServer
-from intercom_enrichment.settings import IntercomSettings
 from intercom_enrichment.windows import Window
 from tests.fault_cases import read_tables
 
@@ -132,9 +132,9 @@ def test_segments_once_per_contact_on_both_tables(sandbox) -> None:  # type: ign
 
 
 def test_segments_that_keep_failing_make_the_window_incomplete(sandbox, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    from intercom_enrichment.pipeline import run_window
+    from intercom_enrichment.extract.pipeline import run_window
+    from intercom_enrichment.output.writer import read_manifest
     from intercom_enrichment.sandbox import FaultRule
-    from intercom_enrichment.writer import read_manifest
 
     server = sandbox(
         conversations=60,
@@ -150,7 +150,7 @@ def test_segments_that_keep_failing_make_the_window_incomplete(sandbox, tmp_path
     )
     result = run_window(settings, job)
     assert result.metrics.segments_fetch_failed > 0 and result.incomplete
-    from intercom_enrichment.storage import Storage
+    from intercom_enrichment.output.storage import Storage
 
     manifest = read_manifest(Storage(str(tmp_path)), job.window)
     assert manifest is not None and manifest["status"] == "incomplete"
@@ -159,7 +159,7 @@ def test_segments_that_keep_failing_make_the_window_incomplete(sandbox, tmp_path
 def test_a_merged_contact_and_its_canonical_are_one_row_per_window(sandbox, tmp_path) -> None:  # type: ignore[no-untyped-def]
     import pyarrow.dataset as ds
 
-    from intercom_enrichment.pipeline import run_window
+    from intercom_enrichment.extract.pipeline import run_window
 
     server = sandbox(conversations=2000, contacts=400, merged_contact_share=0.3)
     cfg = server.world.config

@@ -15,13 +15,13 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from intercom_enrichment.budget import RateBudget
-from intercom_enrichment.client import IntercomClient
-from intercom_enrichment.contacts import lookup_contacts
+from intercom_enrichment.api.budget import RateBudget
+from intercom_enrichment.api.client import IntercomClient
+from intercom_enrichment.api.settings import IntercomSettings
+from intercom_enrichment.extract.lookup import lookup_contacts
+from intercom_enrichment.output.storage import Storage
+from intercom_enrichment.output.writer import window_completed
 from intercom_enrichment.sandbox import FaultRule, SandboxConfig, SandboxServer, World
-from intercom_enrichment.settings import IntercomSettings
-from intercom_enrichment.storage import Storage
-from intercom_enrichment.writer import window_completed
 from tests.fake_intercom import contact, error
 from tests.fault_cases import (
     CASES,
@@ -264,7 +264,7 @@ def _flow_tables(root: Path) -> dict[str, list[dict[str, Any]]]:
 def test_flow_recovers_from_transient_faults_and_ends_completed(
     flow_env, sandbox, tmp_path: Path
 ) -> None:  # type: ignore[no-untyped-def]
-    from flows.enrich_conversations import enrich_conversations
+    from intercom_enrichment_flows.enrich_conversations import enrich_conversations
 
     server = flow_env(
         **WORLD,
@@ -305,7 +305,7 @@ def test_failed_lookups_fail_the_run_with_the_count_and_a_clean_rerun_repairs_it
     says incomplete; a rerun of the window without faults repairs it in place."""
     from prefect.client.orchestration import get_client
 
-    from flows.enrich_conversations import enrich_conversations
+    from intercom_enrichment_flows.enrich_conversations import enrich_conversations
 
     out = tmp_path / "out"
     faulty = flow_env(
@@ -359,7 +359,7 @@ def test_failed_lookups_fail_the_run_with_the_count_and_a_clean_rerun_repairs_it
 def test_a_listing_that_cannot_succeed_fails_the_run_and_publishes_nothing(
     flow_env, tmp_path: Path
 ) -> None:  # type: ignore[no-untyped-def]
-    from flows.enrich_conversations import enrich_conversations
+    from intercom_enrichment_flows.enrich_conversations import enrich_conversations
 
     server = flow_env(**WORLD, faults=(FaultRule("conversations.search", "html", first_n=1),))
     window = full_window(server.world.config)

@@ -10,8 +10,8 @@ import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 import pytest
 
+from intercom_enrichment.objects.schema import DIMENSIONS, TABLES
 from intercom_enrichment.sandbox import FaultRule
-from intercom_enrichment.schema import DIMENSIONS, TABLES
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 
@@ -35,7 +35,7 @@ def read(root: Path, table: str):  # type: ignore[no-untyped-def]
 def test_flow_writes_the_contract_and_publishes_artifacts(world, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     from prefect.client.orchestration import get_client
 
-    from flows.enrich_conversations import enrich_conversations
+    from intercom_enrichment_flows.enrich_conversations import enrich_conversations
 
     server = world(conversations=600, contacts=200)
     cfg = server.world.config
@@ -101,7 +101,7 @@ def test_flow_writes_the_contract_and_publishes_artifacts(world, tmp_path: Path)
 
 
 def test_rerun_of_a_window_gives_the_same_files(world, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    from flows.enrich_conversations import enrich_conversations
+    from intercom_enrichment_flows.enrich_conversations import enrich_conversations
 
     server = world(conversations=300, contacts=100)
     cfg = server.world.config
@@ -127,7 +127,7 @@ def read_rows(path: Path) -> list[dict]:
 
 
 def test_lookups_that_keep_failing_fail_the_run_but_keep_the_rows(world, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    from flows.enrich_conversations import enrich_conversations
+    from intercom_enrichment_flows.enrich_conversations import enrich_conversations
 
     server = world(
         conversations=200,
@@ -153,7 +153,7 @@ def test_lookups_that_keep_failing_fail_the_run_but_keep_the_rows(world, tmp_pat
 def test_task_retries_transient_errors_only(world, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     """Also guards tasks.enrichment.retry_transient's use of Prefect's private ``_sync=True``:
     if that stops returning the exception, the transient case below is no longer retried."""
-    from flows.enrich_conversations import enrich_conversations
+    from intercom_enrichment_flows.enrich_conversations import enrich_conversations
 
     # Two 503s exhaust the client's two attempts; Prefect's task retry then succeeds.
     server = world(
@@ -181,7 +181,7 @@ def test_task_retries_transient_errors_only(world, tmp_path: Path) -> None:  # t
 def test_every_batch_takes_its_permits_from_the_global_limit(world, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     from prefect.client.orchestration import get_client
 
-    from flows.enrich_conversations import enrich_conversations
+    from intercom_enrichment_flows.enrich_conversations import enrich_conversations
 
     name = "intercom-test-budget"
 
@@ -243,7 +243,7 @@ def test_no_record_reaches_result_storage_even_when_persisting_by_default(
         temporary_settings,
     )
 
-    from flows.enrich_conversations import enrich_conversations
+    from intercom_enrichment_flows.enrich_conversations import enrich_conversations
 
     server = world(conversations=120, contacts=40)
     cfg = server.world.config

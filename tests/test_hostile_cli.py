@@ -45,7 +45,7 @@ def start_run(url: str, output: Path, **env: str) -> subprocess.Popen[str]:
         PREFECT_API_URL=str(PREFECT_API_URL.value()),
     )
     return subprocess.Popen(
-        [sys.executable, "-m", "intercom_enrichment.cli", "run",
+        [sys.executable, "-m", "intercom_enrichment_flows.cli", "run",
          "--start", "2026-10-01", "--end", "2026-10-02", "--output", str(output)],
         cwd=ROOT, env=full, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip

@@ -14,11 +14,11 @@ import pytest
 from pydantic import SecretStr
 
 from intercom_enrichment import errors, signals
-from intercom_enrichment.budget import RateBudget
-from intercom_enrichment.client import IntercomClient
-from intercom_enrichment.contact_search import ChunkSizer
-from intercom_enrichment.contacts import lookup_contacts
-from intercom_enrichment.settings import IntercomSettings
+from intercom_enrichment.api.budget import RateBudget
+from intercom_enrichment.api.client import IntercomClient
+from intercom_enrichment.api.contact_search import ChunkSizer
+from intercom_enrichment.api.settings import IntercomSettings
+from intercom_enrichment.extract.lookup import lookup_contacts
 
 from .fake_intercom import contact
 from .misbehaving_intercom import (

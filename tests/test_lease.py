@@ -16,14 +16,14 @@ import pyarrow.parquet as pq
 import pytest
 from pydantic import SecretStr
 
+from intercom_enrichment.api.settings import IntercomSettings
+from intercom_enrichment.extract.pipeline import WindowJob, run_window
 from intercom_enrichment.layout import lease_path
-from intercom_enrichment.lease import LeaseRecord
-from intercom_enrichment.liveness import host_slug, pid_scope
-from intercom_enrichment.pipeline import WindowJob, run_window
-from intercom_enrichment.settings import IntercomSettings
-from intercom_enrichment.storage import Storage
+from intercom_enrichment.output.lease import LeaseRecord
+from intercom_enrichment.output.liveness import host_slug, pid_scope
+from intercom_enrichment.output.storage import Storage
+from intercom_enrichment.output.writer import WindowBusy, WindowLease, WindowWriter, read_manifest
 from intercom_enrichment.windows import Window
-from intercom_enrichment.writer import WindowBusy, WindowLease, WindowWriter, read_manifest
 
 WINDOW = Window(datetime(2026, 10, 1, tzinfo=UTC), datetime(2026, 10, 2, tzinfo=UTC))
 
@@ -240,8 +240,8 @@ def test_a_lease_path_that_exists_but_cannot_be_read_is_waited_on_not_spun_on(
     lease.symlink_to(tmp_path / "nowhere")
     code = (
         "import sys; from datetime import UTC, datetime;"
-        "from intercom_enrichment.writer import WindowBusy, WindowLease;"
-        "from intercom_enrichment.storage import Storage;"
+        "from intercom_enrichment.output.writer import WindowBusy, WindowLease;"
+        "from intercom_enrichment.output.storage import Storage;"
         "from intercom_enrichment.windows import Window;"
         "w = Window(datetime(2026, 10, 1, tzinfo=UTC), datetime(2026, 10, 2, tzinfo=UTC));"
         f"l = WindowLease(Storage({str(tmp_path)!r}), w, 'run', wait_seconds=1)\n"

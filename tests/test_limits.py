@@ -5,9 +5,9 @@ from pathlib import Path
 
 import pytest
 
+from intercom_enrichment.api.settings import IntercomSettings
 from intercom_enrichment.errors import ConfigError
 from intercom_enrichment.limits import LIMITS, limits_table
-from intercom_enrichment.settings import IntercomSettings
 
 LIMITS_DOC = Path(__file__).resolve().parents[1] / "docs" / "operations.md"
 TOKEN = {"INTERCOM_ACCESS_TOKEN": "tok-limits"}

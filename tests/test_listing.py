@@ -7,12 +7,12 @@ from datetime import UTC, datetime
 import pytest
 from pydantic import SecretStr
 
-from intercom_enrichment.batching import distinct_contact_ids, plan_batches
-from intercom_enrichment.budget import RateBudget
-from intercom_enrichment.client import IntercomClient
-from intercom_enrichment.listing import Listing, list_window
-from intercom_enrichment.models import Conversation
-from intercom_enrichment.settings import IntercomSettings
+from intercom_enrichment.api.budget import RateBudget
+from intercom_enrichment.api.client import IntercomClient
+from intercom_enrichment.api.settings import IntercomSettings
+from intercom_enrichment.extract.batching import distinct_contact_ids, plan_batches
+from intercom_enrichment.extract.listing import Listing, list_window
+from intercom_enrichment.objects.models import Conversation
 from intercom_enrichment.windows import Window
 
 from .fake_intercom import FakeIntercom, conversation
@@ -133,8 +133,12 @@ def test_a_spilled_batch_reads_its_conversations_only_when_reached() -> None:
     one at a time, from any thread, and a batch shipped to another process carries them."""
     from concurrent.futures import ThreadPoolExecutor
 
-    from intercom_enrichment.batching import plan_positions
-    from intercom_enrichment.spill import ConversationSpill, ListedConversations, SpilledBatches
+    from intercom_enrichment.extract.batching import plan_positions
+    from intercom_enrichment.extract.spill import (
+        ConversationSpill,
+        ListedConversations,
+        SpilledBatches,
+    )
 
     spill = ConversationSpill()
     convs = [_conv(i, [f"p{i % 40}"]) for i in range(600)]
@@ -170,7 +174,7 @@ def test_a_spilled_batch_reads_its_conversations_only_when_reached() -> None:
 def test_the_listed_columns_keep_the_latest_version_and_sort_numeric_ids_numerically() -> None:
     """De-duplication and ordering on the columnar listing: of an id's versions the latest
     is kept (its contacts too; of equal ones, the first listed), ids sort as numbers."""
-    from intercom_enrichment.spill import ListedConversation, ListedConversations
+    from intercom_enrichment.extract.spill import ListedConversation, ListedConversations
 
     listed = ListedConversations()
     listed.add("10", 5, ["a", "b"], (0, 1))

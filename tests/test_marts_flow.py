@@ -56,7 +56,7 @@ def latest_by_hand(root: Path) -> dict[str, tuple[Any, ...]]:
 def test_two_window_runs_with_an_update_in_between(sandbox, monkeypatch, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     from prefect.client.orchestration import get_client
 
-    from flows.enrich_conversations import enrich_conversations
+    from intercom_enrichment_flows.enrich_conversations import enrich_conversations
 
     server = sandbox(conversations=60, contacts=20, window_start=START, window_end=START + 2 * HOUR)
     monkeypatch.setenv("INTERCOM_BASE_URL", server.url)

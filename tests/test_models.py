@@ -5,7 +5,7 @@ import pytest
 
 from intercom_enrichment import errors
 from intercom_enrichment.errors import classify
-from intercom_enrichment.models import Contact, ContactPage, Conversation, ConversationPage
+from intercom_enrichment.objects.models import Contact, ContactPage, Conversation, ConversationPage
 
 
 def test_every_200_body_parses(examples: dict[str, dict]) -> None:

@@ -44,7 +44,7 @@ def read(root: str, table: str, fs: pafs.FileSystem | None = None):  # type: ign
 def test_a_window_written_to_s3_reads_back_like_a_local_one(
     s3, sandbox, tmp_path: Path, monkeypatch
 ) -> None:  # type: ignore[no-untyped-def]
-    from flows.enrich_conversations import enrich_conversations
+    from intercom_enrichment_flows.enrich_conversations import enrich_conversations
 
     server = sandbox(conversations=300, contacts=90)
     monkeypatch.setenv("INTERCOM_BASE_URL", server.url)

@@ -11,8 +11,8 @@ import pytest
 import typer.main
 import yaml
 
-from intercom_enrichment.cli import app
 from intercom_enrichment.options import CLI_OPTIONS, RUN_DEFAULTS, RunOptions
+from intercom_enrichment_flows.cli import app
 
 ROOT = Path(__file__).resolve().parents[1]
 WHEN = datetime(2026, 10, 1, tzinfo=UTC)  # for parameters a deployment leaves to each run
@@ -24,8 +24,8 @@ def _comparable(schema: dict[str, Any]) -> dict[str, Any]:
 
 
 def _flows() -> dict[str, Any]:
-    from flows.backfill import backfill_conversations
-    from flows.enrich_conversations import enrich_conversations
+    from intercom_enrichment_flows.backfill import backfill_conversations
+    from intercom_enrichment_flows.enrich_conversations import enrich_conversations
 
     return {"enrich-conversations": enrich_conversations, "backfill": backfill_conversations}
 

@@ -11,14 +11,14 @@ import pyarrow.parquet as pq
 import pytest
 from pydantic import SecretStr
 
-from intercom_enrichment.enrich import EnrichOptions
+from intercom_enrichment.api.settings import IntercomSettings
 from intercom_enrichment.errors import ConfigError
-from intercom_enrichment.pii import PiiPolicy
-from intercom_enrichment.pipeline import WindowJob, run_window
-from intercom_enrichment.settings import IntercomSettings
-from intercom_enrichment.storage import Storage
+from intercom_enrichment.extract.enrich import EnrichOptions
+from intercom_enrichment.extract.pipeline import WindowJob, run_window
+from intercom_enrichment.output.storage import Storage
+from intercom_enrichment.quality.pii import PiiPolicy
 from intercom_enrichment.windows import Window
-from tasks.publish import summary_markdown
+from intercom_enrichment_tasks.publish import summary_markdown
 from tests.rewriting_proxy import Answer, RewritingProxy
 
 KEY = "pii-key-for-tests"

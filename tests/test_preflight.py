@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr
 
+from intercom_enrichment.api.settings import IntercomSettings
 from intercom_enrichment.errors import ConfigError, OutputError
-from intercom_enrichment.settings import IntercomSettings
-from intercom_enrichment.storage import Storage
+from intercom_enrichment.output.storage import Storage
 from tests.test_cli import ROOT, one_line_error, run_day
 
 GOOD = {"INTERCOM_ACCESS_TOKEN": "tok-SECRET-ok", "INTERCOM_BASE_URL": "http://127.0.0.1:9"}

@@ -13,7 +13,7 @@ import pytest
 from intercom_enrichment.layout import REFRESH_LEASE
 from intercom_enrichment.marts import refresh, runner
 from intercom_enrichment.marts.runner import RefreshBusy, RefreshLease
-from intercom_enrichment.storage import Storage
+from intercom_enrichment.output.storage import Storage
 
 from .marts_fixtures import conversation, full_rebuild, hour_window, rows_of, write_window
 

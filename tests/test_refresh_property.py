@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from intercom_enrichment.layout import manifest_path
 from intercom_enrichment.marts import refresh
 from intercom_enrichment.marts import staging as staging_module
-from intercom_enrichment.storage import Storage
+from intercom_enrichment.output.storage import Storage
 
 from .marts_fixtures import T0, at, full_rebuild, hour_window, rows_of, write_window
 

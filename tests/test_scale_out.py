@@ -27,7 +27,7 @@ def test_fan_out_over_two_workers_matches_a_single_process(sandbox, tmp_path: Pa
     from prefect.blocks.system import Secret
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
-    from flows.backfill import backfill_conversations
+    from intercom_enrichment_flows.backfill import backfill_conversations
 
     server = sandbox(
         conversations=160, contacts=50, window_start=START,
@@ -85,7 +85,7 @@ def test_dask_task_runner_with_two_worker_processes(
 ) -> None:  # type: ignore[no-untyped-def]
     from prefect.settings import PREFECT_API_URL
 
-    from flows.backfill import backfill_conversations
+    from intercom_enrichment_flows.backfill import backfill_conversations
 
     server = sandbox(
         conversations=160, contacts=50, window_start=START,

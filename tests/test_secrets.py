@@ -14,11 +14,12 @@ import pyarrow.parquet as pq
 import pytest
 from typer.testing import CliRunner
 
+from intercom_enrichment.sandbox import FaultRule, SandboxServer
+from intercom_enrichment_flows.cli import app
+
 # Imported here, not in the test: the first import of the flow module sets up Prefect's
 # logging, which replaces the root logger's handlers, caplog's among them.
-from flows.enrich_conversations import enrich_conversations
-from intercom_enrichment.cli import app
-from intercom_enrichment.sandbox import FaultRule, SandboxServer
+from intercom_enrichment_flows.enrich_conversations import enrich_conversations
 from tests.fault_cases import FULL, invalid_record_tap, run_pipeline
 
 TOKEN = "tok-SECRET-5f2a9c41e7b3d8a6"
@@ -165,7 +166,7 @@ def test_the_token_appears_nowhere(
     }
     # Not vacuous: what is searched holds what it should.
     names = {r.name for r in caplog.records}
-    assert {"intercom_enrichment.client", "httpx", "httpcore.http11"} <= names
+    assert {"intercom_enrichment.api.client", "httpx", "httpcore.http11"} <= names
     assert "retrying after" in caplog.text and "HTTP Request: POST" in caplog.text
     assert "could not be enriched" in haystacks["api logs"]
     assert "enrichment-summary" in haystacks["artifacts"]

@@ -35,7 +35,7 @@ def start_cli(url: str, *args: str, home: Path | None = None) -> subprocess.Pope
     else:
         env.update(PREFECT_HOME=str(home), PREFECT_SERVER_ANALYTICS_ENABLED="false")
     return subprocess.Popen(
-        [sys.executable, "-m", "intercom_enrichment.cli", *args],
+        [sys.executable, "-m", "intercom_enrichment_flows.cli", *args],
         cwd=ROOT,
         env=env,
         stdout=subprocess.PIPE,
@@ -139,7 +139,7 @@ def test_sigterm_stops_a_run_stuck_mid_window(tmp_path: Path) -> None:
 FLOW_IN_MAIN_THREAD = """
 import sys
 from datetime import UTC, datetime
-from flows.enrich_conversations import enrich_conversations
+from intercom_enrichment_flows.enrich_conversations import enrich_conversations
 enrich_conversations(start=datetime(2026, 10, 1, tzinfo=UTC), end=datetime(2026, 10, 2, tzinfo=UTC),
                      output=sys.argv[1], batch_size=10)
 """

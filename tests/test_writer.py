@@ -9,18 +9,23 @@ import pyarrow.parquet as pq
 import pytest
 
 from intercom_enrichment.errors import OutputError
-from intercom_enrichment.models import Contact, Conversation, PartList
-from intercom_enrichment.rows import (
+from intercom_enrichment.objects.models import Contact, Conversation, PartList
+from intercom_enrichment.objects.rows import (
     ContactLists,
     Lineage,
     contact_row,
     conversation_row,
     part_rows,
 )
-from intercom_enrichment.schema import CONTACTS, CONVERSATION_PARTS, CONVERSATIONS, to_table
-from intercom_enrichment.storage import Storage
+from intercom_enrichment.objects.schema import CONTACTS, CONVERSATION_PARTS, CONVERSATIONS, to_table
+from intercom_enrichment.output.storage import Storage
+from intercom_enrichment.output.writer import (
+    BatchRecords,
+    WindowWriter,
+    read_manifest,
+    window_completed,
+)
 from intercom_enrichment.windows import Window
-from intercom_enrichment.writer import BatchRecords, WindowWriter, read_manifest, window_completed
 
 from .fake_intercom import conversation
 
@@ -145,7 +150,7 @@ def test_a_failed_local_publish_leaves_no_staged_file(
     def refuse(src: str, dst: str) -> None:
         raise OSError("disk full")
 
-    monkeypatch.setattr("intercom_enrichment.storage.os.replace", refuse)
+    monkeypatch.setattr("intercom_enrichment.output.storage.os.replace", refuse)
     with pytest.raises(OSError):
         storage.write_text("_runs/a.json", "{}")
     assert not list(tmp_path.rglob("*.tmp")) and not (tmp_path / "_runs" / "a.json").exists()

@@ -5,7 +5,7 @@ from typing import Any
 
 import pyarrow.parquet as pq
 
-from ..storage import Storage
+from intercom_enrichment.output.storage import Storage
 
 SUPPORT_DAILY = "marts/support_daily.parquet"
 BAR_WIDTH = 20

@@ -44,8 +44,8 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from ..errors import ConfigError
-from ..layout import (
+from intercom_enrichment.errors import ConfigError
+from intercom_enrichment.layout import (
     REFRESH_LEASE,
     current_file,
     current_partitions_glob,
@@ -53,10 +53,11 @@ from ..layout import (
     mart_path,
     parse_window_key,
 )
-from ..lease import Lease, LeaseBusy
-from ..limits import REFRESH_WAIT
-from ..schema import CONTACTS, CONVERSATION_PARTS, CONVERSATIONS
-from ..storage import Storage, discard_staging
+from intercom_enrichment.limits import REFRESH_WAIT
+from intercom_enrichment.objects.schema import CONTACTS, CONVERSATION_PARTS, CONVERSATIONS
+from intercom_enrichment.output.lease import Lease, LeaseBusy
+from intercom_enrichment.output.storage import Storage, discard_staging
+
 from .sources import (
     STATE_PATH,
     LocalCopies,

@@ -21,8 +21,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..layout import MANIFEST_DIR, REFRESH_STATE, WINDOW_KEY, window_file_pattern
-from ..storage import Storage
+from intercom_enrichment.layout import (
+    MANIFEST_DIR,
+    REFRESH_STATE,
+    WINDOW_KEY,
+    window_file_pattern,
+)
+from intercom_enrichment.output.storage import Storage
 
 log = logging.getLogger(__name__)
 

@@ -16,8 +16,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from ..layout import current_partition
-from ..storage import Storage, discard_staging
+from intercom_enrichment.layout import current_partition
+from intercom_enrichment.output.storage import Storage, discard_staging
 
 # Rows per batch streamed out of DuckDB (50,000 peaked 67 MB higher on a 200k window's refresh).
 ARROW_BATCH_ROWS = 10_000

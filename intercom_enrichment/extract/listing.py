@@ -21,14 +21,15 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from .client import IntercomClient
-from .concurrency import gather_all
-from .errors import BadRequest, InvalidCursor
-from .guards import loggable, quarantine_id, timestamp_reason
-from .models import Conversation, ConversationPage
-from .settings import SEARCH_PAGE_SIZE
+from intercom_enrichment.api.client import IntercomClient
+from intercom_enrichment.api.settings import SEARCH_PAGE_SIZE
+from intercom_enrichment.concurrency import gather_all
+from intercom_enrichment.errors import BadRequest, InvalidCursor
+from intercom_enrichment.objects.models import Conversation, ConversationPage
+from intercom_enrichment.quality.guards import loggable, quarantine_id, timestamp_reason
+from intercom_enrichment.windows import Window
+
 from .spill import ConversationSpill, ListedConversations
-from .windows import Window
 
 log = logging.getLogger(__name__)
 

@@ -6,9 +6,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from intercom_enrichment.windows import Window
+
 from .models import Contact, Conversation, ConversationPart, Tag
 from .schema import CONTACT_FIELDS
-from .windows import Window
 
 
 @dataclass(frozen=True)

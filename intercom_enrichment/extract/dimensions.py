@@ -22,15 +22,15 @@ from typing import Any
 import pyarrow.parquet as pq
 from pydantic import BaseModel, ValidationError
 
-from .client import IntercomClient
-from .concurrency import gather_all
-from .contact_search import RUN_FATAL
-from .errors import IntercomError
-from .metrics import EnrichmentMetrics
-from .models import Admin, Segment, Tag, Team
-from .pii import PiiPolicy
-from .schema import DIMENSIONS, to_table
-from .storage import Storage, discard_staging
+from intercom_enrichment.api.client import IntercomClient
+from intercom_enrichment.api.contact_search import RUN_FATAL
+from intercom_enrichment.concurrency import gather_all
+from intercom_enrichment.errors import IntercomError
+from intercom_enrichment.metrics import EnrichmentMetrics
+from intercom_enrichment.objects.models import Admin, Segment, Tag, Team
+from intercom_enrichment.objects.schema import DIMENSIONS, to_table
+from intercom_enrichment.output.storage import Storage, discard_staging
+from intercom_enrichment.quality.pii import PiiPolicy
 
 log = logging.getLogger(__name__)
 

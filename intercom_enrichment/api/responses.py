@@ -8,9 +8,10 @@ from typing import Any
 
 import httpx
 
+from intercom_enrichment.errors import MalformedResponse, ResponseTooLarge, hint_seconds
+from intercom_enrichment.quality.guards import parse_json
+
 from .budget import RateHeaders
-from .errors import MalformedResponse, ResponseTooLarge, hint_seconds
-from .guards import parse_json
 from .settings import IntercomSettings
 
 

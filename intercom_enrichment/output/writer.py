@@ -20,12 +20,13 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from .layout import data_path, lease_path, manifest_path, quarantine_path
+from intercom_enrichment.layout import data_path, lease_path, manifest_path, quarantine_path
+from intercom_enrichment.limits import LEASE_WAIT
+from intercom_enrichment.objects.schema import TABLES, to_table
+from intercom_enrichment.windows import Window
+
 from .lease import Lease, LeaseBusy
-from .limits import LEASE_WAIT
-from .schema import TABLES, to_table
 from .storage import Storage, discard_staging
-from .windows import Window
 
 
 @dataclass

@@ -15,16 +15,22 @@ from typing import Annotated, Any
 
 import typer
 
-from .client import check_access
-from .errors import ConfigError, FatalError, IntercomEnrichmentError, IntercomError, OutputError
-from .limits import PREFECT_STARTUP
-from .memory import limit_malloc_arenas
-from .options import RUN_DEFAULTS, RunOptions
-from .pii import PiiPolicy
-from .settings import IntercomSettings
-from .signals import interruptible
-from .storage import Storage
-from .windows import Window, check_not_future, parse_instant
+from intercom_enrichment.api.client import check_access
+from intercom_enrichment.api.settings import IntercomSettings
+from intercom_enrichment.errors import (
+    ConfigError,
+    FatalError,
+    IntercomEnrichmentError,
+    IntercomError,
+    OutputError,
+)
+from intercom_enrichment.limits import PREFECT_STARTUP
+from intercom_enrichment.memory import limit_malloc_arenas
+from intercom_enrichment.options import RUN_DEFAULTS, RunOptions
+from intercom_enrichment.output.storage import Storage
+from intercom_enrichment.quality.pii import PiiPolicy
+from intercom_enrichment.signals import interruptible
+from intercom_enrichment.windows import Window, check_not_future, parse_instant
 
 app = typer.Typer(
     add_completion=False,
@@ -71,7 +77,7 @@ def _window(start: str, end: str) -> Window:
 
 def _preflight(start: str, end: str, options: RunOptions, task_runner: str) -> Window:
     """Every check before any work: dates, task runner, token, output, and one GET /me."""
-    from flows.enrich_conversations import check_task_runner
+    from intercom_enrichment_flows.enrich_conversations import check_task_runner
 
     try:
         check_task_runner(task_runner)
@@ -98,7 +104,7 @@ def run_flow(
     """Run ``enrich-conversations`` for ``window`` in this process (batch tasks on threads or
     Dask)."""
     _quiet_prefect()
-    from flows.enrich_conversations import with_task_runner
+    from intercom_enrichment_flows.enrich_conversations import with_task_runner
 
     try:
         flow = with_task_runner(task_runner, dask_address)
@@ -215,8 +221,8 @@ def backfill(
     _quiet_prefect()
     from tqdm import tqdm
 
-    from flows.backfill import backfill_conversations, progress_listeners
     from intercom_enrichment.windows import make_windows, parse_every
+    from intercom_enrichment_flows.backfill import backfill_conversations, progress_listeners
 
     total = len(make_windows(window.start, window.end, parse_every(every)))
     with tqdm(total=total, unit="window", desc="backfill", file=sys.stderr) as bar:
@@ -253,8 +259,8 @@ def budget(
     """Create or update the Prefect global concurrency limit that every run of one Intercom
     app shares (pass its name as --global-limit). Needs PREFECT_API_URL."""
     _quiet_prefect()
-    from flows.enrich_conversations import prefect_api_configured
-    from tasks.budget import ensure_global_limit
+    from intercom_enrichment_flows.enrich_conversations import prefect_api_configured
+    from intercom_enrichment_tasks.budget import ensure_global_limit
 
     if not prefect_api_configured():
         _fail("PREFECT_API_URL is not set: a shared budget needs a Prefect server", EXIT_USAGE)
@@ -279,7 +285,7 @@ def sandbox(
     ] = "0:0",
 ) -> None:
     """Serve the simulated Intercom API on 127.0.0.1 until interrupted."""
-    from .sandbox import SandboxConfig, SandboxServer, serve_forever
+    from intercom_enrichment.sandbox import SandboxConfig, SandboxServer, serve_forever
 
     try:
         low, high = (int(x) for x in latency_ms.split(":"))
@@ -311,8 +317,8 @@ def demo(
     conversations: Annotated[int, typer.Option(help="Conversations in the sandbox.")] = 2000,
 ) -> None:
     """Start the sandbox, enrich its day of conversations with parts, and show the result."""
-    from .demo import print_summary
-    from .sandbox import SandboxConfig, SandboxServer
+    from intercom_enrichment.demo import print_summary
+    from intercom_enrichment.sandbox import SandboxConfig, SandboxServer
 
     config = SandboxConfig(conversations=conversations, contacts=max(conversations // 3, 1))
     assert config.window_end is not None
@@ -353,7 +359,7 @@ def refresh(
     ] = "512MB",
 ) -> None:
     """Fold newly published windows into OUTPUT/current/ and OUTPUT/marts/."""
-    from . import marts
+    from intercom_enrichment import marts
 
     storage = _existing_output(output)
     try:
@@ -375,7 +381,7 @@ def report(
     days: Annotated[int, typer.Option(min=1, max=3660, help="Days up to the latest.")] = 14,
 ) -> None:
     """Print the last DAYS days of OUTPUT/marts/support_daily (run refresh first)."""
-    from . import marts
+    from intercom_enrichment import marts
 
     storage = _existing_output(output)
     typer.echo(marts.report(storage.url, days))

@@ -14,8 +14,14 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
-from .errors import ConfigError
-from .limits import MAX_ATTEMPTS, MAX_RESPONSE_MB, MAX_WAIT, REQUEST_TIMEOUT, limit_overrides
+from intercom_enrichment.errors import ConfigError
+from intercom_enrichment.limits import (
+    MAX_ATTEMPTS,
+    MAX_RESPONSE_MB,
+    MAX_WAIT,
+    REQUEST_TIMEOUT,
+    limit_overrides,
+)
 
 REGION_BASE_URLS: dict[str, str] = {
     "us": "https://api.intercom.io",

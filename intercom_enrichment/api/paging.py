@@ -9,8 +9,8 @@ with ``BrokenPagination`` (limits: limits.py).
 
 import math
 
-from .errors import BrokenPagination
-from .limits import MAX_EMPTY_PAGES, MAX_PAGES_UNCOUNTED, PAGE_SLACK
+from intercom_enrichment.errors import BrokenPagination
+from intercom_enrichment.limits import MAX_EMPTY_PAGES, MAX_PAGES_UNCOUNTED, PAGE_SLACK
 
 
 class PageGuard:

@@ -17,9 +17,16 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
+from intercom_enrichment.concurrency import gather_all
+from intercom_enrichment.errors import (
+    BadRequest,
+    Forbidden,
+    IntercomError,
+    NotIntercom,
+    Unauthorized,
+)
+
 from .client import IntercomClient
-from .concurrency import gather_all
-from .errors import BadRequest, Forbidden, IntercomError, NotIntercom, Unauthorized
 from .settings import CONTACT_SEARCH_MAX_IDS, CONTACT_SEARCH_MIN_IDS
 
 log = logging.getLogger(__name__)

@@ -37,8 +37,9 @@ from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any
 
-from .errors import IntercomEnrichmentError
-from .limits import LEASE_SECONDS
+from intercom_enrichment.errors import IntercomEnrichmentError
+from intercom_enrichment.limits import LEASE_SECONDS
+
 from .liveness import host_slug, pid_scope, seen_gone
 from .storage import Storage, discard_staging
 

@@ -20,23 +20,24 @@ from typing import Any, Protocol
 
 import httpx
 
+from intercom_enrichment.api.budget import RateBudget
+from intercom_enrichment.api.client import IntercomClient
+from intercom_enrichment.api.settings import SEARCH_PAGE_SIZE, IntercomSettings
+from intercom_enrichment.concurrency import gather_all
+from intercom_enrichment.metrics import EnrichmentMetrics
+from intercom_enrichment.objects.rows import Lineage
+from intercom_enrichment.objects.schema import SCHEMA_VERSION
+from intercom_enrichment.output.storage import Storage
+from intercom_enrichment.output.writer import BatchRecords, WindowWriter, WrittenFile
+from intercom_enrichment.quality.pii import PiiPolicy
+from intercom_enrichment.windows import Window
+
 from .batching import ConversationBatch, plan_positions
-from .budget import RateBudget
-from .client import IntercomClient
-from .concurrency import gather_all
-from .contacts import ContactLookup
 from .dimensions import DimensionSnapshot, snapshot_dimensions
 from .enrich import EnrichOptions, enrich_batch, listing_metrics
 from .listing import Listing, list_window
-from .metrics import EnrichmentMetrics
-from .pii import PiiPolicy
-from .rows import Lineage
-from .schema import SCHEMA_VERSION
-from .settings import SEARCH_PAGE_SIZE, IntercomSettings
+from .lookup import ContactLookup
 from .spill import SpilledBatches
-from .storage import Storage
-from .windows import Window
-from .writer import BatchRecords, WindowWriter, WrittenFile
 
 BATCHES_IN_FLIGHT = 4
 

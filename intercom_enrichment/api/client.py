@@ -24,9 +24,8 @@ from tenacity import (
     wait_exponential_jitter,
 )
 
-from . import __version__
-from .budget import RateBudget, shared_budget
-from .errors import (
+from intercom_enrichment import __version__
+from intercom_enrichment.errors import (
     IntercomError,
     MalformedResponse,
     NotIntercom,
@@ -36,12 +35,14 @@ from .errors import (
     WaitTooLong,
     classify,
 )
+from intercom_enrichment.objects.models import ContactPage, ConversationPage
+from intercom_enrichment.signals import cancellable
+
+from .budget import RateBudget, shared_budget
 from .ids import is_plain_id, path_segment
-from .models import ContactPage, ConversationPage
 from .paging import PageGuard
 from .responses import complete, json_object, rate_headers, read_body
 from .settings import CONTACT_SEARCH_MAX_IDS, SEARCH_PAGE_SIZE, IntercomSettings
-from .signals import cancellable
 
 log = logging.getLogger(__name__)
 

@@ -11,8 +11,10 @@ segment.
 
 from urllib.parse import quote
 
-from .errors import InvalidId
-from .guards import is_plain_id  # the one definition of a plain id (limits.MAX_ID_LENGTH)
+from intercom_enrichment.errors import InvalidId
+from intercom_enrichment.quality.guards import (
+    is_plain_id,  # the one definition of a plain id (limits.MAX_ID_LENGTH)
+)
 
 __all__ = ["describe", "is_plain_id", "path_segment"]
 

@@ -21,7 +21,7 @@ import math
 import re
 from typing import Any, TypeGuard
 
-from .limits import MAX_ID_LENGTH as ID_LENGTH_LIMIT
+from intercom_enrichment.limits import MAX_ID_LENGTH as ID_LENGTH_LIMIT
 
 MAX_NESTING = 32  # objects/lists inside one record; Intercom's own objects nest 4 deep
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1

@@ -10,23 +10,24 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from .batching import ConversationBatch
-from .client import IntercomClient
-from .concurrency import both, gather_all
-from .contacts import RUN_FATAL, ContactLookup, lookup_contacts
-from .errors import IntercomError, NotFound
-from .listing import Listing, quarantine_record
-from .metrics import EnrichmentMetrics
-from .models import Contact, Conversation, PartList, Statistics
-from .pii import PiiPolicy
-from .rows import (
+from intercom_enrichment.api.client import IntercomClient
+from intercom_enrichment.concurrency import both, gather_all
+from intercom_enrichment.errors import IntercomError, NotFound
+from intercom_enrichment.metrics import EnrichmentMetrics
+from intercom_enrichment.objects.models import Contact, Conversation, PartList, Statistics
+from intercom_enrichment.objects.rows import (
     ContactLists,
     Lineage,
     contact_row,
     conversation_row,
     part_rows,
 )
-from .writer import BatchRecords
+from intercom_enrichment.output.writer import BatchRecords
+from intercom_enrichment.quality.pii import PiiPolicy
+
+from .batching import ConversationBatch
+from .listing import Listing, quarantine_record
+from .lookup import RUN_FATAL, ContactLookup, lookup_contacts
 
 
 @dataclass(frozen=True)

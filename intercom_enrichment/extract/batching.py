@@ -15,7 +15,7 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import Any, Generic, Protocol, TypeVar
 
-from .settings import CONTACT_SEARCH_MAX_IDS
+from intercom_enrichment.api.settings import CONTACT_SEARCH_MAX_IDS
 
 
 class HasContacts(Protocol):

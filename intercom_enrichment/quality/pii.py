@@ -22,7 +22,7 @@ from typing import Any, Literal
 
 from pydantic import SecretStr
 
-from .errors import ConfigError
+from intercom_enrichment.errors import ConfigError
 
 PiiMode = Literal["keep", "hash", "drop"]
 ENV_PII_KEY = "INTERCOM_PII_HMAC_KEY"

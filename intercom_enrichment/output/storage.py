@@ -19,7 +19,8 @@ from pathlib import Path
 import fsspec
 from fsspec.implementations.local import LocalFileSystem
 
-from .errors import OutputError
+from intercom_enrichment.errors import OutputError
+
 from .liveness import process_gone, scope_tag
 
 NOT_PERSISTENT = frozenset({"memory"})  # fsspec protocols whose files vanish with the process

@@ -13,7 +13,7 @@ from typing import Annotated, Any, ClassVar
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
-from .guards import is_plain_id, timestamp_reason, unwritable_reason
+from intercom_enrichment.quality.guards import is_plain_id, timestamp_reason, unwritable_reason
 
 
 def _id(value: Any) -> Any:

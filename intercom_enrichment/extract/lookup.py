@@ -26,13 +26,19 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from .client import IntercomClient
-from .concurrency import gather_all
-from .contact_search import RUN_FATAL, ChunkSizer, chunk_sizer, search_in_chunks
-from .errors import ContactMerged, IntercomError, NotFound
-from .guards import is_plain_id
+from intercom_enrichment.api.client import IntercomClient
+from intercom_enrichment.api.contact_search import (
+    RUN_FATAL,
+    ChunkSizer,
+    chunk_sizer,
+    search_in_chunks,
+)
+from intercom_enrichment.concurrency import gather_all
+from intercom_enrichment.errors import ContactMerged, IntercomError, NotFound
+from intercom_enrichment.objects.models import Contact, Segment, Tag
+from intercom_enrichment.quality.guards import is_plain_id
+
 from .listing import quarantine_record
-from .models import Contact, Segment, Tag
 
 __all__ = ["RUN_FATAL", "ContactLookup", "lookup_contacts"]
 

@@ -25,8 +25,9 @@ from typing import Any, Generic, TypeVar, overload
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from intercom_enrichment.objects.models import Conversation
+
 from .batching import BatchPlan, ConversationBatch
-from .models import Conversation
 
 K = TypeVar("K")
 T = TypeVar("T")

@@ -1,0 +1,2 @@
+"""One window's extraction: listing, spilling, batching, enrichment and the pipeline that runs
+them (``pipeline.run_pipeline``)."""

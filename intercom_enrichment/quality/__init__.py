@@ -1,0 +1,1 @@
+"""What may be written: the input guards, the quarantine rule and the personal-data policy."""
