@@ -13,10 +13,37 @@ from whatever the test puts in.
 
 import json
 import random
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
+
+FieldReader = Callable[[dict[str, Any], str], Any]  # (item, search field) → value or values
+# per_page maxima: conversations 150 (descriptions/2.16 /conversations/search); tickets have
+# none documented, so this fake serves at most 50 and says so in pages.per_page.
+SEARCH_PAGE_MAX = {"conversations": 150, "tickets": 50}
+
+
+def api_version(request: httpx.Request) -> tuple[int, int]:
+    """The request's Intercom-Version as (major, minor); ``Preview`` is newer than any, and no
+    header means 2.14 here (a real workspace applies its app's setting)."""
+    raw = request.headers.get("intercom-version", "2.14")
+    if raw == "Preview":
+        return (99, 0)
+    major, _, minor = raw.partition(".")
+    return (int(major), int(minor)) if major.isdigit() and minor.isdigit() else (0, 0)
+
+
+def _text(value: Any) -> str:
+    """Search values compare as text: ids are strings in search, integers in some objects."""
+    return str(value).lower() if isinstance(value, bool) else str(value)
+
+
+def _top_level(item: dict[str, Any], name: str) -> Any:
+    if name not in item:
+        raise NotImplementedError(f"the fake cannot search on {name!r}")
+    return item[name]
 
 
 def conversation(conv_id: int, updated_at: int, contact_ids: list[str]) -> dict[str, Any]:
@@ -99,7 +126,9 @@ class FakeIntercom:
             return self.fail_next.pop(0)
         path = request.url.path
         if path == "/conversations/search":
-            return self._search(json.loads(request.content))
+            return self._search(
+                json.loads(request.content), self.conversations, "conversations", _top_level
+            )
         if path == "/contacts/search":
             ids = json.loads(request.content)["query"]["value"]
             if self.in_limit is not None and len(ids) > self.in_limit:
@@ -123,8 +152,7 @@ class FakeIntercom:
 
     def _contact(self, request: httpx.Request, cid: str, sub: str | None) -> httpx.Response:
         if cid in self.merged:
-            version = request.headers.get("intercom-version", "2.14")
-            if version in ("2.16", "2.17", "Preview"):
+            if api_version(request) >= (2, 16):
                 link = {"Link": f'</contacts/{self.merged[cid]}>; rel="canonical"'}
                 return error(410, "contact_merged", "This contact has been merged.", link)
             return error(404, "not_found", "User Not Found")
@@ -153,24 +181,49 @@ class FakeIntercom:
             return httpx.Response(200, json=body)
         return error(404, "not_found", "Resource Not Found")
 
-    def _matches(self, conv: dict[str, Any], filters: list[dict[str, Any]]) -> bool:
-        for f in filters:
-            value, bound = conv["updated_at"], int(f["value"])
-            strict = self.boundary == "strict"
-            if f["operator"] == ">" and not (value > bound if strict else value >= bound):
+    def _matches(self, item: dict[str, Any], query: dict[str, Any], fields: FieldReader) -> bool:
+        """One ``search_request`` query (single filter or nested AND/OR group) against one item.
+        ``>``/``<`` honour ``boundary``; ``>=``/``<=`` are always inclusive."""
+        if "field" not in query:
+            found = (self._matches(item, q, fields) for q in query["value"])
+            return all(found) if query["operator"] == "AND" else any(found)
+        op, want, value = query["operator"], query["value"], fields(item, query["field"])
+        if op in (">", "<", ">=", "<="):
+            bound = int(want)  # the ticket search example sends dates as strings
+            if value is None:
                 return False
-            if f["operator"] == "<" and not (value < bound if strict else value <= bound):
-                return False
-        return True
+            if op == ">=" or (op == ">" and self.boundary == "inclusive"):
+                return bool(value >= bound)
+            if op == "<=" or (op == "<" and self.boundary == "inclusive"):
+                return bool(value <= bound)
+            return bool(value > bound if op == ">" else value < bound)
+        have = [_text(v) for v in (value if isinstance(value, list) else [value])]
+        wanted = [_text(w) for w in (want if isinstance(want, list) else [want])]
+        hit = {
+            "=": wanted[0] in have,
+            "!=": wanted[0] not in have,
+            "IN": any(w in have for w in wanted),
+            "NIN": not any(w in have for w in wanted),
+            "~": any(wanted[0] in h for h in have),
+            "!~": not any(wanted[0] in h for h in have),
+            "^": any(h.startswith(wanted[0]) for h in have),
+            "$": any(h.endswith(wanted[0]) for h in have),
+        }
+        return hit[op]
 
-    def _search(self, body: dict[str, Any]) -> httpx.Response:
-        hits = [c for c in self.conversations if self._matches(c, body["query"]["value"])]
+    def _search(
+        self, body: dict[str, Any], items: list[dict[str, Any]], kind: str, fields: FieldReader
+    ) -> httpx.Response:
+        """A cursor-paged search over ``items``: the same order, bounds, cursor format, rejected
+        cursors and repeats for every searchable object; ``kind`` names the list."""
+        hits = [i for i in items if self._matches(i, body["query"], fields)]
         if self.order == "descending":
             hits.sort(key=lambda c: (-c["updated_at"], c["id"]))
         elif self.order == "scrambled":
             random.Random(len(hits)).shuffle(hits)
-        per_page = min(body["pagination"].get("per_page", 20), 150)
-        cursor = body["pagination"].get("starting_after")
+        pagination = body.get("pagination") or {}
+        per_page = min(pagination.get("per_page", 20), SEARCH_PAGE_MAX[kind])
+        cursor = pagination.get("starting_after")
         if cursor and self.reject_cursors > 0:
             self.reject_cursors -= 1
             return error(400, "client_error", "Invalid starting_after param")
@@ -188,8 +241,8 @@ class FakeIntercom:
         return httpx.Response(
             200,
             json={
-                "type": "conversation.list",
-                "conversations": page,
+                "type": f"{kind[:-1]}.list",
+                kind: page,
                 "total_count": len(hits),
                 "pages": pages,
             },
