@@ -46,6 +46,21 @@ def _top_level(item: dict[str, Any], name: str) -> Any:
     return item[name]
 
 
+def _ticket_field(item: dict[str, Any], name: str) -> Any:
+    """A ticket search field: most are the object's own keys; these live elsewhere in it.
+    ``state`` is read as ``ticket_state.category`` (the spec does not say which)."""
+    attributes = item.get("ticket_attributes") or {}
+    elsewhere: dict[str, Callable[[], Any]] = {
+        "title": lambda: attributes.get("_default_title_"),
+        "description": lambda: attributes.get("_default_description_"),
+        "category": lambda: SEARCH_CATEGORY.get(item["category"]),
+        "ticket_type_id": lambda: item["ticket_type"]["id"],
+        "contact_ids": lambda: [c["id"] for c in item["contacts"]["contacts"]],
+        "state": lambda: item["ticket_state"]["category"],
+    }
+    return elsewhere[name]() if name in elsewhere else _top_level(item, name)
+
+
 def conversation(conv_id: int, updated_at: int, contact_ids: list[str]) -> dict[str, Any]:
     return {
         "type": "conversation",
@@ -82,6 +97,132 @@ def contact(contact_id: str) -> dict[str, Any]:
     }
 
 
+# category → (id, internal_label, external_label): the labels of GET /ticket_states' example
+# (descriptions/2.16), the ids this fake's own.
+TICKET_STATES = {
+    "submitted": ("7001", "Submitted", "Submitted"),
+    "in_progress": ("7002", "In progress", "In progress"),
+    "waiting_on_customer": ("7003", "Waiting on customer", "Waiting on you"),
+    "resolved": ("7004", "Resolved", "Resolved"),
+}
+# A ticket's category and the term that searches for it (the /tickets/search description).
+SEARCH_CATEGORY = {"Customer": "request", "Back-office": "task", "Tracker": "tracker"}
+TICKET_PARTS_MAX = 500
+
+
+def ticket_state(category: str) -> dict[str, Any]:
+    state_id, internal, external = TICKET_STATES[category]
+    return {
+        "type": "ticket_state",
+        "id": state_id,
+        "category": category,
+        "internal_label": internal,
+        "external_label": external,
+    }
+
+
+def ticket_type(type_id: str, name: str, category: str = "Customer") -> dict[str, Any]:
+    """A ``ticket_type``; its attributes are listed as the examples do (``{type: list, data}``),
+    not as the schema says (``ticket_type_attributes.list`` / ``ticket_type_attributes``)."""
+    return {
+        "type": "ticket_type",
+        "id": type_id,
+        "category": category,
+        "name": name,
+        "description": f"{name} tickets",
+        "icon": "\N{LADY BEETLE}",
+        "workspace_id": "fakews01",
+        "archived": False,
+        "created_at": 1_700_000_000,
+        "updated_at": 1_700_000_000,
+        "is_internal": False,
+        "ticket_type_attributes": {"type": "list", "data": []},
+    }
+
+
+def ticket_part(
+    part_id: int,
+    created_at: int,
+    *,
+    body: str | None = None,
+    ticket_state: str | None = None,
+    previous_ticket_state: str | None = None,
+    part_type: str | None = None,
+    author_type: str = "admin",
+) -> dict[str, Any]:
+    """A comment, or with ``ticket_state`` a state change (``previous_ticket_state`` defaults to
+    the new state, as the examples' first part shows ``submitted`` → ``submitted``)."""
+    part: dict[str, Any] = {
+        "type": "ticket_part",
+        "id": str(part_id),
+        "part_type": part_type or ("ticket_state_updated_by_admin" if ticket_state else "comment"),
+        "created_at": created_at,
+        "updated_at": created_at,
+        "author": {
+            "type": author_type,
+            "id": "991",
+            "name": f"Fake {author_type}",
+            "email": f"{author_type}@example.com",
+        },
+        "attachments": [],
+        "redacted": False,
+    }
+    if ticket_state is None:
+        part["body"] = body if body is not None else f"<p>Part {part_id}</p>"
+    else:
+        part["ticket_state"] = ticket_state
+        part["previous_ticket_state"] = previous_ticket_state or ticket_state
+    return part
+
+
+def ticket(
+    ticket_id: int,
+    updated_at: int,
+    contact_ids: list[str],
+    *,
+    state: str = "submitted",
+    category: str = "Customer",
+    title: str = "",
+    admin_assignee_id: int = 0,
+    team_assignee_id: int = 0,
+    type_id: str = "1",
+    parts: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """A ``ticket`` as 2.16 writes it (integer assignee ids, 0 = unassigned,
+    ``previous_ticket_state_id`` from the latest state-change part); the fake rewrites it for
+    the request's version. ``ticket_id`` (the inbox number) deliberately differs from ``id``."""
+    parts = sorted(parts or [], key=lambda p: p["created_at"])
+    changes = [p for p in parts if "previous_ticket_state" in p]
+    previous = TICKET_STATES[changes[-1]["previous_ticket_state"]][0] if changes else None
+    return {
+        "type": "ticket",
+        "id": str(ticket_id),
+        "ticket_id": str(ticket_id + 5000),
+        "category": category,
+        "ticket_attributes": {"_default_title_": title, "_default_description_": None},
+        "ticket_state": ticket_state(state),
+        "ticket_type": ticket_type(type_id, f"Type {type_id}", category),
+        "contacts": {
+            "type": "contact.list",
+            "contacts": [{"type": "contact", "id": c, "external_id": None} for c in contact_ids],
+        },
+        "admin_assignee_id": admin_assignee_id,
+        "team_assignee_id": team_assignee_id,
+        "created_at": updated_at - 100,
+        "updated_at": updated_at,
+        "open": state != "resolved",
+        "snoozed_until": None,
+        "linked_objects": {"type": "list", "data": [], "total_count": 0, "has_more": False},
+        "ticket_parts": {
+            "type": "ticket_part.list",
+            "ticket_parts": parts,
+            "total_count": len(parts),
+        },
+        "is_shared": category == "Customer",
+        "previous_ticket_state_id": previous,
+    }
+
+
 def error(
     status: int, code: str, message: str, headers: dict[str, str] | None = None
 ) -> httpx.Response:
@@ -114,6 +255,14 @@ class FakeIntercom:
     company_list_key: str = "companies"
     workspace: dict[str, dict[str, Any]] = field(default_factory=dict)  # "/admins" → body
     full_conversations: dict[str, dict[str, Any]] = field(default_factory=dict)  # GET by id
+    tickets: list[dict[str, Any]] = field(default_factory=list)  # search and GET, 2.16 form
+    ticket_types: list[dict[str, Any]] = field(default_factory=list)
+    ticket_states: list[dict[str, Any]] = field(
+        default_factory=lambda: [ticket_state(c) for c in TICKET_STATES]
+    )
+    # 403 to every ticket route: "scope" (a token without the tickets scope) or "plan".
+    tickets_forbidden: str | None = None
+    ticket_parts_total: str = "all"  # total_count counts every part, or only the "returned"
 
     def transport(self) -> httpx.MockTransport:
         return httpx.MockTransport(self.handle)
@@ -146,6 +295,8 @@ class FakeIntercom:
             if parts[1] in self.full_conversations:
                 return httpx.Response(200, json=self.full_conversations[parts[1]])
             return error(404, "not_found", "Resource Not Found")
+        if parts[0] in ("tickets", "ticket_types", "ticket_states"):
+            return self._tickets(request, parts)
         if parts[0] == "contacts" and len(parts) in (2, 3):
             return self._contact(request, parts[1], parts[2] if len(parts) == 3 else None)
         return error(404, "not_found", "Resource Not Found")
@@ -180,6 +331,43 @@ class FakeIntercom:
             }
             return httpx.Response(200, json=body)
         return error(404, "not_found", "Resource Not Found")
+
+    def _tickets(self, request: httpx.Request, parts: list[str]) -> httpx.Response:
+        if self.tickets_forbidden == "plan":  # DELETE /tickets/{ticket_id}'s 403
+            return error(403, "api_plan_restricted", "Active subscription needed.")
+        if self.tickets_forbidden == "scope":  # the missing-scope 403 of /macros
+            message = "You do not have the required scope (read_tickets) to access this resource"
+            return error(403, "forbidden", message)
+        version = api_version(request)
+        if parts == ["tickets", "search"]:
+            rendered = [self._ticket(t, version) for t in self.tickets]
+            return self._search(json.loads(request.content), rendered, "tickets", _ticket_field)
+        if parts[0] == "tickets" and len(parts) == 2:
+            found = [t for t in self.tickets if t["id"] == parts[1]]
+            if found:
+                return httpx.Response(200, json=self._ticket(found[0], version))
+            return error(404, "ticket_not_found", "Ticket not found")
+        if len(parts) == 1 and parts[0] != "tickets":
+            listed = self.ticket_types if parts[0] == "ticket_types" else self.ticket_states
+            return httpx.Response(200, json={"type": "list", "data": listed})
+        return error(404, "not_found", "Resource Not Found")
+
+    def _ticket(self, stored: dict[str, Any], version: tuple[int, int]) -> dict[str, Any]:
+        """A ticket as ``version`` writes it, with at most the 500 most recent parts."""
+        body = dict(stored)
+        every = stored["ticket_parts"]["ticket_parts"]
+        kept = every[-TICKET_PARTS_MAX:]
+        total = len(every) if self.ticket_parts_total == "all" else len(kept)
+        body["ticket_parts"] = {
+            "type": "ticket_part.list",
+            "ticket_parts": kept,
+            "total_count": total,
+        }
+        if version < (2, 16):  # string ids, "0" unassigned (the 2.14/2.15 examples)
+            body["admin_assignee_id"] = str(stored["admin_assignee_id"])
+            body["team_assignee_id"] = str(stored["team_assignee_id"])
+            del body["previous_ticket_state_id"]
+        return body
 
     def _matches(self, item: dict[str, Any], query: dict[str, Any], fields: FieldReader) -> bool:
         """One ``search_request`` query (single filter or nested AND/OR group) against one item.

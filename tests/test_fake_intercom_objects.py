@@ -1,0 +1,255 @@
+"""The independent fake (tests/fake_intercom.py) beyond conversations and contacts: tickets,
+companies, deleted conversations, statistics and Fin, attribute definitions — each route and
+each version difference, through a real httpx client. The facts and their citations are in the
+notes behind the project's API page (descriptions/<v>/api.intercom.io.yaml of
+intercom/Intercom-OpenAPI)."""
+
+import asyncio
+from typing import Any
+
+import httpx
+import pytest
+
+from .fake_intercom import (
+    FakeIntercom,
+    ticket,
+    ticket_part,
+    ticket_type,
+)
+
+TOKEN = "tok-objects"
+BASE = "https://api.intercom.io"
+
+
+def client(fake: FakeIntercom, version: str = "2.16") -> httpx.Client:
+    headers = {"Authorization": f"Bearer {TOKEN}", "Intercom-Version": version}
+    return httpx.Client(transport=fake.transport(), base_url=BASE, headers=headers)
+
+
+def window(lo: int | str, hi: int | str, per_page: int = 20) -> dict[str, Any]:
+    return {
+        "query": {
+            "operator": "AND",
+            "value": [
+                {"field": "updated_at", "operator": ">", "value": lo},
+                {"field": "updated_at", "operator": "<", "value": hi},
+            ],
+        },
+        "pagination": {"per_page": per_page},
+    }
+
+
+def search_all(http: httpx.Client, path: str, body: dict[str, Any], key: str) -> list[str]:
+    """Every id of a cursor-paged search, in the order served."""
+    ids: list[str] = []
+    while True:
+        page = http.post(path, json=body).json()
+        ids += [item["id"] for item in page[key]]
+        nxt = page["pages"].get("next")
+        if not nxt:
+            return ids
+        body = {**body, "pagination": nxt}
+
+
+# --- tickets ---------------------------------------------------------------------------------
+
+
+def test_ticket_search_is_a_ticket_list_in_descending_order_with_strict_bounds() -> None:
+    fake = FakeIntercom([], tickets=[ticket(i, 1000 + i, ["c1"]) for i in range(10)], token=TOKEN)
+    with client(fake) as http:
+        page = http.post("/tickets/search", json=window(1002, 1008)).json()
+    assert page["type"] == "ticket.list" and page["total_count"] == 5
+    assert [t["id"] for t in page["tickets"]] == ["7", "6", "5", "4", "3"]
+    assert page["pages"]["type"] == "pages" and "next" not in page["pages"]
+
+
+def test_ticket_search_bounds_follow_the_boundary_option_and_accept_string_dates() -> None:
+    fake = FakeIntercom(
+        [],
+        tickets=[ticket(i, 1000 + i, []) for i in range(10)],
+        boundary="inclusive",
+        order="ascending",
+        token=TOKEN,
+    )
+    with client(fake) as http:  # the spec's ticket search example sends the date as a string
+        page = http.post("/tickets/search", json=window("1002", "1008")).json()
+    assert [t["id"] for t in page["tickets"]] == [str(i) for i in range(2, 9)]
+
+
+def test_ticket_search_pages_by_this_fake_s_cursor_at_most_50_a_page() -> None:
+    fake = FakeIntercom([], tickets=[ticket(i, 10_000 + i, []) for i in range(120)], token=TOKEN)
+    with client(fake) as http:
+        first = http.post("/tickets/search", json=window(0, 20_000, per_page=150)).json()
+        ids = search_all(http, "/tickets/search", window(0, 20_000, per_page=150), "tickets")
+    assert len(first["tickets"]) == 50 and first["pages"]["per_page"] == 50
+    assert first["pages"]["next"] == {"per_page": 50, "starting_after": "opaque:50"}
+    assert ids == [str(i) for i in range(119, -1, -1)]
+
+
+def test_ticket_search_shares_rejected_cursors_and_repeats_with_conversations() -> None:
+    tickets = [ticket(i, 1000 + i, []) for i in range(6)]
+    fake = FakeIntercom([], tickets=tickets, duplicate_across_pages=True, token=TOKEN)
+    with client(fake) as http:
+        ids = search_all(http, "/tickets/search", window(0, 2000, per_page=4), "tickets")
+        fake.reject_cursors = 1
+        again = {**window(0, 2000), "pagination": {"per_page": 4, "starting_after": "opaque:4"}}
+        rejected = http.post("/tickets/search", json=again)
+    assert ids == ["5", "4", "3", "2", "2", "1", "0"]  # the last of page 1 served again
+    assert rejected.status_code == 400
+    assert rejected.json()["errors"][0] == {
+        "code": "client_error",
+        "message": "Invalid starting_after param",
+    }
+
+
+def test_ticket_search_fields_live_where_the_spec_says() -> None:
+    tickets = [
+        ticket(1, 1001, ["a"], category="Customer", state="in_progress", title="Printer"),
+        ticket(2, 1002, ["b"], category="Back-office", state="resolved", title="Refund"),
+        ticket(3, 1003, ["a", "c"], category="Tracker", title="Outage", type_id="9"),
+    ]
+    fake = FakeIntercom([], tickets=tickets, token=TOKEN)
+
+    def ids(query: dict[str, Any]) -> list[str]:
+        with client(fake) as http:
+            page = http.post("/tickets/search", json={"query": query}).json()
+        return sorted(t["id"] for t in page["tickets"])
+
+    # A category is searched by its search term, not by its name.
+    assert ids({"field": "category", "operator": "=", "value": "request"}) == ["1"]
+    assert ids({"field": "category", "operator": "=", "value": "Customer"}) == []
+    assert ids({"field": "category", "operator": "IN", "value": ["task", "tracker"]}) == ["2", "3"]
+    assert ids({"field": "contact_ids", "operator": "=", "value": "a"}) == ["1", "3"]
+    assert ids({"field": "title", "operator": "~", "value": "fun"}) == ["2"]
+    assert ids({"field": "ticket_type_id", "operator": "=", "value": "9"}) == ["3"]
+    assert ids({"field": "open", "operator": "=", "value": False}) == ["2"]
+    nested = {
+        "operator": "OR",
+        "value": [
+            {"field": "state", "operator": "=", "value": "in_progress"},
+            {
+                "operator": "AND",
+                "value": [
+                    {"field": "id", "operator": "NIN", "value": ["1", "2"]},
+                    {"field": "created_at", "operator": ">=", "value": 903},
+                ],
+            },
+        ],
+    }
+    assert ids(nested) == ["1", "3"]
+
+
+def test_ticket_search_items_carry_their_capped_parts_as_the_example_does() -> None:
+    parts = [ticket_part(k, 500 + k) for k in range(502)]
+    fake = FakeIntercom([], tickets=[ticket(1, 1001, [], parts=parts)], token=TOKEN)
+    with client(fake) as http:
+        found = http.post("/tickets/search", json=window(0, 2000)).json()["tickets"][0]
+    assert found["ticket_parts"]["total_count"] == 502
+    assert len(found["ticket_parts"]["ticket_parts"]) == 500
+
+
+@pytest.mark.parametrize(
+    ("version", "admin", "team", "has_previous"),
+    [("2.14", "0", "0", False), ("2.15", "42", "0", False), ("2.16", 42, 0, True)],
+)
+def test_ticket_assignee_ids_are_strings_before_2_16_and_integers_with_0_from_it(
+    version: str, admin: Any, team: Any, has_previous: bool
+) -> None:
+    assigned = 0 if version == "2.14" else 42
+    parts = [
+        ticket_part(1, 900, ticket_state="submitted"),
+        ticket_part(2, 950, ticket_state="in_progress", previous_ticket_state="submitted"),
+    ]
+    stored = ticket(7, 1000, ["c1"], state="in_progress", admin_assignee_id=assigned, parts=parts)
+    fake = FakeIntercom([], tickets=[stored], token=TOKEN)
+    with client(fake, version) as http:
+        body = http.get("/tickets/7").json()
+    assert body["type"] == "ticket" and body["id"] == "7" and body["ticket_id"] != body["id"]
+    assert body["admin_assignee_id"] == admin and body["team_assignee_id"] == team
+    assert type(body["admin_assignee_id"]) is type(admin)
+    assert ("previous_ticket_state_id" in body) is has_previous
+    if has_previous:
+        assert body["previous_ticket_state_id"] == "7001"  # submitted, before in_progress
+    assert body["ticket_state"]["category"] == "in_progress"
+    assert stored["admin_assignee_id"] == assigned  # the stored ticket is left as it was
+
+
+def test_a_ticket_state_change_part_names_both_states() -> None:
+    change = ticket_part(3, 100, ticket_state="resolved", previous_ticket_state="in_progress")
+    comment = ticket_part(4, 101, body="<p>Thanks</p>")
+    assert change["part_type"] == "ticket_state_updated_by_admin" and "body" not in change
+    assert (change["previous_ticket_state"], change["ticket_state"]) == ("in_progress", "resolved")
+    assert comment["part_type"] == "comment" and "ticket_state" not in comment
+    assert ticket(1, 10, [], parts=[comment])["previous_ticket_state_id"] is None
+
+
+@pytest.mark.parametrize(("total", "expected"), [("all", 503), ("returned", 500)])
+def test_a_ticket_serves_its_500_most_recent_parts(total: str, expected: int) -> None:
+    parts = [ticket_part(k, 10_000 - k) for k in range(503)]  # built newest first
+    fake = FakeIntercom(
+        [], tickets=[ticket(1, 20_000, [], parts=parts)], ticket_parts_total=total, token=TOKEN
+    )
+    with client(fake) as http:
+        listed = http.get("/tickets/1").json()["ticket_parts"]
+    served = listed["ticket_parts"]
+    assert listed["type"] == "ticket_part.list" and listed["total_count"] == expected
+    assert len(served) == 500
+    assert [p["created_at"] for p in served] == sorted(p["created_at"] for p in served)
+    assert {p["id"] for p in served} == {str(k) for k in range(500)}  # the 3 oldest left out
+
+
+def test_an_unknown_ticket_is_404_ticket_not_found() -> None:
+    fake = FakeIntercom([], tickets=[ticket(1, 1000, [])], token=TOKEN)
+    with client(fake) as http:
+        response = http.get("/tickets/5001")  # the inbox number of ticket 1 is not its id
+    assert response.status_code == 404
+    assert response.json()["errors"] == [
+        {"code": "ticket_not_found", "message": "Ticket not found"}
+    ]
+
+
+def test_ticket_types_and_states_are_unpaged_lists() -> None:
+    types = [ticket_type("1", "Bug"), ticket_type("2", "Refund", "Back-office")]
+    fake = FakeIntercom([], ticket_types=types, token=TOKEN)
+    with client(fake) as http:
+        listed_types = http.get("/ticket_types").json()
+        listed_states = http.get("/ticket_states").json()
+    assert listed_types == {"type": "list", "data": types}
+    assert listed_states["type"] == "list" and "pages" not in listed_states
+    assert [s["category"] for s in listed_states["data"]] == [
+        "submitted",
+        "in_progress",
+        "waiting_on_customer",
+        "resolved",
+    ]
+    assert listed_states["data"][2]["external_label"] == "Waiting on you"
+
+
+@pytest.mark.parametrize(
+    ("kind", "code"), [("scope", "forbidden"), ("plan", "api_plan_restricted")]
+)
+def test_a_token_without_tickets_gets_403_on_every_ticket_route(kind: str, code: str) -> None:
+    fake = FakeIntercom([], tickets=[ticket(1, 1000, [])], tickets_forbidden=kind, token=TOKEN)
+    with client(fake) as http:
+        responses = [
+            http.post("/tickets/search", json=window(0, 2000)),
+            http.get("/tickets/1"),
+            http.get("/ticket_types"),
+            http.get("/ticket_states"),
+        ]
+        conversations = http.post("/conversations/search", json=window(0, 2000))
+    assert [r.status_code for r in responses] == [403] * 4
+    assert {r.json()["errors"][0]["code"] for r in responses} == {code}
+    assert conversations.status_code == 200  # only the ticket routes are refused
+
+
+def test_the_fake_serves_an_async_client_too() -> None:
+    fake = FakeIntercom([], tickets=[ticket(3, 1000, [])], token=TOKEN)
+    headers = {"Authorization": f"Bearer {TOKEN}", "Intercom-Version": "2.15"}
+
+    async def main() -> Any:
+        transport = fake.transport()
+        async with httpx.AsyncClient(transport=transport, base_url=BASE, headers=headers) as http:
+            return (await http.get("/tickets/3")).json()
+
+    assert asyncio.run(main())["admin_assignee_id"] == "0"
