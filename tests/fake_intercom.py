@@ -61,6 +61,35 @@ def _ticket_field(item: dict[str, Any], name: str) -> Any:
     return elsewhere[name]() if name in elsewhere else _top_level(item, name)
 
 
+def numbered_page(
+    request: httpx.Request,
+    items: list[dict[str, Any]],
+    kind: tuple[str, str],
+    per_page: int,
+    keep: dict[str, Any] | None = None,
+) -> httpx.Response:
+    """Page-number pagination (``pages_link``): ``?page=n``; ``pages.next`` is the URL of the
+    next page (with ``keep``'s parameters), left out on the last one. ``kind``: the list's
+    ``type`` and key."""
+    page = max(int(request.url.params.get("page", "1")), 1)
+    total_pages = -(-len(items) // per_page)
+    pages: dict[str, Any] = {
+        "type": "pages",
+        "page": page,
+        "per_page": per_page,
+        "total_pages": total_pages,
+    }
+    if page < total_pages:
+        pages["next"] = str(request.url.copy_merge_params({**(keep or {}), "page": page + 1}))
+    body = {
+        "type": kind[0],
+        kind[1]: items[(page - 1) * per_page : page * per_page],
+        "total_count": len(items),
+        "pages": pages,
+    }
+    return httpx.Response(200, json=body)
+
+
 def conversation(conv_id: int, updated_at: int, contact_ids: list[str]) -> dict[str, Any]:
     return {
         "type": "conversation",
@@ -176,7 +205,7 @@ def ticket_part(
 
 
 def ticket(
-    ticket_id: int,
+    api_id: int,
     updated_at: int,
     contact_ids: list[str],
     *,
@@ -187,17 +216,19 @@ def ticket(
     team_assignee_id: int = 0,
     type_id: str = "1",
     parts: list[dict[str, Any]] | None = None,
+    ticket_id: int | None = None,
 ) -> dict[str, Any]:
     """A ``ticket`` as 2.16 writes it (integer assignee ids, 0 = unassigned,
     ``previous_ticket_state_id`` from the latest state-change part); the fake rewrites it for
-    the request's version. ``ticket_id`` (the inbox number) deliberately differs from ``id``."""
+    the request's version. ``ticket_id`` (the inbox number, "do not use ticket_id for API
+    queries") differs from ``id`` unless given."""
     parts = sorted(parts or [], key=lambda p: p["created_at"])
     changes = [p for p in parts if "previous_ticket_state" in p]
     previous = TICKET_STATES[changes[-1]["previous_ticket_state"]][0] if changes else None
     return {
         "type": "ticket",
-        "id": str(ticket_id),
-        "ticket_id": str(ticket_id + 5000),
+        "id": str(api_id),
+        "ticket_id": str(api_id + 5000 if ticket_id is None else ticket_id),
         "category": category,
         "ticket_attributes": {"_default_title_": title, "_default_description_": None},
         "ticket_state": ticket_state(state),
@@ -220,6 +251,40 @@ def ticket(
         },
         "is_shared": category == "Customer",
         "previous_ticket_state_id": previous,
+    }
+
+
+def company(
+    api_id: str,
+    *,
+    company_id: str | None = None,
+    name: str | None = None,
+    custom_attributes: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """A ``company``: ``id`` is Intercom's, ``company_id`` the workspace's own. Custom attributes
+    keep their JSON types, as the examples show (the schema says strings). ``notes`` is served
+    from 2.16 only."""
+    return {
+        "type": "company",
+        "id": api_id,
+        "company_id": company_id or f"own-{api_id}",
+        "app_id": "fakews01",
+        "name": name or f"Company {api_id}",
+        "remote_created_at": 1_690_000_000,
+        "created_at": 1_700_000_000,
+        "updated_at": 1_700_000_500,
+        "last_request_at": 1_700_000_400,
+        "size": 12,
+        "website": f"https://{api_id}.example.com",
+        "industry": "Software",
+        "monthly_spend": 155,
+        "session_count": 3,
+        "user_count": 2,
+        "plan": {"type": "plan", "id": "269315", "name": "Pro"},
+        "custom_attributes": custom_attributes if custom_attributes is not None else {"seats": 9},
+        "tags": {"type": "tag.list", "tags": []},
+        "segments": {"type": "segment.list", "segments": []},
+        "notes": {"type": "note.list", "notes": []},
     }
 
 
@@ -255,6 +320,7 @@ class FakeIntercom:
     company_list_key: str = "companies"
     workspace: dict[str, dict[str, Any]] = field(default_factory=dict)  # "/admins" → body
     full_conversations: dict[str, dict[str, Any]] = field(default_factory=dict)  # GET by id
+    companies: dict[str, dict[str, Any]] = field(default_factory=dict)  # GET /companies/{id}
     tickets: list[dict[str, Any]] = field(default_factory=list)  # search and GET, 2.16 form
     ticket_types: list[dict[str, Any]] = field(default_factory=list)
     ticket_states: list[dict[str, Any]] = field(
@@ -295,6 +361,13 @@ class FakeIntercom:
             if parts[1] in self.full_conversations:
                 return httpx.Response(200, json=self.full_conversations[parts[1]])
             return error(404, "not_found", "Resource Not Found")
+        if parts[0] == "companies" and len(parts) == 2:
+            if parts[1] not in self.companies:
+                return error(404, "company_not_found", "Company Not Found")
+            found = dict(self.companies[parts[1]])
+            if api_version(request) < (2, 16):
+                found.pop("notes", None)
+            return httpx.Response(200, json=found)
         if parts[0] in ("tickets", "ticket_types", "ticket_states"):
             return self._tickets(request, parts)
         if parts[0] == "contacts" and len(parts) in (2, 3):
@@ -313,23 +386,9 @@ class FakeIntercom:
             return httpx.Response(200, json=self.contacts[cid])
         if sub == "tags" and cid in self.contact_tags:
             return httpx.Response(200, json={"type": "list", "data": self.contact_tags[cid]})
-        if (
-            sub == "companies" and cid in self.contact_companies
-        ):  # paged by page number, 2 a page (the sandbox: 15)
-            data = self.contact_companies[cid]
-            page = int(request.url.params.get("page", "1"))
-            pages = {
-                "type": "pages",
-                "page": page,
-                "per_page": 2,
-                "total_pages": -(-len(data) // 2),
-            }
-            body = {
-                "type": "list",
-                self.company_list_key: data[(page - 1) * 2 : page * 2],
-                "pages": pages,
-            }
-            return httpx.Response(200, json=body)
+        if sub == "companies" and cid in self.contact_companies:  # 2 a page (the sandbox: 15)
+            kind = ("list", self.company_list_key)
+            return numbered_page(request, self.contact_companies[cid], kind, 2)
         return error(404, "not_found", "Resource Not Found")
 
     def _tickets(self, request: httpx.Request, parts: list[str]) -> httpx.Response:

@@ -12,6 +12,8 @@ import pytest
 
 from .fake_intercom import (
     FakeIntercom,
+    company,
+    contact,
     ticket,
     ticket_part,
     ticket_type,
@@ -52,6 +54,14 @@ def search_all(http: httpx.Client, path: str, body: dict[str, Any], key: str) ->
 
 
 # --- tickets ---------------------------------------------------------------------------------
+
+
+def follow_pages(http: httpx.Client, path: str) -> list[dict[str, Any]]:
+    """Every page of a page-number listing, by its ``pages.next`` URLs."""
+    bodies = [http.get(path).json()]
+    while bodies[-1]["pages"].get("next"):
+        bodies.append(http.get(bodies[-1]["pages"]["next"]).json())
+    return bodies
 
 
 def test_ticket_search_is_a_ticket_list_in_descending_order_with_strict_bounds() -> None:
@@ -253,3 +263,43 @@ def test_the_fake_serves_an_async_client_too() -> None:
             return (await http.get("/tickets/3")).json()
 
     assert asyncio.run(main())["admin_assignee_id"] == "0"
+
+
+# --- companies -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("version", "has_notes"), [("2.15", False), ("2.16", True)])
+def test_a_company_by_its_intercom_id(version: str, has_notes: bool) -> None:
+    co = company("6762f07f", company_id="acme-1", custom_attributes={"paid": True, "mrr": 155.5})
+    fake = FakeIntercom([], companies={"6762f07f": co}, token=TOKEN)
+    with client(fake, version) as http:
+        body = http.get("/companies/6762f07f").json()
+        by_own_id = http.get("/companies/acme-1")
+    assert body["type"] == "company" and body["id"] == "6762f07f"
+    assert body["company_id"] == "acme-1" and body["custom_attributes"]["mrr"] == 155.5
+    assert ("notes" in body) is has_notes
+    assert "notes" in co  # the stored company is left whole
+    assert by_own_id.status_code == 404  # the path takes Intercom's id, not the workspace's
+    assert by_own_id.json()["errors"] == [
+        {"code": "company_not_found", "message": "Company Not Found"}
+    ]
+
+
+@pytest.mark.parametrize("key", ["companies", "data"])
+def test_a_contact_s_companies_are_paged_by_number_with_next_urls(key: str) -> None:
+    five = [company(f"co{k}") for k in range(5)]
+    fake = FakeIntercom(
+        [],
+        contacts={"c1": contact("c1")},
+        contact_companies={"c1": five},
+        company_list_key=key,
+        token=TOKEN,
+    )
+    with client(fake) as http:
+        bodies = follow_pages(http, "/contacts/c1/companies")
+    assert [len(b[key]) for b in bodies] == [2, 2, 1]
+    assert [c["id"] for b in bodies for c in b[key]] == [f"co{k}" for k in range(5)]
+    assert all(b["type"] == "list" and b["total_count"] == 5 for b in bodies)
+    assert bodies[0]["pages"]["next"] == f"{BASE}/contacts/c1/companies?page=2"
+    assert bodies[0]["pages"]["total_pages"] == 3 and "next" not in bodies[-1]["pages"]
+    assert ("companies" in bodies[0]) is (key == "companies")
