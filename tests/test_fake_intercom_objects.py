@@ -44,22 +44,24 @@ def window(lo: int | str, hi: int | str, per_page: int = 20) -> dict[str, Any]:
 def search_all(http: httpx.Client, path: str, body: dict[str, Any], key: str) -> list[str]:
     """Every id of a cursor-paged search, in the order served."""
     ids: list[str] = []
-    while True:
+    for _ in range(20):
         page = http.post(path, json=body).json()
         ids += [item["id"] for item in page[key]]
         nxt = page["pages"].get("next")
         if not nxt:
             return ids
         body = {**body, "pagination": nxt}
+    raise AssertionError("pages.next never ends")
 
 
 # --- tickets ---------------------------------------------------------------------------------
 
 
 def follow_pages(http: httpx.Client, path: str) -> list[dict[str, Any]]:
-    """Every page of a page-number listing, by its ``pages.next`` URLs."""
+    """Every page of a page-number listing, by its ``pages.next`` URLs (at most 20)."""
     bodies = [http.get(path).json()]
     while bodies[-1]["pages"].get("next"):
+        assert len(bodies) < 20, "pages.next never ends"
         bodies.append(http.get(bodies[-1]["pages"]["next"]).json())
     return bodies
 
