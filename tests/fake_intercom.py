@@ -35,6 +35,15 @@ def api_version(request: httpx.Request) -> tuple[int, int]:
     return (int(major), int(minor)) if major.isdigit() and minor.isdigit() else (0, 0)
 
 
+def too_old(request: httpx.Request, since: tuple[int, int]) -> httpx.Response | None:
+    """The documented answer to an endpoint newer than the request's version (400
+    ``intercom_version_invalid``, GET /conversations/deleted in descriptions/2.16)."""
+    if api_version(request) >= since:
+        return None
+    message = "Requested resource is not available in current API version."
+    return error(400, "intercom_version_invalid", message)
+
+
 def _text(value: Any) -> str:
     """Search values compare as text: ids are strings in search, integers in some objects."""
     return str(value).lower() if isinstance(value, bool) else str(value)
@@ -320,6 +329,9 @@ class FakeIntercom:
     company_list_key: str = "companies"
     workspace: dict[str, dict[str, Any]] = field(default_factory=dict)  # "/admins" → body
     full_conversations: dict[str, dict[str, Any]] = field(default_factory=dict)  # GET by id
+    # id → (deleted_at, metrics_retained); gone from search and GET, listed by
+    # GET /conversations/deleted (2.16+). See delete().
+    deleted: dict[str, tuple[int, bool]] = field(default_factory=dict)
     companies: dict[str, dict[str, Any]] = field(default_factory=dict)  # GET /companies/{id}
     tickets: list[dict[str, Any]] = field(default_factory=list)  # search and GET, 2.16 form
     ticket_types: list[dict[str, Any]] = field(default_factory=list)
@@ -333,6 +345,9 @@ class FakeIntercom:
     def transport(self) -> httpx.MockTransport:
         return httpx.MockTransport(self.handle)
 
+    def delete(self, conv_id: str, deleted_at: int, metrics_retained: bool = True) -> None:
+        self.deleted[conv_id] = (deleted_at, metrics_retained)
+
     def handle(self, request: httpx.Request) -> httpx.Response:
         self.requests.append(f"{request.method} {request.url.path}")
         if request.headers.get("authorization") != f"Bearer {self.token}":
@@ -341,9 +356,10 @@ class FakeIntercom:
             return self.fail_next.pop(0)
         path = request.url.path
         if path == "/conversations/search":
-            return self._search(
-                json.loads(request.content), self.conversations, "conversations", _top_level
-            )
+            alive = [c for c in self.conversations if c["id"] not in self.deleted]
+            return self._search(json.loads(request.content), alive, "conversations", _top_level)
+        if path == "/conversations/deleted":
+            return too_old(request, (2, 16)) or self._deleted(request)
         if path == "/contacts/search":
             ids = json.loads(request.content)["query"]["value"]
             if self.in_limit is not None and len(ids) > self.in_limit:
@@ -358,7 +374,7 @@ class FakeIntercom:
             return httpx.Response(200, json=self.workspace[path])
         parts = path.strip("/").split("/")
         if parts[0] == "conversations" and len(parts) == 2:
-            if parts[1] in self.full_conversations:
+            if parts[1] in self.full_conversations and parts[1] not in self.deleted:
                 return httpx.Response(200, json=self.full_conversations[parts[1]])
             return error(404, "not_found", "Resource Not Found")
         if parts[0] == "companies" and len(parts) == 2:
@@ -390,6 +406,23 @@ class FakeIntercom:
             kind = ("list", self.company_list_key)
             return numbered_page(request, self.contact_companies[cid], kind, 2)
         return error(404, "not_found", "Resource Not Found")
+
+    def _deleted(self, request: httpx.Request) -> httpx.Response:
+        """Deleted conversation ids, by ``deleted_at`` (the example's order; the description
+        says "IDs in ascending or descending order"), ``desc`` unless ``order=asc``; at most 60
+        a page. Items leave out the optional ``type``."""
+        params = request.url.params
+        per_page = min(max(int(params.get("per_page", "20")), 1), 60)
+        order = "asc" if params.get("order") == "asc" else "desc"
+        items: list[dict[str, Any]] = [
+            {"id": cid, "deleted_at": at, "metrics_retained": kept}
+            for cid, (at, kept) in self.deleted.items()
+        ]
+        items.sort(key=lambda d: (d["deleted_at"], d["id"]), reverse=order == "desc")
+        keep = {"per_page": per_page, "order": order}
+        return numbered_page(
+            request, items, ("conversations.list", "conversations"), per_page, keep
+        )
 
     def _tickets(self, request: httpx.Request, parts: list[str]) -> httpx.Response:
         if self.tickets_forbidden == "plan":  # DELETE /tickets/{ticket_id}'s 403

@@ -14,6 +14,7 @@ from .fake_intercom import (
     FakeIntercom,
     company,
     contact,
+    conversation,
     ticket,
     ticket_part,
     ticket_type,
@@ -305,3 +306,67 @@ def test_a_contact_s_companies_are_paged_by_number_with_next_urls(key: str) -> N
     assert bodies[0]["pages"]["next"] == f"{BASE}/contacts/c1/companies?page=2"
     assert bodies[0]["pages"]["total_pages"] == 3 and "next" not in bodies[-1]["pages"]
     assert ("companies" in bodies[0]) is (key == "companies")
+
+
+# --- deleted conversations -------------------------------------------------------------------
+
+
+def _with_deletions(n: int) -> FakeIntercom:
+    fake = FakeIntercom([conversation(i, 1000 + i, []) for i in range(n)], token=TOKEN)
+    for i in range(0, n, 2):  # every other one; deleted_at falls as the id rises
+        fake.delete(str(i), deleted_at=5000 - i, metrics_retained=i % 4 == 0)
+    return fake
+
+
+def test_deleted_conversations_are_listed_newest_deletion_first_by_page_number() -> None:
+    fake = _with_deletions(10)
+    with client(fake) as http:
+        bodies = follow_pages(http, "/conversations/deleted?per_page=2")
+    items = [c for b in bodies for c in b["conversations"]]
+    assert [c["id"] for c in items] == ["0", "2", "4", "6", "8"]
+    assert items[0] == {"id": "0", "deleted_at": 5000, "metrics_retained": True}
+    assert items[1]["metrics_retained"] is False  # "type" is optional and left out
+    first = bodies[0]
+    assert first["type"] == "conversations.list" and first["total_count"] == 5
+    assert first["pages"] == {
+        "type": "pages",
+        "page": 1,
+        "per_page": 2,
+        "total_pages": 3,
+        "next": f"{BASE}/conversations/deleted?per_page=2&order=desc&page=2",
+    }
+
+
+def test_deleted_conversations_in_ascending_order_and_at_most_60_a_page() -> None:
+    fake = _with_deletions(150)  # 75 deleted
+    with client(fake) as http:
+        asc = http.get("/conversations/deleted", params={"order": "asc"}).json()
+        big = http.get("/conversations/deleted", params={"per_page": 100}).json()
+    assert [c["id"] for c in asc["conversations"]][:3] == ["148", "146", "144"]
+    assert len(asc["conversations"]) == 20  # the default page
+    assert len(big["conversations"]) == 60 and big["pages"]["per_page"] == 60
+    assert "per_page=60" in big["pages"]["next"]
+
+
+def test_deleted_conversations_vanish_from_search_and_get() -> None:
+    fake = _with_deletions(4)
+    fake.full_conversations = {str(i): conversation(i, 1000 + i, []) for i in range(4)}
+    with client(fake) as http:
+        found = search_all(http, "/conversations/search", window(0, 2000), "conversations")
+        gets = [http.get(f"/conversations/{i}").status_code for i in range(4)]
+    assert found == ["3", "1"]
+    assert gets == [404, 200, 404, 200]
+
+
+@pytest.mark.parametrize(("version", "status"), [("2.14", 400), ("2.15", 400), ("2.16", 200)])
+def test_deleted_conversations_need_2_16(version: str, status: int) -> None:
+    with client(_with_deletions(2), version) as http:
+        response = http.get("/conversations/deleted")
+    assert response.status_code == status
+    if status == 400:
+        assert response.json()["errors"] == [
+            {
+                "code": "intercom_version_invalid",
+                "message": "Requested resource is not available in current API version.",
+            }
+        ]
