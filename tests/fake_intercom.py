@@ -99,8 +99,18 @@ def numbered_page(
     return httpx.Response(200, json=body)
 
 
-def conversation(conv_id: int, updated_at: int, contact_ids: list[str]) -> dict[str, Any]:
-    return {
+def conversation(
+    conv_id: int,
+    updated_at: int,
+    contact_ids: list[str],
+    *,
+    statistics: dict[str, Any] | None = None,
+    ai_agent: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """A conversation; ``statistics`` (see ``conversation_statistics``) and ``ai_agent`` (see
+    ``fin_ai_agent``, 2.15+ names) only when given. The fake rewrites both for the request's
+    version."""
+    body = {
         "type": "conversation",
         "id": str(conv_id),
         "created_at": updated_at - 100,
@@ -118,6 +128,123 @@ def conversation(conv_id: int, updated_at: int, contact_ids: list[str]) -> dict[
         "tags": {"type": "tag.list", "tags": []},
         "custom_attributes": {"b": 2, "a": 1},
     }
+    if statistics is not None:
+        body["statistics"] = statistics
+    if ai_agent is not None:
+        body["ai_agent"] = ai_agent
+        body["ai_agent_participated"] = True
+    return body
+
+
+# The version that added each statistics field the 2.7 schema lacks (2.12, 2.13; 2.13–2.16 agree).
+STATISTICS_SINCE = {
+    "assigned_team_first_response_time": (2, 12),
+    "assigned_team_first_response_time_in_office_hours": (2, 13),
+    "handling_time": (2, 13),
+    "adjusted_handling_time": (2, 13),
+}
+# ai_agent.resolution_state: 2.15+ values → 2.11–2.14 values. The spec lists the enums, not
+# the mapping; procedure_handoff has no 2.14 value, and this fake writes routed_to_team.
+RESOLUTION_BEFORE_2_15 = {
+    "escalated": "routed_to_team",
+    "negative_feedback": "abandoned",
+    "procedure_handoff": "routed_to_team",
+}
+RESOLUTION_STATES = {"assumed_resolution", "confirmed_resolution", *RESOLUTION_BEFORE_2_15}
+
+
+def conversation_statistics(start: int = 1_700_000_000, **values: Any) -> dict[str, Any]:
+    """Every field of ``conversation_statistics`` (the type and 22 more), times from ``start``;
+    ``values`` replace fields by name (an unknown name is an error)."""
+    team = [{"team_id": 5, "team_name": "Support", "response_time": 300}]
+    stats: dict[str, Any] = {
+        "type": "conversation_statistics",
+        "time_to_assignment": 60,
+        "time_to_admin_reply": 300,
+        "time_to_first_close": 900,
+        "time_to_last_close": 1800,
+        "median_time_to_reply": 240,
+        "first_contact_reply_at": start,
+        "first_assignment_at": start + 60,
+        "first_admin_reply_at": start + 300,
+        "first_close_at": start + 900,
+        "last_assignment_at": start + 1000,
+        "last_assignment_admin_reply_at": start + 1100,
+        "last_contact_reply_at": start + 1200,
+        "last_admin_reply_at": start + 1300,
+        "last_close_at": start + 1800,
+        "last_closed_by_id": "991",
+        "count_reopens": 1,
+        "count_assignments": 2,
+        "count_conversation_parts": 7,
+        "assigned_team_first_response_time": team,
+        "assigned_team_first_response_time_in_office_hours": [{**team[0], "response_time": 120}],
+        "handling_time": 1500,
+        "adjusted_handling_time": 1200,
+    }
+    unknown = set(values) - set(stats)
+    if unknown:
+        raise TypeError(f"not conversation_statistics fields: {sorted(unknown)}")
+    return {**stats, **values}
+
+
+def fin_ai_agent(
+    resolution_state: str | None = "assumed_resolution",
+    *,
+    last_answer_type: str | None = "ai_answer",
+    rating: int | None = 4,
+    created_at: int | None = 1_700_000_600,
+) -> dict[str, Any]:
+    """An ``ai_agent`` block with a 2.15+ ``resolution_state`` (or None)."""
+    if resolution_state is not None and resolution_state not in RESOLUTION_STATES:
+        raise ValueError(f"not a 2.15+ resolution_state: {resolution_state}")
+    source = {
+        "content_type": "article",
+        "url": "/fin-ai-agent/content?content=article&id=1",
+        "title": "Fake article",
+        "locale": "en",
+    }
+    return {
+        "source_type": "workflow",
+        "source_title": "Fake workflow",
+        "last_answer_type": last_answer_type,
+        "resolution_state": resolution_state,
+        "rating": rating,
+        "rating_remark": "Helpful" if rating else None,
+        "created_at": created_at,
+        "updated_at": created_at,
+        "content_sources": {
+            "type": "content_source.list",
+            "total_count": 1,
+            "content_sources": [source],
+        },
+    }
+
+
+def as_of(conv: dict[str, Any], version: tuple[int, int]) -> dict[str, Any]:
+    """A conversation as ``version`` writes it: statistics fields and the ai_agent block (2.11),
+    its created_at/updated_at (2.14) and resolution_state names (2.15) only where they exist."""
+    body = dict(conv)
+    if isinstance(conv.get("statistics"), dict):
+        body["statistics"] = {
+            k: v
+            for k, v in conv["statistics"].items()
+            if version >= STATISTICS_SINCE.get(k, (0, 0))
+        }
+    agent = conv.get("ai_agent")
+    if version < (2, 11):
+        body.pop("ai_agent", None)
+        body.pop("ai_agent_participated", None)
+    elif isinstance(agent, dict):
+        agent = dict(agent)
+        if version < (2, 15):
+            state = agent["resolution_state"]
+            agent["resolution_state"] = RESOLUTION_BEFORE_2_15.get(state, state)
+        if version < (2, 14):
+            agent.pop("created_at", None)
+            agent.pop("updated_at", None)
+        body["ai_agent"] = agent
+    return body
 
 
 def contact(contact_id: str) -> dict[str, Any]:
@@ -356,7 +483,8 @@ class FakeIntercom:
             return self.fail_next.pop(0)
         path = request.url.path
         if path == "/conversations/search":
-            alive = [c for c in self.conversations if c["id"] not in self.deleted]
+            version = api_version(request)
+            alive = [as_of(c, version) for c in self.conversations if c["id"] not in self.deleted]
             return self._search(json.loads(request.content), alive, "conversations", _top_level)
         if path == "/conversations/deleted":
             return too_old(request, (2, 16)) or self._deleted(request)
@@ -375,7 +503,8 @@ class FakeIntercom:
         parts = path.strip("/").split("/")
         if parts[0] == "conversations" and len(parts) == 2:
             if parts[1] in self.full_conversations and parts[1] not in self.deleted:
-                return httpx.Response(200, json=self.full_conversations[parts[1]])
+                found = as_of(self.full_conversations[parts[1]], api_version(request))
+                return httpx.Response(200, json=found)
             return error(404, "not_found", "Resource Not Found")
         if parts[0] == "companies" and len(parts) == 2:
             if parts[1] not in self.companies:

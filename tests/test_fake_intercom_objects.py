@@ -15,6 +15,8 @@ from .fake_intercom import (
     company,
     contact,
     conversation,
+    conversation_statistics,
+    fin_ai_agent,
     ticket,
     ticket_part,
     ticket_type,
@@ -370,3 +372,121 @@ def test_deleted_conversations_need_2_16(version: str, status: int) -> None:
                 "message": "Requested resource is not available in current API version.",
             }
         ]
+
+
+# --- statistics and Fin ----------------------------------------------------------------------
+
+STATISTICS_2_16 = {
+    "type",
+    "time_to_assignment",
+    "time_to_admin_reply",
+    "time_to_first_close",
+    "time_to_last_close",
+    "median_time_to_reply",
+    "first_contact_reply_at",
+    "first_assignment_at",
+    "first_admin_reply_at",
+    "first_close_at",
+    "last_assignment_at",
+    "last_assignment_admin_reply_at",
+    "last_contact_reply_at",
+    "last_admin_reply_at",
+    "last_close_at",
+    "last_closed_by_id",
+    "count_reopens",
+    "count_assignments",
+    "count_conversation_parts",
+    "assigned_team_first_response_time",
+    "assigned_team_first_response_time_in_office_hours",
+    "handling_time",
+    "adjusted_handling_time",
+}
+LATER = {
+    "assigned_team_first_response_time_in_office_hours",
+    "handling_time",
+    "adjusted_handling_time",
+}
+
+
+def test_the_statistics_builder_carries_every_field_and_refuses_unknown_ones() -> None:
+    stats = conversation_statistics(count_conversation_parts=501, adjusted_handling_time=None)
+    assert set(stats) == STATISTICS_2_16 and len(stats) == 23
+    assert stats["count_conversation_parts"] == 501 and stats["adjusted_handling_time"] is None
+    assert isinstance(stats["last_closed_by_id"], str)
+    assert set(stats["assigned_team_first_response_time"][0]) == {
+        "team_id",
+        "team_name",
+        "response_time",
+    }
+    with pytest.raises(TypeError):
+        conversation_statistics(time_to_first_response=1)
+    assert "statistics" not in conversation(1, 1000, [])
+
+
+@pytest.mark.parametrize(
+    ("version", "expected"),
+    [
+        ("2.16", STATISTICS_2_16),
+        ("2.14", STATISTICS_2_16),
+        ("2.13", STATISTICS_2_16),
+        ("2.12", STATISTICS_2_16 - LATER),
+        ("2.10", STATISTICS_2_16 - LATER - {"assigned_team_first_response_time"}),
+    ],
+)
+def test_statistics_fields_follow_the_version(version: str, expected: set[str]) -> None:
+    conv = conversation(1, 1000, [], statistics=conversation_statistics())
+    fake = FakeIntercom([conv], full_conversations={"1": conv}, token=TOKEN)
+    with client(fake, version) as http:
+        got = http.get("/conversations/1").json()["statistics"]
+        searched = http.post("/conversations/search", json=window(0, 2000)).json()
+    assert set(got) == expected
+    assert set(searched["conversations"][0]["statistics"]) == expected
+
+
+@pytest.mark.parametrize(
+    ("stored", "in_2_14"),
+    [
+        ("escalated", "routed_to_team"),
+        ("negative_feedback", "abandoned"),
+        ("procedure_handoff", "routed_to_team"),
+        ("assumed_resolution", "assumed_resolution"),
+        ("confirmed_resolution", "confirmed_resolution"),
+        (None, None),
+    ],
+)
+def test_fin_resolution_states_take_their_2_14_names_before_2_15(
+    stored: str | None, in_2_14: str | None
+) -> None:
+    conv = conversation(1, 1000, [], ai_agent=fin_ai_agent(stored))
+    fake = FakeIntercom([conv], full_conversations={"1": conv}, token=TOKEN)
+    states = {}
+    for version in ("2.14", "2.15", "2.16"):
+        with client(fake, version) as http:
+            states[version] = http.get("/conversations/1").json()["ai_agent"]["resolution_state"]
+            hit = http.post("/conversations/search", json=window(0, 2000)).json()
+            assert hit["conversations"][0]["ai_agent"]["resolution_state"] == states[version]
+    assert states == {"2.14": in_2_14, "2.15": stored, "2.16": stored}
+    assert conv["ai_agent"]["resolution_state"] == stored  # the stored one is left as it was
+
+
+@pytest.mark.parametrize(
+    ("version", "has_agent", "has_times"),
+    [("2.10", False, False), ("2.13", True, False), ("2.14", True, True)],
+)
+def test_the_fin_block_and_its_times_follow_the_version(
+    version: str, has_agent: bool, has_times: bool
+) -> None:
+    conv = conversation(1, 1000, [], ai_agent=fin_ai_agent("escalated", rating=5))
+    fake = FakeIntercom([], full_conversations={"1": conv}, token=TOKEN)
+    with client(fake, version) as http:
+        body = http.get("/conversations/1").json()
+    assert ("ai_agent" in body) is has_agent and ("ai_agent_participated" in body) is has_agent
+    if has_agent:
+        agent = body["ai_agent"]
+        assert ("created_at" in agent) is has_times and ("updated_at" in agent) is has_times
+        assert agent["rating"] == 5 and agent["content_sources"]["total_count"] == 1
+
+
+def test_fin_refuses_a_resolution_state_that_2_15_does_not_name() -> None:
+    with pytest.raises(ValueError):
+        fin_ai_agent("routed_to_team")
