@@ -44,6 +44,13 @@ def too_old(request: httpx.Request, since: tuple[int, int]) -> httpx.Response | 
     return error(400, "intercom_version_invalid", message)
 
 
+def _unarchived(request: httpx.Request, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``include_archived`` (default false) of the attribute listings."""
+    if request.url.params.get("include_archived") == "true":
+        return items
+    return [i for i in items if not i.get("archived")]
+
+
 def _text(value: Any) -> str:
     """Search values compare as text: ids are strings in search, integers in some objects."""
     return str(value).lower() if isinstance(value, bool) else str(value)
@@ -424,6 +431,60 @@ def company(
     }
 
 
+def data_attribute(
+    name: str, model: str = "contact", *, data_type: str = "string", custom: bool = False
+) -> dict[str, Any]:
+    """A ``data_attribute``; a custom one has an integer ``id``, ``admin_id`` and a dotted
+    ``full_name``. ``model="conversation"`` is served by versions before 2.16 only."""
+    attribute: dict[str, Any] = {
+        "type": "data_attribute",
+        "model": model,
+        "name": name,
+        "full_name": f"custom_attributes.{name}" if custom else name,
+        "label": name.replace("_", " ").title(),
+        "description": f"The {name}",
+        "data_type": data_type,
+        "api_writable": custom,
+        "messenger_writable": False,
+        "ui_writable": True,
+        "custom": custom,
+        "archived": False,
+        "created_at": 1_700_000_000,
+        "updated_at": 1_700_000_000,
+    }
+    if custom:
+        attribute = {"id": 12_000 + len(name), **attribute, "admin_id": "16"}
+    return attribute
+
+
+def conversation_attribute(
+    attr_id: int, name: str, data_type: str = "string", *, options: list[str] | None = None
+) -> dict[str, Any]:
+    """A ``conversation_attribute`` (2.16): integer ``id``; a string one says ``multiline``, a
+    list one has ``options`` ``{id (a UUID), label, archived}``."""
+    attribute: dict[str, Any] = {
+        "type": "conversation_attribute",
+        "id": attr_id,
+        "name": name,
+        "description": "",
+        "data_type": data_type,
+        "required": False,
+        "visible_to_team_ids": [],
+        "archived": False,
+        "created_at": 1_700_000_000,
+        "updated_at": 1_700_000_000,
+        "admin_id": "16",
+    }
+    if data_type == "string":
+        attribute["multiline"] = False
+    if data_type == "list":
+        attribute["options"] = [
+            {"id": f"00000000-0000-4000-8000-{attr_id:06d}{k:06d}", "label": o, "archived": False}
+            for k, o in enumerate(options or [])
+        ]
+    return attribute
+
+
 def error(
     status: int, code: str, message: str, headers: dict[str, str] | None = None
 ) -> httpx.Response:
@@ -460,6 +521,8 @@ class FakeIntercom:
     # GET /conversations/deleted (2.16+). See delete().
     deleted: dict[str, tuple[int, bool]] = field(default_factory=dict)
     companies: dict[str, dict[str, Any]] = field(default_factory=dict)  # GET /companies/{id}
+    data_attributes: list[dict[str, Any]] = field(default_factory=list)  # every model
+    conversation_attributes: list[dict[str, Any]] = field(default_factory=list)  # 2.16+
     tickets: list[dict[str, Any]] = field(default_factory=list)  # search and GET, 2.16 form
     ticket_types: list[dict[str, Any]] = field(default_factory=list)
     ticket_states: list[dict[str, Any]] = field(
@@ -500,6 +563,13 @@ class FakeIntercom:
             )
         if path in self.workspace:
             return httpx.Response(200, json=self.workspace[path])
+        if path == "/data_attributes":
+            return self._data_attributes(request)
+        if path == "/conversations/attributes":
+            listed = _unarchived(request, self.conversation_attributes)
+            return too_old(request, (2, 16)) or httpx.Response(
+                200, json={"type": "list", "data": listed}
+            )
         parts = path.strip("/").split("/")
         if parts[0] == "conversations" and len(parts) == 2:
             if parts[1] in self.full_conversations and parts[1] not in self.deleted:
@@ -535,6 +605,22 @@ class FakeIntercom:
             kind = ("list", self.company_list_key)
             return numbered_page(request, self.contact_companies[cid], kind, 2)
         return error(404, "not_found", "Resource Not Found")
+
+    def _data_attributes(self, request: httpx.Request) -> httpx.Response:
+        """By ``model``; from 2.16 conversation attributes have their own endpoint: no model
+        means contact and company, and ``model=conversation`` is the documented 422."""
+        model, newer = request.url.params.get("model"), api_version(request) >= (2, 16)
+        if newer and model == "conversation":
+            message = (
+                "model=conversation is no longer supported. Use GET /conversations/attributes"
+                " instead"
+            )
+            return error(422, "parameter_invalid", message)
+        models = (
+            {model} if model else {"contact", "company"} | (set() if newer else {"conversation"})
+        )
+        listed = [a for a in _unarchived(request, self.data_attributes) if a["model"] in models]
+        return httpx.Response(200, json={"type": "list", "data": listed})
 
     def _deleted(self, request: httpx.Request) -> httpx.Response:
         """Deleted conversation ids, by ``deleted_at`` (the example's order; the description

@@ -15,7 +15,9 @@ from .fake_intercom import (
     company,
     contact,
     conversation,
+    conversation_attribute,
     conversation_statistics,
+    data_attribute,
     fin_ai_agent,
     ticket,
     ticket_part,
@@ -490,3 +492,75 @@ def test_the_fin_block_and_its_times_follow_the_version(
 def test_fin_refuses_a_resolution_state_that_2_15_does_not_name() -> None:
     with pytest.raises(ValueError):
         fin_ai_agent("routed_to_team")
+
+
+# --- attribute definitions -------------------------------------------------------------------
+
+
+def _attributes() -> FakeIntercom:
+    archived = {**data_attribute("legacy_plan", "company", custom=True), "archived": True}
+    return FakeIntercom(
+        [],
+        data_attributes=[
+            data_attribute("email"),
+            data_attribute("paid_subscriber", data_type="boolean", custom=True),
+            data_attribute("monthly_spend", "company", data_type="float"),
+            archived,
+            data_attribute("brand", "conversation", custom=True),
+        ],
+        conversation_attributes=[
+            conversation_attribute(3, "Brand"),
+            conversation_attribute(2, "Tier", "list", options=["Gold", "Silver"]),
+            {**conversation_attribute(6, "Old"), "archived": True},
+        ],
+        token=TOKEN,
+    )
+
+
+@pytest.mark.parametrize(
+    ("version", "query", "names"),
+    [
+        ("2.15", "", ["email", "paid_subscriber", "monthly_spend", "brand"]),
+        ("2.16", "", ["email", "paid_subscriber", "monthly_spend"]),
+        ("2.16", "?model=contact", ["email", "paid_subscriber"]),
+        ("2.16", "?model=company&include_archived=true", ["monthly_spend", "legacy_plan"]),
+        ("2.14", "?model=conversation", ["brand"]),
+    ],
+)
+def test_data_attributes_by_model_and_version(version: str, query: str, names: list[str]) -> None:
+    with client(_attributes(), version) as http:
+        body = http.get(f"/data_attributes{query}").json()
+    assert body["type"] == "list" and [a["name"] for a in body["data"]] == names
+    custom = [a for a in body["data"] if a["custom"]]
+    assert all(isinstance(a["id"], int) and "." in a["full_name"] for a in custom)
+    assert all("id" not in a for a in body["data"] if not a["custom"])
+
+
+def test_data_attributes_refuse_the_conversation_model_from_2_16() -> None:
+    with client(_attributes(), "2.16") as http:
+        response = http.get("/data_attributes", params={"model": "conversation"})
+    assert response.status_code == 422
+    assert response.json()["errors"] == [
+        {
+            "code": "parameter_invalid",
+            "message": "model=conversation is no longer supported. "
+            "Use GET /conversations/attributes instead",
+        }
+    ]
+
+
+def test_conversation_attributes_list_from_2_16() -> None:
+    fake = _attributes()
+    with client(fake, "2.16") as http:
+        listed = http.get("/conversations/attributes").json()
+        every = http.get("/conversations/attributes", params={"include_archived": "true"}).json()
+    with client(fake, "2.15") as http:
+        old = http.get("/conversations/attributes")
+    assert listed["type"] == "list" and [a["id"] for a in listed["data"]] == [3, 2]
+    assert [a["id"] for a in every["data"]] == [3, 2, 6]
+    tier = listed["data"][1]
+    assert tier["type"] == "conversation_attribute" and tier["data_type"] == "list"
+    assert [o["label"] for o in tier["options"]] == ["Gold", "Silver"]
+    assert "multiline" in listed["data"][0] and "options" not in listed["data"][0]
+    assert old.status_code == 400
+    assert old.json()["errors"][0]["code"] == "intercom_version_invalid"
