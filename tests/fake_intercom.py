@@ -9,13 +9,28 @@ only from Intercom-Version 2.16 (404 before), an optional IN limit answers 400
 ``parameter_invalid``, rejected cursors get the documented 400 ``client_error`` "Invalid
 starting_after param", and the workspace lists and a contact's full tags/companies are served
 from whatever the test puts in.
+
+Beyond conversations and contacts (from descriptions/<v>/api.intercom.io.yaml of
+intercom/Intercom-OpenAPI, cited where used), where the spec leaves room:
+- tickets share the conversation search (its order, bounds, cursor and repeat options), serve
+  at most 50 a page (no maximum is documented) and carry their parts in search results, as the
+  example does; a ticket's inbox number ``ticket_id`` differs from its ``id``; assignee ids are
+  strings ("0" unassigned, the examples) before 2.16 and integers (0) from 2.16;
+- the deleted-conversations list is ordered by ``deleted_at`` (newest first unless
+  ``order=asc``), its items leave out the optional ``type``, and ``pages.next`` is a URL;
+- a contact's companies are listed under ``companies`` (the schema's key, not the example's
+  ``data``), 2 a page;
+- objects are stored as 2.16 writes them and rewritten per request version: ticket assignee
+  ids, ``previous_ticket_state_id`` (2.16), company ``notes`` (2.16), statistics fields (2.12,
+  2.13), the ``ai_agent`` block (2.11), its times (2.14) and resolution_state names (2.15);
+- endpoints newer than the request's version answer 400 ``intercom_version_invalid``.
 """
 
 import json
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import httpx
 
@@ -33,6 +48,11 @@ def api_version(request: httpx.Request) -> tuple[int, int]:
         return (99, 0)
     major, _, minor = raw.partition(".")
     return (int(major), int(minor)) if major.isdigit() and minor.isdigit() else (0, 0)
+
+
+def listing(data: list[dict[str, Any]]) -> httpx.Response:
+    """An unpaged ``{"type": "list", "data": [...]}``."""
+    return httpx.Response(200, json={"type": "list", "data": data})
 
 
 def too_old(request: httpx.Request, since: tuple[int, int]) -> httpx.Response | None:
@@ -529,8 +549,9 @@ class FakeIntercom:
         default_factory=lambda: [ticket_state(c) for c in TICKET_STATES]
     )
     # 403 to every ticket route: "scope" (a token without the tickets scope) or "plan".
-    tickets_forbidden: str | None = None
-    ticket_parts_total: str = "all"  # total_count counts every part, or only the "returned"
+    tickets_forbidden: Literal["scope", "plan"] | None = None
+    # ticket_parts.total_count (its meaning is undocumented): every part, or those returned
+    ticket_parts_total: Literal["all", "returned"] = "all"
 
     def transport(self) -> httpx.MockTransport:
         return httpx.MockTransport(self.handle)
@@ -567,9 +588,7 @@ class FakeIntercom:
             return self._data_attributes(request)
         if path == "/conversations/attributes":
             listed = _unarchived(request, self.conversation_attributes)
-            return too_old(request, (2, 16)) or httpx.Response(
-                200, json={"type": "list", "data": listed}
-            )
+            return too_old(request, (2, 16)) or listing(listed)
         parts = path.strip("/").split("/")
         if parts[0] == "conversations" and len(parts) == 2:
             if parts[1] in self.full_conversations and parts[1] not in self.deleted:
@@ -600,7 +619,7 @@ class FakeIntercom:
         if sub is None:
             return httpx.Response(200, json=self.contacts[cid])
         if sub == "tags" and cid in self.contact_tags:
-            return httpx.Response(200, json={"type": "list", "data": self.contact_tags[cid]})
+            return listing(self.contact_tags[cid])
         if sub == "companies" and cid in self.contact_companies:  # 2 a page (the sandbox: 15)
             kind = ("list", self.company_list_key)
             return numbered_page(request, self.contact_companies[cid], kind, 2)
@@ -620,7 +639,7 @@ class FakeIntercom:
             {model} if model else {"contact", "company"} | (set() if newer else {"conversation"})
         )
         listed = [a for a in _unarchived(request, self.data_attributes) if a["model"] in models]
-        return httpx.Response(200, json={"type": "list", "data": listed})
+        return listing(listed)
 
     def _deleted(self, request: httpx.Request) -> httpx.Response:
         """Deleted conversation ids, by ``deleted_at`` (the example's order; the description
@@ -655,8 +674,7 @@ class FakeIntercom:
                 return httpx.Response(200, json=self._ticket(found[0], version))
             return error(404, "ticket_not_found", "Ticket not found")
         if len(parts) == 1 and parts[0] != "tickets":
-            listed = self.ticket_types if parts[0] == "ticket_types" else self.ticket_states
-            return httpx.Response(200, json={"type": "list", "data": listed})
+            return listing(self.ticket_types if parts[0] == "ticket_types" else self.ticket_states)
         return error(404, "not_found", "Resource Not Found")
 
     def _ticket(self, stored: dict[str, Any], version: tuple[int, int]) -> dict[str, Any]:

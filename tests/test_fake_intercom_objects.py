@@ -1,11 +1,10 @@
 """The independent fake (tests/fake_intercom.py) beyond conversations and contacts: tickets,
 companies, deleted conversations, statistics and Fin, attribute definitions — each route and
-each version difference, through a real httpx client. The facts and their citations are in the
-notes behind the project's API page (descriptions/<v>/api.intercom.io.yaml of
-intercom/Intercom-OpenAPI)."""
+each version difference, through a real httpx client (facts from
+descriptions/<v>/api.intercom.io.yaml of intercom/Intercom-OpenAPI)."""
 
 import asyncio
-from typing import Any
+from typing import Any, Literal
 
 import httpx
 import pytest
@@ -201,7 +200,9 @@ def test_a_ticket_state_change_part_names_both_states() -> None:
 
 
 @pytest.mark.parametrize(("total", "expected"), [("all", 503), ("returned", 500)])
-def test_a_ticket_serves_its_500_most_recent_parts(total: str, expected: int) -> None:
+def test_a_ticket_serves_its_500_most_recent_parts(
+    total: Literal["all", "returned"], expected: int
+) -> None:
     parts = [ticket_part(k, 10_000 - k) for k in range(503)]  # built newest first
     fake = FakeIntercom(
         [], tickets=[ticket(1, 20_000, [], parts=parts)], ticket_parts_total=total, token=TOKEN
@@ -245,7 +246,9 @@ def test_ticket_types_and_states_are_unpaged_lists() -> None:
 @pytest.mark.parametrize(
     ("kind", "code"), [("scope", "forbidden"), ("plan", "api_plan_restricted")]
 )
-def test_a_token_without_tickets_gets_403_on_every_ticket_route(kind: str, code: str) -> None:
+def test_a_token_without_tickets_gets_403_on_every_ticket_route(
+    kind: Literal["scope", "plan"], code: str
+) -> None:
     fake = FakeIntercom([], tickets=[ticket(1, 1000, [])], tickets_forbidden=kind, token=TOKEN)
     with client(fake) as http:
         responses = [
