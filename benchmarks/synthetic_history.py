@@ -17,7 +17,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from intercom_enrichment.objects.schema import CONTACTS, CONVERSATIONS, TS
+from intercom_enrichment.objects.common import TS
+from intercom_enrichment.objects.contacts import CONTACTS
+from intercom_enrichment.objects.conversations import CONVERSATIONS
 from intercom_enrichment.windows import Window
 
 START = datetime(2025, 10, 1, tzinfo=UTC)
@@ -135,9 +137,9 @@ def _conversations(
     }
     arrays = [
         columns[f.name].cast(f.type) if f.name in columns else pa.nulls(n, f.type)
-        for f in CONVERSATIONS
+        for f in CONVERSATIONS.schema
     ]
-    return pa.Table.from_arrays(arrays, schema=CONVERSATIONS)
+    return pa.Table.from_arrays(arrays, schema=CONVERSATIONS.schema)
 
 
 def _contacts(conversations: pa.Table, window: Window, extracted: datetime) -> pa.Table:
@@ -152,8 +154,8 @@ def _contacts(conversations: pa.Table, window: Window, extracted: datetime) -> p
         "window_end": pa.array([window.end] * n, TS),
         "extracted_at": pa.array([extracted] * n, TS),
     }
-    arrays = [columns.get(f.name, pa.nulls(n, f.type)).cast(f.type) for f in CONTACTS]
-    return pa.Table.from_arrays(arrays, schema=CONTACTS)
+    arrays = [columns.get(f.name, pa.nulls(n, f.type)).cast(f.type) for f in CONTACTS.schema]
+    return pa.Table.from_arrays(arrays, schema=CONTACTS.schema)
 
 
 def write_window(output: Path, h: History, window: Window, day: int, rows: int) -> int:

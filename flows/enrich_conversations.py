@@ -25,6 +25,7 @@ from intercom_enrichment.errors import ConfigError, IntercomEnrichmentError
 from intercom_enrichment.extract.enrich import EnrichOptions
 from intercom_enrichment.extract.pipeline import BATCHES_IN_FLIGHT, WindowJob, run_pipeline
 from intercom_enrichment.memory import limit_malloc_arenas
+from intercom_enrichment.objects.registry import SEARCHED
 from intercom_enrichment.options import (
     RUN_DEFAULTS,
     BatchSize,
@@ -73,7 +74,8 @@ def window_job(window: Window, options: RunOptions) -> WindowJob:
         include_segments=options.include_segments,
         pii=PiiPolicy.from_env(options.pii, key=_secret(options.pii_key_secret_block)),
     )
-    return WindowJob(window, options.output, options.batch_size, enrich)
+    objects = tuple(o for o in SEARCHED if o.enabled(options.model_dump()))
+    return WindowJob(window, options.output, options.batch_size, enrich, objects)
 
 
 def prefect_api_configured() -> bool:
@@ -163,6 +165,7 @@ def enrich_conversations(
         Storage(options.output),
         result.incomplete,
         runtime_deployment.name,
+        [o.table.name for o in job.objects],
     )
     if refresh:  # after publication: a failed refresh fails the run, never the window's files
         refresh_marts(options.output, runtime_deployment.name)

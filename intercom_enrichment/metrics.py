@@ -1,27 +1,31 @@
-"""Run metrics: a value with ``+``, produced by every task and reduced once at the end."""
+"""Run metrics: a value with ``+``, produced by every task and reduced once at the end.
+
+Each searched object's counters (listed, written, quarantined, one per ``enrichment_status``,
+parts) are in ``counts`` under the names its declaration gives them (``MetricNames``: the
+contract's ``conversations_listed``, ``status_enriched``, ``parts_written`` … for conversations;
+``tickets_listed``, ``tickets_status_enriched``, ``ticket_parts_written`` … for tickets), and
+the manifest lists them at its top level with the other counters.
+"""
 
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
-STATUSES = ("enriched", "no_contact", "contact_not_found", "contact_unresolvable", "failed")
+from intercom_enrichment.objects.declaration import SearchedObject, Status
+from intercom_enrichment.objects.registry import SEARCHED
+
+STATUSES = tuple(s.value for s in Status)
 
 
 @dataclass(frozen=True)
 class EnrichmentMetrics:
-    conversations_listed: int = 0
-    conversations_written: int = 0
-    conversations_quarantined: int = 0
+    counts: Mapping[str, int] = field(default_factory=dict)  # searched objects' counters
     contacts_unique: int = 0
     contacts_fetched: int = 0
     contacts_not_found: int = 0
     contact_lookups_failed: int = 0
     contacts_unresolvable: int = 0
-    parts_written: int = 0
-    parts_fetch_failed: int = 0
-    parts_quarantined: int = 0
-    parts_incomplete: int = 0  # conversations with parts_truncated = true
     contact_lists_truncated: int = 0  # contacts with tags_truncated or companies_truncated
     contact_search_chunk_reductions: int = 0  # 400s to a contact search that halved the IN list
     contact_search_chunk_size: int = field(default=0, metadata={"combine": "min"})
@@ -32,14 +36,11 @@ class EnrichmentMetrics:
     api_retries: int = 0
     api_rate_limited: int = 0
     rate_limit_wait_seconds: float = 0.0
-    status_enriched: int = 0
-    status_no_contact: int = 0
-    status_contact_not_found: int = 0
-    status_contact_unresolvable: int = 0
-    status_failed: int = 0
     requests_by_endpoint: Mapping[str, int] = field(default_factory=dict)
     dimension_rows: Mapping[str, int] = field(default_factory=dict)  # dimensions/<name>.parquet
     failure_reasons: Mapping[str, int] = field(default_factory=dict)
+    # objects or snapshots that could not be read at all (e.g. 403: the token lacks the scope)
+    unavailable: Mapping[str, int] = field(default_factory=dict)
 
     def __add__(self, other: "EnrichmentMetrics") -> "EnrichmentMetrics":
         if not isinstance(other, EnrichmentMetrics):
@@ -62,30 +63,45 @@ class EnrichmentMetrics:
             result = result + part
         return result
 
+    def count(self, name: str) -> int:
+        """A searched object's counter by its name (0 when nothing counted it)."""
+        return self.counts.get(name, 0)
+
+    def status_counts(self, obj: SearchedObject) -> dict[str, int]:
+        return {s.value: self.count(obj.metrics.of_status(s)) for s in Status}
+
     @property
-    def status_counts(self) -> dict[str, int]:
-        return {status: getattr(self, f"status_{status}") for status in STATUSES}
+    def conversations_listed(self) -> int:  # the contract's headline counters, by name
+        return self.count("conversations_listed")
+
+    @property
+    def conversations_written(self) -> int:
+        return self.count("conversations_written")
 
     def invariant_violations(self) -> list[str]:
-        """The data contract's invariants; empty when they hold."""
+        """The data contract's invariants, for every searched object; empty when they hold."""
         problems = []
-        accounted = self.conversations_written + self.conversations_quarantined
-        if self.conversations_listed != accounted:
-            problems.append(
-                f"conversations_listed={self.conversations_listed} != written+quarantined="
-                f"{accounted}"
-            )
-        if sum(self.status_counts.values()) != self.conversations_written:
-            problems.append(
-                f"status counts sum to {sum(self.status_counts.values())}, "
-                f"not conversations_written={self.conversations_written}"
-            )
+        for obj in SEARCHED:
+            names = obj.metrics
+            listed, written = self.count(names.listed), self.count(names.written)
+            accounted = written + self.count(names.quarantined)
+            if listed != accounted:
+                problems.append(f"{names.listed}={listed} != written+quarantined={accounted}")
+            statuses = sum(self.status_counts(obj).values())
+            if statuses != written:
+                problems.append(
+                    f"{obj.kind} status counts sum to {statuses}, not {names.written}={written}"
+                )
         return problems
 
     def to_dict(self) -> dict[str, Any]:
+        """The manifest's metrics: every searched object's counters (zeros included) at the top
+        level beside the other counters."""
         data = asdict(self)
+        del data["counts"]
+        objects = {name: self.count(name) for obj in SEARCHED for name in obj.metrics.names}
+        data = {**objects, **data}
         data["rate_limit_wait_seconds"] = round(self.rate_limit_wait_seconds, 3)
-        data["requests_by_endpoint"] = dict(sorted(self.requests_by_endpoint.items()))
-        data["failure_reasons"] = dict(sorted(self.failure_reasons.items()))
-        data["dimension_rows"] = dict(sorted(self.dimension_rows.items()))
+        for name in ("requests_by_endpoint", "failure_reasons", "dimension_rows", "unavailable"):
+            data[name] = dict(sorted(data[name].items()))
         return data

@@ -16,7 +16,7 @@ from prefect.tasks import exponential_backoff
 
 from intercom_enrichment.api.settings import IntercomSettings
 from intercom_enrichment.errors import RetryableError
-from intercom_enrichment.extract.batching import ConversationBatch
+from intercom_enrichment.extract.batching import Batch
 from intercom_enrichment.extract.dimensions import DimensionSnapshot
 from intercom_enrichment.extract.enrich import EnrichOptions, enrich_batch
 from intercom_enrichment.extract.listing import Listing
@@ -28,7 +28,8 @@ from intercom_enrichment.extract.pipeline import (
 )
 from intercom_enrichment.memory import release_memory
 from intercom_enrichment.metrics import EnrichmentMetrics
-from intercom_enrichment.objects.rows import Lineage
+from intercom_enrichment.objects.common import Lineage
+from intercom_enrichment.objects.declaration import SearchedObject, Snapshot
 from intercom_enrichment.output.writer import BatchRecords
 from intercom_enrichment.quality.pii import PiiPolicy
 from intercom_enrichment.windows import Window
@@ -56,64 +57,77 @@ RETRY = {
 }
 
 
-@task(name="list-conversations", **RETRY)
-def list_conversations(
-    settings: IntercomSettings, window: Window, global_limit: str | None = None
+@task(name="list-window", task_run_name="list-{obj.table.name}", **RETRY)
+def list_objects(
+    settings: IntercomSettings,
+    obj: SearchedObject,
+    window: Window,
+    global_limit: str | None = None,
 ) -> tuple[Listing, EnrichmentMetrics]:
     """A sync task with its own event loop: ``TaskExecutor`` calls it in the flow's process."""
 
     client = client_for(settings, global_limit)
-    listing, metrics = asyncio.run(list_measured(client, window))
+    listing, metrics = asyncio.run(list_measured(client, obj, window))
     get_run_logger().info(
-        "listed %d conversations in %s (%d pages, %d quarantined, %d retries, %d rate-limited)",
+        "listed %d %s in %s (%d pages, %d quarantined, %d retries, %d rate-limited)%s",
         len(listing.entries),
+        obj.table.name,
         window.key,
         listing.pages,
         len(listing.quarantine),
         metrics.api_retries,
         metrics.api_rate_limited,
+        f"; unavailable: {listing.unavailable}" if listing.unavailable else "",
     )
     return listing, metrics
 
 
 @task(name="snapshot-dimensions", **RETRY)
 def snapshot_dimensions_task(
-    settings: IntercomSettings, output: str, pii: PiiPolicy, global_limit: str | None = None
+    settings: IntercomSettings,
+    output: str,
+    pii: PiiPolicy,
+    snapshots: Sequence[Snapshot],
+    global_limit: str | None = None,
 ) -> tuple[DimensionSnapshot, EnrichmentMetrics]:
-    """Four GETs; returns the snapshot (its tag id → name map feeds EnrichOptions.tag_names).
+    """One GET per list; returns the snapshot (its tag id → name map feeds
+    EnrichOptions.tag_names).
 
     A sync task with its own event loop, *called* by ``TaskExecutor`` in the flow's process:
     it writes ``output`` like the flow does, whatever the task runner. Its result holds
     teammates' names and emails: never persisted (``RETRY`` says ``persist_result=False``).
     """
     client = client_for(settings, global_limit)
-    dims, metrics = asyncio.run(snapshot_measured(client, output, pii))
+    dims, metrics = asyncio.run(snapshot_measured(client, output, pii, snapshots))
     get_run_logger().info(
         "dimension snapshots: %s", ", ".join(f"{k} {v}" for k, v in dims.rows.items())
     )
     return dims, metrics
 
 
-@task(name="enrich-batch", task_run_name="enrich-batch-{batch.index}", **RETRY)
-async def enrich_conversation_batch(
+@task(name="enrich-batch", task_run_name="enrich-{obj.kind}-batch-{batch.index}", **RETRY)
+async def enrich_object_batch(
     settings: IntercomSettings,
-    batch: ConversationBatch,
+    obj: SearchedObject,
+    batch: Batch[Any],
     lineage: Lineage,
     options: EnrichOptions,
     global_limit: str | None = None,
 ) -> tuple[BatchRecords, EnrichmentMetrics]:
     async with client_for(settings, global_limit) as client:
-        records, metrics = await enrich_batch(client, batch, lineage=lineage, options=options)
+        records, metrics = await enrich_batch(client, obj, batch, lineage=lineage, options=options)
+    names = obj.metrics
     get_run_logger().info(
-        "batch %d: %d conversations, %d contacts (%d found, %d not found, %d failed), "
+        "batch %d: %d %s, %d contacts (%d found, %d not found, %d failed), "
         "%d parts; %d requests, %d retries, %d rate-limited, %.1f s waiting for the rate limit",
         batch.index,
-        metrics.conversations_written,
+        metrics.count(names.written),
+        obj.table.name,
         metrics.contacts_unique,
         metrics.contacts_fetched,
         metrics.contacts_not_found,
         metrics.contact_lookups_failed,
-        metrics.parts_written,
+        metrics.count(names.parts_written),
         metrics.api_requests,
         metrics.api_retries,
         metrics.api_rate_limited,
@@ -141,18 +155,23 @@ class TaskExecutor:
         self.global_limit = global_limit
         self.batches_in_flight = batches_in_flight
 
-    def list_window(self, window: Window) -> tuple[Listing, EnrichmentMetrics]:
+    def list_window(self, obj: SearchedObject, window: Window) -> tuple[Listing, EnrichmentMetrics]:
         # Called, not submitted: the listing runs in this process (whatever the task runner),
         # so its spill file is on this machine, where the batches are read back from it.
-        return list_conversations(self.settings, window, self.global_limit)
+        return list_objects(self.settings, obj, window, self.global_limit)
 
     def enrich(
-        self, batches: Sequence[ConversationBatch], lineage: Lineage, options: EnrichOptions
+        self,
+        obj: SearchedObject,
+        batches: Sequence[Batch[Any]],
+        lineage: Lineage,
+        options: EnrichOptions,
     ) -> Iterator[BatchResult]:
         step = self.batches_in_flight
         for first in range(0, len(batches), step):
-            futures = enrich_conversation_batch.map(
+            futures = enrich_object_batch.map(
                 unmapped(self.settings),
+                unmapped(obj),
                 batches[first : first + step],
                 unmapped(lineage),
                 unmapped(options),
@@ -164,10 +183,10 @@ class TaskExecutor:
             release_memory()  # the group's records are written: give their pages back
 
     def dimensions(
-        self, output: str, pii: PiiPolicy
+        self, output: str, pii: PiiPolicy, snapshots: Sequence[Snapshot]
     ) -> tuple[DimensionSnapshot, EnrichmentMetrics]:
         # Called like the listing: it writes the output from the flow's process.
-        return snapshot_dimensions_task(self.settings, output, pii, self.global_limit)
+        return snapshot_dimensions_task(self.settings, output, pii, snapshots, self.global_limit)
 
     def reduce(self, parts: list[EnrichmentMetrics]) -> EnrichmentMetrics:
         return reduce_metrics(parts)

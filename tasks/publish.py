@@ -1,6 +1,7 @@
 """What a flow run shows in the UI: a metrics table with a stable key, a summary, file links."""
 
 import re
+from collections.abc import Sequence
 from typing import Any
 
 from prefect import task
@@ -8,6 +9,8 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
 from intercom_enrichment.metrics import EnrichmentMetrics
+from intercom_enrichment.objects.declaration import Status
+from intercom_enrichment.objects.registry import SEARCHED
 from intercom_enrichment.output.storage import Storage
 from intercom_enrichment.output.writer import WrittenFile
 from intercom_enrichment.windows import Window
@@ -25,26 +28,42 @@ def summary_markdown(
     files: list[WrittenFile],
     storage: Storage,
     problem: str | None,
+    read: Sequence[str] = ("conversations",),
 ) -> str:
+    """The run's summary; ``read``: the searched objects' tables the run read (each gets a
+    column even when it listed none)."""
+    objects = [o for o in SEARCHED if metrics.count(o.metrics.listed) or o.table.name in read]
     lines = [
         f"# Intercom enrichment {window.label}",
         "",
         f"Window `[{window.start.isoformat()}, {window.end.isoformat()})` → `{storage.url}`",
         "",
-        "| enrichment status | conversations |",
-        "|---|---:|",
-        *(f"| {status} | {count} |" for status, count in metrics.status_counts.items()),
+        "| enrichment status | " + " | ".join(o.table.name for o in objects) + " |",
+        "|---|" + "---:|" * len(objects),
+        *(
+            f"| {status.value} | "
+            + " | ".join(str(metrics.count(o.metrics.of_status(status))) for o in objects)
+            + " |"
+            for status in Status
+        ),
         "",
-        f"- conversations listed {metrics.conversations_listed}, written "
-        f"{metrics.conversations_written}, quarantined {metrics.conversations_quarantined}",
+    ]
+    for obj in objects:
+        names = obj.metrics
+        lines += [
+            f"- {obj.table.name} listed {metrics.count(names.listed)}, written "
+            f"{metrics.count(names.written)}, quarantined {metrics.count(names.quarantined)}; "
+            f"{obj.parts.name} written {metrics.count(names.parts_written)}, "
+            f"{obj.table.name} with incomplete parts {metrics.count(names.parts_incomplete)}",
+        ]
+    lines += [
         f"- contacts: {metrics.contacts_unique} distinct, {metrics.contacts_fetched} fetched, "
         f"{metrics.contacts_not_found} not found, {metrics.contact_lookups_failed} failed",
-        f"- parts written {metrics.parts_written}; conversations with incomplete parts "
-        f"{metrics.parts_incomplete}",
         f"- API requests {metrics.api_requests} ({_endpoints(metrics)}), retries "
         f"{metrics.api_retries}, answered 429 {metrics.api_rate_limited}, "
         f"{metrics.rate_limit_wait_seconds:.1f} request-seconds waiting for the rate limit",
     ]
+    lines += [f"- unavailable: {what}" for what in metrics.unavailable]
     if metrics.failure_reasons or problem:
         lines += ["", "## Failures", ""]
         lines += [f"- {reason}: {count}" for reason, count in metrics.failure_reasons.items()]
@@ -66,6 +85,7 @@ def publish_artifacts(
     storage: Storage,
     problem: str | None,
     deployment_name: str | None,
+    read: Sequence[str] = ("conversations",),
 ) -> dict[str, Any]:
     rows = [
         {"metric": name, "value": value}
@@ -76,7 +96,7 @@ def publish_artifacts(
     summary_key = artifact_key("enrichment-summary", deployment_name)
     create_table_artifact(rows, key=table_key, description=f"metrics of {window.label}")
     create_markdown_artifact(
-        summary_markdown(window, metrics, files, storage, problem),
+        summary_markdown(window, metrics, files, storage, problem, read),
         key=summary_key,
         description=f"summary of {window.label}",
     )

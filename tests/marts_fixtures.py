@@ -58,9 +58,11 @@ def write_window(
     writer = WindowWriter(Storage(output), window, tables)
     writer.append(
         BatchRecords(
-            conversations=[{**c, **lineage} for c in conversations],
-            contacts=[{**c, **lineage} for c in contacts],
-            conversation_parts=[{**p, **lineage} for p in parts or []],
+            rows={
+                "conversations": [{**c, **lineage} for c in conversations],
+                "contacts": [{**c, **lineage} for c in contacts],
+                "conversation_parts": [{**p, **lineage} for p in parts or []],
+            }
         )
     )
     writer.publish({"window": window.key, "finished_at": extracted.isoformat()}, complete=complete)

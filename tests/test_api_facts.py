@@ -16,12 +16,12 @@ from intercom_enrichment.api.budget import RateBudget
 from intercom_enrichment.api.client import IntercomClient
 from intercom_enrichment.api.contact_search import ChunkSizer
 from intercom_enrichment.api.settings import DEFAULT_API_VERSION, IntercomSettings
-from intercom_enrichment.extract.batching import ConversationBatch
+from intercom_enrichment.extract.batching import Batch
 from intercom_enrichment.extract.enrich import EnrichOptions, enrich_batch
 from intercom_enrichment.extract.listing import list_window
 from intercom_enrichment.extract.lookup import lookup_contacts
-from intercom_enrichment.objects.models import Conversation
-from intercom_enrichment.objects.rows import Lineage, parts_incomplete
+from intercom_enrichment.objects.common import Lineage
+from intercom_enrichment.objects.conversations import CONVERSATION, Conversation, parts_incomplete
 from intercom_enrichment.windows import Window
 
 from .fake_intercom import FakeIntercom, contact, conversation, error
@@ -77,8 +77,10 @@ def test_a_rejected_cursor_mid_listing_still_lists_every_conversation_once(
     start = int(WINDOW.start.timestamp())
     convs = [conversation(i, start + i * 100, []) for i in range(400)]
     fake = FakeIntercom(convs, token=TOKEN, reject_cursors=rejections)
-    listing, _ = _run(fake, lambda c: list_window(c, WINDOW, per_page=50, max_parallel=1))
-    assert [c.id for c in listing.conversations] == [str(i) for i in range(400)]
+    listing, _ = _run(
+        fake, lambda c: list_window(c, CONVERSATION, WINDOW, per_page=50, max_parallel=1)
+    )
+    assert [c.id for c in listing.records] == [str(i) for i in range(400)]
     assert listing.cursor_restarts == rejections and fake.reject_cursors == 0
 
 
@@ -149,13 +151,13 @@ def test_tag_names_come_from_the_snapshot_and_cut_lists_are_fetched() -> None:
         token=TOKEN,
     )
     conv = Conversation.model_validate(conversation(1, 1_790_000_000, ["few", "many"]))
-    batch = ConversationBatch(0, [conv], conv.contact_ids)
+    batch = Batch(0, [conv], conv.contact_ids)
     options = EnrichOptions(tag_names={f"t{k}": f"Tag {k}" for k in range(12)})
     lineage = Lineage(WINDOW, datetime.now(UTC))
     (records, metrics), client = _run(
-        fake, lambda c: enrich_batch(c, batch, lineage=lineage, options=options)
+        fake, lambda c: enrich_batch(c, CONVERSATION, batch, lineage=lineage, options=options)
     )
-    rows = {r["contact_id"]: r for r in records.contacts}
+    rows = {r["contact_id"]: r for r in records.rows["contacts"]}
     assert rows["few"]["tag_names"] == ["Tag 0"] and rows["few"]["tags_truncated"] is False
     assert rows["many"]["tag_names"] == [f"Tag {k}" for k in range(12)]
     assert rows["many"]["company_ids"] == [f"co{k}" for k in range(5)]  # three pages of two
@@ -174,10 +176,10 @@ def test_a_list_that_cannot_be_fetched_is_flagged_not_silently_cut() -> None:
     (records, metrics), _ = _run(
         fake,
         lambda c: enrich_batch(
-            c, ConversationBatch(0, [conv], ["many"]), lineage=lineage, options=EnrichOptions()
+            c, CONVERSATION, Batch(0, [conv], ["many"]), lineage=lineage, options=EnrichOptions()
         ),
     )
-    row = records.contacts[0]
+    row = records.rows["contacts"][0]
     assert row["tags_truncated"] is True and row["tag_ids"] == ["t1"]
     assert row["companies_truncated"] is True and row["company_ids"] == ["co1"]
     assert row["tag_names"] == []  # no snapshot name, and the reference carries none
@@ -206,11 +208,11 @@ def test_a_contact_s_companies_are_read_under_either_documented_key(
     (records, _), _ = _run(
         fake,
         lambda c: enrich_batch(
-            c, ConversationBatch(0, [conv], ["many"]), lineage=lineage, options=EnrichOptions()
+            c, CONVERSATION, Batch(0, [conv], ["many"]), lineage=lineage, options=EnrichOptions()
         ),
         max_attempts=1,
     )
-    row = records.contacts[0]
+    row = records.rows["contacts"][0]
     assert row["companies_truncated"] is not complete
     assert len(row["company_ids"]) == (12 if complete else 10)
 
@@ -221,7 +223,7 @@ def test_a_page_without_its_list_is_an_error_not_an_empty_page() -> None:
         httpx.Response(200, json={"type": "conversation.list", "total_count": 0, "pages": {}})
     ]
     with pytest.raises(errors.MalformedResponse, match="no list under 'conversations'"):
-        _run(fake, lambda c: list_window(c, WINDOW), max_attempts=1)
+        _run(fake, lambda c: list_window(c, CONVERSATION, WINDOW), max_attempts=1)
 
 
 def test_parts_truncation_by_either_count_or_exactly_500() -> None:
@@ -254,14 +256,15 @@ def test_truncated_parts_are_flagged_and_counted() -> None:
         fake,
         lambda c: enrich_batch(
             c,
-            ConversationBatch(0, convs, []),
+            CONVERSATION,
+            Batch(0, convs, []),
             lineage=lineage,
             options=EnrichOptions(include_parts=True),
         ),
     )
-    flags = {r["conversation_id"]: r["parts_truncated"] for r in records.conversations}
+    flags = {r["conversation_id"]: r["parts_truncated"] for r in records.rows["conversations"]}
     assert flags == {"1": False, "2": True, "3": True, "4": True}
-    assert metrics.parts_incomplete == 3
+    assert metrics.count("parts_incomplete") == 3
 
 
 def test_concurrent_lookups_share_one_probe_per_app() -> None:

@@ -16,6 +16,7 @@ from intercom_enrichment.extract.enrich import EnrichOptions
 from intercom_enrichment.extract.listing import list_window
 from intercom_enrichment.extract.lookup import lookup_contacts
 from intercom_enrichment.extract.pipeline import WindowJob, run_window
+from intercom_enrichment.objects.conversations import CONVERSATION
 from intercom_enrichment.output.liveness import scope_tag
 from intercom_enrichment.output.storage import Storage
 from intercom_enrichment.quality.pii import PiiPolicy
@@ -81,8 +82,8 @@ def test_contact_requests_stay_near_distinct_over_an_in_limit_of_15(sandbox) -> 
 def test_a_rejected_cursor_mid_listing_lists_every_conversation_once(sandbox) -> None:  # type: ignore[no-untyped-def]
     rule = FaultRule("conversations.search", "invalid_cursor", first_n=2)
     server = sandbox(conversations=3000, contacts=50, faults=(rule,))
-    listing, _ = asyncio.run(_with(server, lambda c: list_window(c, _window(server))))
-    ids = [c.id for c in listing.conversations]
+    listing, _ = asyncio.run(_with(server, lambda c: list_window(c, CONVERSATION, _window(server))))
+    ids = [c.id for c in listing.records]
     assert sorted(ids) == sorted(server.world.conversation_id(i) for i in range(3000))
     assert len(set(ids)) == len(ids) == 3000
     assert listing.cursor_restarts == 2
@@ -164,7 +165,7 @@ def test_truncated_parts_are_flagged_by_either_count(sandbox, tmp_path) -> None:
         for r in rows
     }
     assert {r["conversation_id"]: r["parts_truncated"] for r in rows} == expected
-    assert metrics.parts_incomplete == sum(expected.values()) > 5
+    assert metrics.count("parts_incomplete") == sum(expected.values()) > 5
 
 
 def test_the_sandbox_serves_references_cut_at_10_and_an_in_limit(sandbox) -> None:  # type: ignore[no-untyped-def]

@@ -11,7 +11,7 @@ import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 import pytest
 
-from intercom_enrichment.objects.schema import TABLES
+from intercom_enrichment.objects.registry import TABLES
 from intercom_enrichment.output.storage import Storage
 from intercom_enrichment.windows import Window
 

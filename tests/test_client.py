@@ -11,6 +11,7 @@ from intercom_enrichment import errors
 from intercom_enrichment.api.budget import RateBudget
 from intercom_enrichment.api.client import IntercomClient
 from intercom_enrichment.api.settings import IntercomSettings
+from intercom_enrichment.objects.conversations import CONVERSATION
 
 from .fake_intercom import FakeIntercom, contact, conversation, error
 
@@ -37,8 +38,13 @@ def test_pages_through_many_pages() -> None:
     async def pages(client: IntercomClient) -> list[str]:
         return [
             c["id"]
-            for p in [p async for p in client.search_conversations(0, 10**6, per_page=5)]
-            for c in p.conversations
+            for p in [
+                p
+                async for p in client.search_updated(
+                    CONVERSATION.search, CONVERSATION.list_key, 0, 10**6, per_page=5
+                )
+            ]
+            for c in p.items
         ]
 
     ids, client = run(fake, pages)

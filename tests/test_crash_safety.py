@@ -20,7 +20,7 @@ import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 import pytest
 
-from intercom_enrichment.objects.schema import TABLES
+from intercom_enrichment.objects.registry import TABLES
 
 ROOT = Path(__file__).resolve().parents[1]
 START = datetime(2026, 10, 1, tzinfo=UTC)

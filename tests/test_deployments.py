@@ -13,7 +13,7 @@ from typing import Any
 
 import pyarrow.parquet as pq
 
-from intercom_enrichment.objects.schema import TABLES
+from intercom_enrichment.objects.registry import TABLES
 
 from .prefect_server import BIN, prefect_cli, prefect_env, prefect_server
 

@@ -106,7 +106,9 @@ def test_parts_are_complete_and_truncation_is_flagged(sandbox) -> None:  # type:
         assert row["parts_total_count"] == server.world.part_count(i)
         assert row["parts_truncated"] == (server.world.part_count(i) > 500)
     assert (
-        len(parts) == metrics.parts_written == sum(min(r["parts_total_count"], 500) for r in rows)
+        len(parts)
+        == metrics.count("parts_written")
+        == sum(min(r["parts_total_count"], 500) for r in rows)
     )
     assert len({(p["conversation_id"], p["part_id"]) for p in parts}) == len(parts)
 

@@ -66,14 +66,16 @@ def test_fault_loses_no_row_and_changes_none(
     assert o.injected > 0, f"{name}: the fault never happened"
     assert (o.rows_lost, o.rows_wrong) == (0, 0), explain(o)
     assert metrics.invariant_violations() == []
-    assert metrics.status_failed == 0 and metrics.parts_fetch_failed == 0, explain(o)
+    assert metrics.count("status_failed") == 0 and metrics.count("parts_fetch_failed") == 0, (
+        explain(o)
+    )
     assert dict(metrics.failure_reasons) == {}, explain(o)
     assert o.result.manifest["status"] == "completed"
     if o.case.retryable:  # each transient fault costs a retry (at least), never a row
         assert o.retries >= o.injected, explain(o)
-    assert metrics.conversations_quarantined == o.case.expect_quarantined
+    assert metrics.count("conversations_quarantined") == o.case.expect_quarantined
     assert (
-        metrics.conversations_written + metrics.conversations_quarantined
+        metrics.conversations_written + metrics.count("conversations_quarantined")
         == o.reference.metrics.conversations_written
     )
 
@@ -144,7 +146,7 @@ def test_each_missing_contact_is_fetched_once_and_a_merge_followed_once(
         assert o.injected == len(merged) > 0
     else:
         assert o.injected == len(deleted) > 0
-        assert o.result.metrics.status_contact_not_found > 0
+        assert o.result.metrics.count("status_contact_not_found") > 0
 
 
 def test_an_invalid_contact_is_quarantined_and_only_its_conversations_are_unresolvable(

@@ -10,7 +10,7 @@ import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 import pytest
 
-from intercom_enrichment.objects.schema import DIMENSIONS, TABLES
+from intercom_enrichment.objects.registry import DIMENSIONS, TABLES
 from intercom_enrichment.sandbox import FaultRule
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
@@ -51,11 +51,11 @@ def test_flow_writes_the_contract_and_publishes_artifacts(world, tmp_path: Path)
     for path in tmp_path.rglob("*.parquet"):
         table = path.parts[len(tmp_path.parts)]
         if table == "dimensions":
-            assert pq.read_schema(path).remove_metadata() == DIMENSIONS[path.stem], path
+            assert pq.read_schema(path).remove_metadata() == DIMENSIONS[path.stem].schema, path
             continue
         if table not in TABLES:
             continue  # current/ and marts/ (tests/test_marts.py)
-        assert pq.read_schema(path).remove_metadata() == TABLES[table], path
+        assert pq.read_schema(path).remove_metadata() == TABLES[table].schema, path
     assert {p.stem for p in (tmp_path / "dimensions").glob("*.parquet")} == set(DIMENSIONS)
     conversations = read(tmp_path, "conversations")
     assert conversations.num_rows == 600

@@ -19,6 +19,7 @@ from intercom_enrichment.api.client import IntercomClient
 from intercom_enrichment.api.contact_search import ChunkSizer
 from intercom_enrichment.api.settings import IntercomSettings
 from intercom_enrichment.extract.lookup import lookup_contacts
+from intercom_enrichment.objects.conversations import CONVERSATION
 
 from .fake_intercom import contact
 from .misbehaving_intercom import (
@@ -66,7 +67,8 @@ def fails(
 
 
 async def all_pages(client: IntercomClient) -> int:
-    return len([p async for p in client.search_conversations(0, 2**31)])
+    pages = client.search_updated(CONVERSATION.search, CONVERSATION.list_key, 0, 2**31)
+    return len([p async for p in pages])
 
 
 # -- pagination guards ------------------------------------------------------------------------
@@ -309,9 +311,14 @@ BAD_IDS = ["../../me", "..", "a/b", "a\x00b", "a\r\nb", "x" * 200_000, "", "a b"
 @pytest.mark.parametrize("bad", BAD_IDS, ids=range(len(BAD_IDS)))
 @pytest.mark.parametrize("endpoint", ["get_contact", "get_contact_segments", "get_conversation"])
 def test_an_id_that_is_not_plain_is_never_sent(bad: str, endpoint: str) -> None:
+    def ask(client: IntercomClient) -> Any:
+        if endpoint == "get_conversation":
+            return client.get_object(CONVERSATION.get, bad, CONVERSATION.kind)
+        return getattr(client, endpoint)(bad)
+
     exc, server = fails(
         lambda r: reply_json(contact("c1")),
-        lambda c: getattr(c, endpoint)(bad),
+        ask,
         errors.InvalidId,
     )
     assert server.seen() == []

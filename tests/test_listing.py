@@ -12,7 +12,7 @@ from intercom_enrichment.api.client import IntercomClient
 from intercom_enrichment.api.settings import IntercomSettings
 from intercom_enrichment.extract.batching import distinct_contact_ids, plan_batches
 from intercom_enrichment.extract.listing import Listing, list_window
-from intercom_enrichment.objects.models import Conversation
+from intercom_enrichment.objects.conversations import CONVERSATION, Conversation
 from intercom_enrichment.windows import Window
 
 from .fake_intercom import FakeIntercom, conversation
@@ -46,7 +46,7 @@ def list_with(fake: FakeIntercom, **kw: object) -> Listing:
     async def main() -> Listing:
         s = IntercomSettings(token=SecretStr(fake.token), base_url="https://api.intercom.io")
         async with IntercomClient(s, budget=RateBudget(), transport=fake.transport()) as client:
-            return await list_window(client, WINDOW, **kw)  # type: ignore[arg-type]
+            return await list_window(client, CONVERSATION, WINDOW, **kw)  # type: ignore[arg-type]
 
     return asyncio.run(main())
 
@@ -58,10 +58,10 @@ def test_exactly_the_window_exactly_once(boundary: str, order: str, parallel: in
     convs = world()
     fake = FakeIntercom(convs, boundary=boundary, order=order)
     listing = list_with(fake, per_page=20, max_parallel=parallel, pages_per_subwindow=2)
-    ids = [c.id for c in listing.conversations]
+    ids = [c.id for c in listing.records]
     assert ids == expected_ids(convs)
     assert "1002" in ids and "1003" in ids  # stamped exactly on start: in
-    assert not any(c.updated_at >= END for c in listing.conversations)  # on end: out
+    assert not any(c.updated_at >= END for c in listing.records)  # on end: out
     assert listing.quarantine == []
 
 
@@ -69,7 +69,7 @@ def test_duplicates_across_pages_are_removed() -> None:
     convs = world()
     fake = FakeIntercom(convs, order="descending", duplicate_across_pages=True)
     listing = list_with(fake, per_page=10, max_parallel=1)
-    assert [c.id for c in listing.conversations] == expected_ids(convs)
+    assert [c.id for c in listing.records] == expected_ids(convs)
 
 
 def test_sub_windows_page_concurrently_and_lose_nothing() -> None:
@@ -77,7 +77,7 @@ def test_sub_windows_page_concurrently_and_lose_nothing() -> None:
     sequential = list_with(FakeIntercom(convs, boundary="inclusive"), per_page=10, max_parallel=1)
     fake = FakeIntercom(convs, boundary="inclusive")
     parallel = list_with(fake, per_page=10, max_parallel=6, pages_per_subwindow=1)
-    assert parallel.conversations == sequential.conversations
+    assert parallel.records == sequential.records
     assert len(fake.requests) >= 7  # first page, then six sub-window searches
 
 
@@ -89,7 +89,7 @@ def test_invalid_items_are_quarantined_with_their_reason() -> None:
     listing = list_with(fake, per_page=500)
     assert [q["id"] for q in listing.quarantine] == ["99"]
     assert "created_at" in listing.quarantine[0]["reason"]
-    assert [c.id for c in listing.conversations] == expected_ids(convs)
+    assert [c.id for c in listing.records] == expected_ids(convs)
 
 
 def _conv(i: int, contacts: list[str]) -> Conversation:
@@ -100,13 +100,13 @@ def test_batches_own_whole_contact_chunks_and_every_conversation_once() -> None:
     convs = [_conv(i, [f"p{i % 400}", f"s{i % 7}"] if i % 10 else []) for i in range(3000)]
     batches = plan_batches(convs, batch_size=500)
     ids = distinct_contact_ids([c.contact_ids for c in convs])
-    assert sorted(c.id for b in batches for c in b.conversations) == sorted(c.id for c in convs)
+    assert sorted(c.id for b in batches for c in b.records) == sorted(c.id for c in convs)
     fetched = [cid for b in batches for cid in b.contact_ids]
     assert sorted(fetched) == sorted(ids)  # each contact looked up by exactly one batch
     owners = [b for b in batches if not b.continuation]
     assert all(len(b.contact_ids) % 150 == 0 for b in owners[:-1])  # bulk calls stay full
     for b in owners:  # a batch looks up the primary contact of each of its conversations
-        assert {c.contact_ids[0] for c in b.conversations if c.contact_ids} <= set(b.contact_ids)
+        assert {c.contact_ids[0] for c in b.records if c.contact_ids} <= set(b.contact_ids)
 
 
 def test_a_very_active_contact_does_not_make_a_batch_grow_with_the_window() -> None:
@@ -114,8 +114,8 @@ def test_a_very_active_contact_does_not_make_a_batch_grow_with_the_window() -> N
     continuation batches (after every owner) that reuse the owner's lookup of that contact."""
     convs = [_conv(i, ["whale"] if i % 3 else [f"p{i}"]) for i in range(1800)]
     batches = plan_batches(convs, batch_size=500)
-    assert max(len(b.conversations) for b in batches) <= 500
-    assert sorted(c.id for b in batches for c in b.conversations) == sorted(c.id for c in convs)
+    assert max(len(b.records) for b in batches) <= 500
+    assert sorted(c.id for b in batches for c in b.records) == sorted(c.id for c in convs)
     fetched = [cid for b in batches for cid in b.contact_ids]
     assert sorted(fetched) == sorted(distinct_contact_ids([c.contact_ids for c in convs]))
     continuations = [b for b in batches if b.continuation]
@@ -125,7 +125,7 @@ def test_a_very_active_contact_does_not_make_a_batch_grow_with_the_window() -> N
     assert owner.carry == ["whale"] and not owner.continuation
     for b in continuations:
         assert b.contact_ids == [] and b.carried_ids == ["whale"]
-        assert {c.contact_ids[0] for c in b.conversations} == {"whale"}
+        assert {c.contact_ids[0] for c in b.records} == {"whale"}
 
 
 def test_a_spilled_batch_reads_its_conversations_only_when_reached() -> None:
@@ -135,14 +135,14 @@ def test_a_spilled_batch_reads_its_conversations_only_when_reached() -> None:
 
     from intercom_enrichment.extract.batching import plan_positions
     from intercom_enrichment.extract.spill import (
-        ConversationSpill,
-        ListedConversations,
+        ListedEntries,
+        RecordSpill,
         SpilledBatches,
     )
 
-    spill = ConversationSpill()
+    spill = RecordSpill()
     convs = [_conv(i, [f"p{i % 40}"]) for i in range(600)]
-    listed = ListedConversations()
+    listed = ListedEntries()
     for c in convs:
         listed.add(c.id, c.updated_at, c.contact_ids, spill.add(c))
     batches = SpilledBatches(plan_positions(listed.contacts, batch_size=200), spill, listed)
@@ -157,16 +157,16 @@ def test_a_spilled_batch_reads_its_conversations_only_when_reached() -> None:
             return conversation
 
         spill.read = counted  # type: ignore[method-assign]
-        assert batch.conversation_ids and not reads  # the parts fetch needs no reading
-        first = next(iter(batch.conversations))
+        assert batch.record_ids and not reads  # the parts fetch needs no reading
+        first = next(iter(batch.records))
         assert reads == [first.id]  # one conversation read, not the batch
         spill.read = original  # type: ignore[method-assign]
         with ThreadPoolExecutor(4) as pool:  # tasks read concurrently from threads
-            read = list(pool.map(lambda b: [c.id for c in b.conversations], batches))
-        assert [i for b in read for i in b] == [i for b in batches for i in b.conversation_ids]
+            read = list(pool.map(lambda b: [c.id for c in b.records], batches))
+        assert [i for b in read for i in b] == [i for b in batches for i in b.record_ids]
         assert sorted(i for b in read for i in b) == sorted(c.id for c in convs)
-        shipped = pickle.loads(pickle.dumps(batch.conversations))
-        assert type(shipped) is list and shipped == list(batch.conversations)
+        shipped = pickle.loads(pickle.dumps(batch.records))
+        assert type(shipped) is list and shipped == list(batch.records)
     finally:
         spill.close()
 
@@ -174,9 +174,9 @@ def test_a_spilled_batch_reads_its_conversations_only_when_reached() -> None:
 def test_the_listed_columns_keep_the_latest_version_and_sort_numeric_ids_numerically() -> None:
     """De-duplication and ordering on the columnar listing: of an id's versions the latest
     is kept (its contacts too; of equal ones, the first listed), ids sort as numbers."""
-    from intercom_enrichment.extract.spill import ListedConversation, ListedConversations
+    from intercom_enrichment.extract.spill import ListedEntries, ListedEntry
 
-    listed = ListedConversations()
+    listed = ListedEntries()
     listed.add("10", 5, ["a", "b"], (0, 1))
     listed.add("9", 7, [], (1, 1))
     listed.add("10", 6, ["c"], (2, 3))
@@ -186,12 +186,12 @@ def test_the_listed_columns_keep_the_latest_version_and_sort_numeric_ids_numeric
     assert len(listed) == 6
     final = listed.sorted_by_id()
     assert list(final) == [
-        ListedConversation("9", 7, (), 1, 1),
-        ListedConversation("10", 6, ("c",), 2, 3),
-        ListedConversation("é1", 1, ("a",), 7, 1),
+        ListedEntry("9", 7, (), 1, 1),
+        ListedEntry("10", 6, ("c",), 2, 3),
+        ListedEntry("é1", 1, ("a",), 7, 1),
     ]
     assert list(final.contacts) == [(), ("c",), ("a",)] and final[-1].id == "é1"
     assert final.ids([1, 0]) == ["10", "9"] and final.location(1) == (2, 3)
-    assert len(ListedConversations().sorted_by_id()) == 0
+    assert len(ListedEntries().sorted_by_id()) == 0
     with pytest.raises(RuntimeError):
         final.add("12", 1, [], (5, 1))

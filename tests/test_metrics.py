@@ -10,10 +10,9 @@ counts = st.integers(min_value=0, max_value=10_000)
 def batch_metrics(draw: st.DrawFn) -> EnrichmentMetrics:
     statuses = {f"status_{s}": draw(counts) for s in STATUSES}
     return EnrichmentMetrics(
-        conversations_written=sum(statuses.values()),
+        counts={"conversations_written": sum(statuses.values()), **statuses},
         api_requests=draw(counts),
         requests_by_endpoint={"contacts.search": draw(counts)},
-        **statuses,
     )
 
 
@@ -23,7 +22,10 @@ def test_reduction_keeps_the_contract_invariants(
 ) -> None:
     written = sum(b.conversations_written for b in batches)
     listing = EnrichmentMetrics(
-        conversations_listed=written + quarantined, conversations_quarantined=quarantined
+        counts={
+            "conversations_listed": written + quarantined,
+            "conversations_quarantined": quarantined,
+        }
     )
     total = EnrichmentMetrics.total([listing, *batches])
     assert total.invariant_violations() == []
@@ -35,7 +37,11 @@ def test_reduction_keeps_the_contract_invariants(
 
 
 def test_a_lost_conversation_breaks_the_invariant() -> None:
-    m = EnrichmentMetrics(conversations_listed=3, conversations_written=2, status_enriched=2)
+    m = EnrichmentMetrics(
+        counts={"conversations_listed": 3, "conversations_written": 2, "status_enriched": 2}
+    )
     assert m.invariant_violations() and "conversations_listed=3" in m.invariant_violations()[0]
-    m = EnrichmentMetrics(conversations_listed=2, conversations_written=2, status_enriched=1)
+    m = EnrichmentMetrics(
+        counts={"conversations_listed": 2, "conversations_written": 2, "status_enriched": 1}
+    )
     assert m.invariant_violations() and "status counts" in m.invariant_violations()[0]

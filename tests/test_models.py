@@ -5,25 +5,27 @@ import pytest
 
 from intercom_enrichment import errors
 from intercom_enrichment.errors import classify
-from intercom_enrichment.objects.models import Contact, ContactPage, Conversation, ConversationPage
+from intercom_enrichment.objects.common import SearchPage
+from intercom_enrichment.objects.contacts import Contact
+from intercom_enrichment.objects.conversations import Conversation
 
 
 def test_every_200_body_parses(examples: dict[str, dict]) -> None:
-    page = ConversationPage.model_validate(examples["conversation_search_response.v2.16.json"])
-    convs = [Conversation.model_validate(c) for c in page.conversations]
+    page = SearchPage.of(examples["conversation_search_response.v2.16.json"], "conversations")
+    convs = [Conversation.model_validate(c) for c in page.items]
     assert [c.id for c in convs] == ["515"]
     assert convs[0].contact_ids == ["6762f14a1bb69f9f2193bbb3"]
     assert convs[0].admin_assignee_id == "991267715"  # int in, string out
-    listing = ConversationPage.model_validate(examples["conversation_list_response.v2.16.json"])
-    assert all(Conversation.model_validate(c).id for c in listing.conversations)
+    listing = SearchPage.of(examples["conversation_list_response.v2.16.json"], "conversations")
+    assert all(Conversation.model_validate(c).id for c in listing.items)
     contact = Contact.model_validate(examples["contact.v2.16.json"])
     assert (contact.id, contact.email, contact.role) == (
         "6762f0d01bb69f9f2193bb7d",
         "joe@bloggs.com",
         "user",
     )
-    empty = ContactPage.model_validate(examples["contacts_search_response.v2.16.json"])
-    assert empty.data == [] and empty.next_cursor is None
+    empty = SearchPage.of(examples["contacts_search_response.v2.16.json"], "data")
+    assert empty.items == [] and empty.next_cursor is None
 
 
 @pytest.mark.parametrize(

@@ -9,15 +9,23 @@ import pyarrow.parquet as pq
 import pytest
 
 from intercom_enrichment.errors import OutputError
-from intercom_enrichment.objects.models import Contact, Conversation, PartList
-from intercom_enrichment.objects.rows import (
+from intercom_enrichment.objects.common import Lineage, to_table
+from intercom_enrichment.objects.contacts import (
+    CONTACTS,
+    Contact,
     ContactLists,
-    Lineage,
+    contact_details,
     contact_row,
+)
+from intercom_enrichment.objects.conversations import (
+    CONVERSATION_PARTS,
+    CONVERSATIONS,
+    Conversation,
+    PartList,
     conversation_row,
     part_rows,
 )
-from intercom_enrichment.objects.schema import CONTACTS, CONVERSATION_PARTS, CONVERSATIONS, to_table
+from intercom_enrichment.objects.declaration import RowContext, Status
 from intercom_enrichment.output.storage import Storage
 from intercom_enrichment.output.writer import (
     BatchRecords,
@@ -34,19 +42,19 @@ WINDOW = Window(T0, T0 + timedelta(hours=4))  # crosses midnight: two partitions
 LINEAGE = Lineage(WINDOW, T0 + timedelta(days=1))
 
 
-def rows(*offsets_hours: float, status: str = "no_contact") -> list[dict]:
+def rows(*offsets_hours: float, status: Status = Status.NO_CONTACT) -> list[dict]:
     out = []
     for i, h in enumerate(offsets_hours):
         conv = Conversation.model_validate(
             conversation(500 + i, int((T0 + timedelta(hours=h)).timestamp()), [])
         )
-        out.append(conversation_row(conv, status=status, contact=None, lineage=LINEAGE))
+        out.append(conversation_row(conv, RowContext(status, LINEAGE, contact_details(None))))
     return out
 
 
 def test_every_file_has_the_fixed_schema_even_when_columns_are_all_null(tmp_path: Path) -> None:
     writer = WindowWriter(Storage(str(tmp_path)), WINDOW, ["conversations", "contacts"])
-    writer.append(BatchRecords(conversations=rows(0.5, 3.5)))  # all contact columns null
+    writer.append(BatchRecords(rows={"conversations": rows(0.5, 3.5)}))  # all contact columns null
     files = writer.publish({"schema_version": 1})
     conv_files = [f for f in files if f.table == "conversations"]
     assert sorted(f.path for f in conv_files) == [
@@ -54,23 +62,24 @@ def test_every_file_has_the_fixed_schema_even_when_columns_are_all_null(tmp_path
         f"conversations/updated_date=2026-10-02/{WINDOW.key}.parquet",
     ]
     for f in conv_files:
-        assert pq.read_schema(tmp_path / f.path).remove_metadata() == CONVERSATIONS
+        assert pq.read_schema(tmp_path / f.path).remove_metadata() == CONVERSATIONS.schema
     table = ds.dataset(tmp_path / "conversations", format="parquet", partitioning="hive").to_table()
     assert (
         table.num_rows == 2
-        and table.schema.field("contact_email").type == CONVERSATIONS.field("contact_email").type
+        and table.schema.field("contact_email").type
+        == CONVERSATIONS.schema.field("contact_email").type
     )
-    assert CONTACTS.field("contact_id").nullable is False
+    assert CONTACTS.schema.field("contact_id").nullable is False
 
 
 def test_nothing_is_visible_before_publish_and_abort_leaves_no_trace(tmp_path: Path) -> None:
     storage = Storage(str(tmp_path))
     first = WindowWriter(storage, WINDOW, ["conversations"])
-    first.append(BatchRecords(conversations=rows(1)))
+    first.append(BatchRecords(rows={"conversations": rows(1)}))
     first.publish({})
     before = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*") if p.is_file())
     second = WindowWriter(storage, WINDOW, ["conversations"])
-    second.append(BatchRecords(conversations=rows(1, 2)))
+    second.append(BatchRecords(rows={"conversations": rows(1, 2)}))
     staged = [p for p in tmp_path.rglob("*.tmp")]
     assert staged and all(p.name.startswith(".") for p in staged)  # readers skip these
     assert (
@@ -85,10 +94,10 @@ def test_nothing_is_visible_before_publish_and_abort_leaves_no_trace(tmp_path: P
 def test_rerun_replaces_files_and_removes_partitions_that_emptied(tmp_path: Path) -> None:
     storage = Storage(str(tmp_path))
     w1 = WindowWriter(storage, WINDOW, ["conversations"])
-    w1.append(BatchRecords(conversations=rows(0.5, 3.5)))
+    w1.append(BatchRecords(rows={"conversations": rows(0.5, 3.5)}))
     w1.publish({})
     w2 = WindowWriter(storage, WINDOW, ["conversations"])
-    w2.append(BatchRecords(conversations=rows(0.5)))
+    w2.append(BatchRecords(rows={"conversations": rows(0.5)}))
     files = w2.publish({"flow_run_id": "x"})
     parquet = sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*.parquet"))
     assert parquet == [f"conversations/updated_date=2026-10-01/{WINDOW.key}.parquet"]
@@ -106,7 +115,8 @@ def test_incomplete_runs_are_not_marked_complete(tmp_path: Path) -> None:
     writer = WindowWriter(storage, WINDOW, ["conversations"])
     writer.append(
         BatchRecords(
-            conversations=rows(1, status="failed"), quarantine=[{"id": "9", "reason": "bad"}]
+            rows={"conversations": rows(1, status=Status.FAILED)},
+            quarantine=[{"id": "9", "reason": "bad"}],
         )
     )
     writer.publish({}, complete=False)
@@ -159,7 +169,7 @@ def test_a_failed_local_publish_leaves_no_staged_file(
 def test_a_row_key_that_the_schema_does_not_name_is_refused() -> None:
     """A typo where rows are built (``sla_stauts``) must fail, not write the column null."""
     with pytest.raises(ValueError, match="sla_stauts"):
-        to_table([{"conversation_id": "1", "sla_stauts": "hit"}], CONVERSATIONS)
+        to_table([{"conversation_id": "1", "sla_stauts": "hit"}], CONVERSATIONS.schema)
 
 
 def test_every_row_builder_uses_only_its_table_s_columns(examples: dict[str, object]) -> None:
@@ -177,19 +187,20 @@ def test_every_row_builder_uses_only_its_table_s_columns(examples: dict[str, obj
         "conversations": (
             [
                 conversation_row(
-                    conv, status="enriched", contact=contact, lineage=lineage, lists=lists
+                    conv,
+                    RowContext(Status.ENRICHED, lineage, contact_details(contact, None, lists)),
                 )
             ],
-            CONVERSATIONS,
+            CONVERSATIONS.schema,
         ),
-        "contacts": ([contact_row(contact, lineage, None, lists)], CONTACTS),
+        "contacts": ([contact_row(contact, lineage, None, lists)], CONTACTS.schema),
         "conversation_parts": (
             part_rows(
                 conv.id,
                 PartList.model_validate(raw["conversation_parts"]).conversation_parts,
                 lineage,
             ),
-            CONVERSATION_PARTS,
+            CONVERSATION_PARTS.schema,
         ),
     }
     for table, (rows, schema) in built.items():

@@ -12,7 +12,7 @@ from collections import Counter
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol
 
 import httpx
 from pydantic import ValidationError
@@ -35,7 +35,8 @@ from intercom_enrichment.errors import (
     WaitTooLong,
     classify,
 )
-from intercom_enrichment.objects.models import ContactPage, ConversationPage
+from intercom_enrichment.objects.common import SearchPage
+from intercom_enrichment.objects.declaration import Endpoint
 from intercom_enrichment.signals import cancellable
 
 from .budget import RateBudget, shared_budget
@@ -46,7 +47,6 @@ from .settings import CONTACT_SEARCH_MAX_IDS, SEARCH_PAGE_SIZE, IntercomSettings
 
 log = logging.getLogger(__name__)
 
-PageT = TypeVar("PageT", ConversationPage, ContactPage)
 LIST_MAX_PAGES = 50  # a workspace list or a contact's companies: pages read at most
 LIST_PER_PAGE = 50
 COMPANY_LISTS = ("companies", "data")  # GET /contacts/{id}/companies: schema, example
@@ -269,8 +269,8 @@ class IntercomClient:
     # -- endpoints ---------------------------------------------------------------------------
 
     async def _pages(
-        self, endpoint: str, path: str, query: dict[str, Any], per_page: int, model: type[PageT]
-    ) -> AsyncIterator[PageT]:
+        self, endpoint: str, path: str, list_key: str, query: dict[str, Any], per_page: int
+    ) -> AsyncIterator[SearchPage]:
         """Cursor pagination of one search: the cursor is its only state."""
         cursor: str | None = None
         guard = PageGuard(path, per_page)
@@ -282,20 +282,27 @@ class IntercomClient:
                 endpoint,
                 "POST",
                 path,
-                lists=(model.LIST_KEY,),
+                lists=(list_key,),
                 json={"query": query, "pagination": pagination},
             )
-            page = _parse(model, body, path)
+            page = _parse(body, list_key, path)
             cursor = page.next_cursor
             guard.check(len(page.items), page.total_count, cursor)
             yield page
             if not cursor:
                 return
 
-    def search_conversations(
-        self, lo: int, hi: int, *, per_page: int = SEARCH_PAGE_SIZE
-    ) -> AsyncIterator[ConversationPage]:
-        """Pages of conversations with ``lo < updated_at < hi`` as the server reads ``>``/``<``.
+    def search_updated(
+        self,
+        search: Endpoint,
+        list_key: str,
+        lo: int,
+        hi: int,
+        *,
+        per_page: int = SEARCH_PAGE_SIZE,
+    ) -> AsyncIterator[SearchPage]:
+        """Pages of objects with ``lo < updated_at < hi`` as the server reads ``>``/``<``
+        (``POST /conversations/search``, ``/tickets/search``: the ``search_request`` body).
 
         The docs leave inclusivity open, so callers ask a little wider and filter themselves.
         """
@@ -306,9 +313,7 @@ class IntercomClient:
                 {"field": "updated_at", "operator": "<", "value": hi},
             ],
         }
-        return self._pages(
-            "conversations.search", "/conversations/search", query, per_page, ConversationPage
-        )
+        return self._pages(search.key, search.path, list_key, query, per_page)
 
     async def search_contacts(self, ids: list[str]) -> list[dict[str, Any]]:
         """Contacts by id with one ``id IN [...]`` search (plus pages, if a server pages them).
@@ -320,9 +325,9 @@ class IntercomClient:
         ids = [i for i in ids if is_plain_id(i)]
         query = {"field": "id", "operator": "IN", "value": ids}
         pages = self._pages(
-            "contacts.search", "/contacts/search", query, CONTACT_SEARCH_MAX_IDS, ContactPage
+            "contacts.search", "/contacts/search", "data", query, CONTACT_SEARCH_MAX_IDS
         )
-        return [item async for page in pages for item in page.data]
+        return [item async for page in pages for item in page.items]
 
     async def get_contact(self, contact_id: str) -> dict[str, Any]:
         segment = path_segment("contact", contact_id, template="/contacts/{id}")
@@ -389,13 +394,15 @@ class IntercomClient:
             seen.add(cursor)
         return found, False
 
-    async def get_conversation(self, conversation_id: str) -> dict[str, Any]:
-        segment = path_segment("conversation", conversation_id, template="/conversations/{id}")
+    async def get_object(self, endpoint: Endpoint, object_id: str, kind: str) -> dict[str, Any]:
+        """One object by id (``GET /conversations/{id}``, ``/tickets/{id}``, …): the id enters
+        the path only as a checked segment (``ids.path_segment``)."""
+        segment = path_segment(kind, object_id, template=endpoint.path)
         return await self.request(
-            "conversations.get",
+            endpoint.key,
             "GET",
-            f"/conversations/{segment}",
-            params={"display_as": "plaintext"},
+            endpoint.path.replace("{id}", segment),
+            params=dict(endpoint.params) or None,
         )
 
     async def me(self) -> dict[str, Any]:
@@ -422,11 +429,12 @@ def _next_cursor(body: dict[str, Any]) -> str | None:
     return cursor if isinstance(cursor, str) and cursor else None
 
 
-def _parse(model: type[PageT], body: dict[str, Any], path: str) -> PageT:
+def _parse(body: dict[str, Any], list_key: str, path: str) -> SearchPage:
     try:
-        return model.model_validate(body)
+        return SearchPage.of(body, list_key)
     except ValidationError as exc:  # the fields, never their values (they may be personal)
         fields = sorted({".".join(str(p) for p in e["loc"]) for e in exc.errors()})[:5]
+        fields = [f.replace("items", list_key, 1) for f in fields]
         raise MalformedResponse(
             f"unexpected page shape at {', '.join(fields)}", path=path
         ) from None

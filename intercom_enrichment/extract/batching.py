@@ -1,4 +1,5 @@
-"""Split a window's conversations into batches such that each distinct contact is fetched once.
+"""Split a window's listed objects (conversations, tickets) into batches such that each
+distinct contact is fetched once.
 
 Every batch owns a set of contacts — whole chunks of 150, the ``IN`` size of one bulk contact
 search, except the last batch — and every conversation whose primary contact it owns, so bulk
@@ -19,7 +20,7 @@ from intercom_enrichment.api.settings import CONTACT_SEARCH_MAX_IDS
 
 
 class HasContacts(Protocol):
-    """What planning needs of a conversation: its id and contacts, primary first."""
+    """What planning needs of a listed object: its id and contacts, primary first."""
 
     @property
     def id(self) -> str: ...
@@ -31,20 +32,20 @@ class HasContacts(Protocol):
 C = TypeVar("C", bound=HasContacts)
 
 
-class ConversationBatch(Generic[C]):
-    """One enrichment task's work: conversations and the contacts it looks up.
+class Batch(Generic[C]):
+    """One enrichment task's work: listed objects of one kind and the contacts it looks up.
 
     A plain class on purpose, not a dataclass: orchestrators walk dataclasses, pydantic models
     and containers passed to tasks (Prefect does, to find futures), which costs seconds for
     thousands of conversations; they pass a plain object through untouched.
     """
 
-    __slots__ = ("carried_ids", "carry", "contact_ids", "conversations", "index", "known")
+    __slots__ = ("carried_ids", "carry", "contact_ids", "index", "known", "records")
 
     def __init__(
         self,
         index: int,
-        conversations: Sequence[C],
+        records: Sequence[C],
         contact_ids: list[str],
         *,
         carry: list[str] | None = None,
@@ -52,27 +53,24 @@ class ConversationBatch(Generic[C]):
         known: Any = None,
     ):
         self.index = index
-        self.conversations = conversations  # a list, or read from the spill when reached
+        self.records = records  # a list, or read from the spill when reached
         self.contact_ids = contact_ids  # the contacts this batch looks up
         self.carry = carry or []  # of those, the ones later batches need: hand their lookup on
         self.carried_ids = carried_ids  # a continuation: contacts an earlier batch looked up
         self.known = known  # …and their lookup (a ``ContactLookup``), once handed on
 
     @property
-    def conversation_ids(self) -> list[str]:
-        """Without reading spilled conversations (``spill.SpilledConversations.ids``)."""
-        ids = getattr(self.conversations, "ids", None)
-        return list(ids) if ids is not None else [c.id for c in self.conversations]
+    def record_ids(self) -> list[str]:
+        """Without reading spilled records (``spill.SpilledRecords.ids``)."""
+        ids = getattr(self.records, "ids", None)
+        return list(ids) if ids is not None else [c.id for c in self.records]
 
     @property
     def continuation(self) -> bool:
         return self.carried_ids is not None
 
     def __repr__(self) -> str:
-        return (
-            f"ConversationBatch({self.index}, {len(self.conversations)} conversations, "
-            f"{len(self.contact_ids)} contacts)"
-        )
+        return f"Batch({self.index}, {len(self.records)} records, {len(self.contact_ids)} contacts)"
 
 
 def distinct_contact_ids(contacts: Sequence[Sequence[str]]) -> list[str]:
@@ -109,11 +107,11 @@ class BatchPlan:
         return self.carried_ids is not None
 
 
-def plan_batches(conversations: Sequence[C], *, batch_size: int) -> list[ConversationBatch[C]]:
+def plan_batches(conversations: Sequence[C], *, batch_size: int) -> list[Batch[C]]:
     """Batches of about ``batch_size`` conversations, each owning whole contact chunks."""
     plans = plan_positions([c.contact_ids for c in conversations], batch_size=batch_size)
     return [
-        ConversationBatch(
+        Batch(
             plan.index,
             [conversations[p] for p in plan.positions],
             plan.contact_ids,

@@ -14,69 +14,27 @@ Teammates are people: the run's PII policy treats their names and emails like a 
 """
 
 import logging
-from collections.abc import Callable
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 import pyarrow.parquet as pq
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 
 from intercom_enrichment.api.client import IntercomClient
 from intercom_enrichment.api.contact_search import RUN_FATAL
 from intercom_enrichment.concurrency import gather_all
 from intercom_enrichment.errors import IntercomError
+from intercom_enrichment.layout import dimension_path
 from intercom_enrichment.metrics import EnrichmentMetrics
-from intercom_enrichment.objects.models import Admin, Segment, Tag, Team
-from intercom_enrichment.objects.schema import DIMENSIONS, to_table
+from intercom_enrichment.objects.common import to_table
+from intercom_enrichment.objects.declaration import Snapshot
+from intercom_enrichment.objects.registry import SNAPSHOTS
 from intercom_enrichment.output.storage import Storage, discard_staging
 from intercom_enrichment.quality.pii import PiiPolicy
 
 log = logging.getLogger(__name__)
-
-DIMENSIONS_DIR = "dimensions"
-
-
-@dataclass(frozen=True)
-class _Source:
-    endpoint: str
-    path: str
-    key: str  # the list's field in the response body
-    model: type[BaseModel]
-    row: Callable[[Any], dict[str, Any]]
-
-
-SOURCES: dict[str, _Source] = {
-    "admins": _Source(
-        "admins.list",
-        "/admins",
-        "admins",
-        Admin,
-        lambda a: {
-            "admin_id": a.id,
-            "name": a.name,
-            "email": a.email,
-            "job_title": a.job_title,
-            "away_mode_enabled": a.away_mode_enabled,
-            "team_ids": list(dict.fromkeys(a.team_ids)),
-        },
-    ),
-    "teams": _Source(
-        "teams.list",
-        "/teams",
-        "teams",
-        Team,
-        lambda t: {"team_id": t.id, "name": t.name, "admin_ids": list(dict.fromkeys(t.admin_ids))},
-    ),
-    "tags": _Source("tags.list", "/tags", "data", Tag, lambda t: {"tag_id": t.id, "name": t.name}),
-    "segments": _Source(
-        "segments.list",
-        "/segments",
-        "segments",
-        Segment,
-        lambda s: {"segment_id": s.id, "name": s.name, "person_type": s.person_type},
-    ),
-}
 
 
 @dataclass
@@ -105,36 +63,35 @@ class DimensionSnapshot:
         )
 
 
-def dimension_path(name: str) -> str:
-    return f"{DIMENSIONS_DIR}/{name}.parquet"
-
-
 async def snapshot_dimensions(
     client: IntercomClient,
     storage: Storage,
     pii: PiiPolicy,
     *,
     extracted_at: datetime | None = None,
+    snapshots: Sequence[Snapshot] = SNAPSHOTS,
 ) -> DimensionSnapshot:
-    """Read the four lists once and replace their snapshots; returns the tag id → name map."""
+    """Read each of ``snapshots``' lists once and replace their snapshots; returns the tag id
+    → name map."""
     snapshot = DimensionSnapshot()
     extracted_at = extracted_at or datetime.now(UTC)
 
-    async def read(source: _Source) -> tuple[list[dict[str, Any]], bool] | IntercomError:
+    async def read(source: Snapshot) -> tuple[list[dict[str, Any]], bool] | IntercomError:
         try:
-            return await client.list_all(source.endpoint, source.path, source.key)
+            return await client.list_all(source.endpoint.key, source.endpoint.path, source.list_key)
         except RUN_FATAL:
             raise
         except IntercomError as exc:  # e.g. 403: the token lacks that list's scope
             return exc
 
-    lists = await gather_all(*(read(s) for s in SOURCES.values()))
-    for (name, source), answer in zip(SOURCES.items(), lists, strict=True):
+    lists = await gather_all(*(read(s) for s in snapshots))
+    for source, answer in zip(snapshots, lists, strict=True):
+        name = source.name
         if isinstance(answer, IntercomError):
             # The names are an aid, not the window's data: a list that cannot be read keeps
             # its previous snapshot, is reported, and does not fail the window.
             status = f"HTTP {answer.status}" if answer.status is not None else "no response"
-            log.warning("GET %s failed (%s): %s not replaced", source.path, status, name)
+            log.warning("GET %s failed (%s): %s not replaced", source.endpoint.path, status, name)
             snapshot.unavailable[name] = status
             continue
         raw, complete = answer
@@ -152,25 +109,27 @@ async def snapshot_dimensions(
         if name == "tags":
             snapshot.tag_names = {r["tag_id"]: r["name"] for r in rows.values() if r["name"]}
         if not complete:
-            log.warning("GET %s had more pages than read: %s not replaced", source.path, name)
+            log.warning(
+                "GET %s had more pages than read: %s not replaced", source.endpoint.path, name
+            )
             snapshot.incomplete.append(name)
             continue
         table_rows = sorted(rows.values(), key=lambda r: str(next(iter(r.values()))))
-        pii.apply(dimension_path(name), table_rows)
-        _publish(storage, name, table_rows)
+        pii.apply(table_rows, source.personal)
+        _publish(storage, source, table_rows)
         snapshot.rows[name] = len(table_rows)
     return snapshot
 
 
-def _publish(storage: Storage, name: str, rows: list[dict[str, Any]]) -> None:
+def _publish(storage: Storage, source: Snapshot, rows: list[dict[str, Any]]) -> None:
     """Stage and publish one snapshot. Windows of a backfill may snapshot at the same time, so
     only the staging files of processes that are gone (killed mid-write) are cleared first,
     never a live run's."""
-    rel = dimension_path(name)
+    rel = dimension_path(source.name)
     discard_staging(storage, [rel], of_gone_processes=True)
     staged = storage.staging_path(rel)
     try:
-        pq.write_table(to_table(rows, DIMENSIONS[name]), staged, compression="zstd")
+        pq.write_table(to_table(rows, source.schema), staged, compression="zstd")
         storage.publish(staged, rel)
     except BaseException:
         storage.discard(staged)

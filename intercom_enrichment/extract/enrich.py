@@ -1,4 +1,5 @@
-"""Enrich one batch: look up its contacts (and parts, segments), shape rows, count what happened.
+"""Enrich one batch of a searched object (conversations, tickets): look up its contacts (and
+parts, segments), shape rows, count what happened.
 
 Plain async Python, no Prefect: ``tasks/`` wraps ``enrich_batch`` and the tests call it directly.
 """
@@ -14,19 +15,28 @@ from intercom_enrichment.api.client import IntercomClient
 from intercom_enrichment.concurrency import both, gather_all
 from intercom_enrichment.errors import IntercomError, NotFound
 from intercom_enrichment.metrics import EnrichmentMetrics
-from intercom_enrichment.objects.models import Contact, Conversation, PartList, Statistics
-from intercom_enrichment.objects.rows import (
+from intercom_enrichment.objects.common import Lineage
+from intercom_enrichment.objects.contacts import (
+    CONTACTS,
+    Contact,
     ContactLists,
-    Lineage,
+    contact_details,
     contact_row,
-    conversation_row,
-    part_rows,
+)
+from intercom_enrichment.objects.declaration import (
+    FetchedParts,
+    RowContext,
+    Searched,
+    SearchedObject,
+    Status,
+    Table,
 )
 from intercom_enrichment.output.writer import BatchRecords
 from intercom_enrichment.quality.pii import PiiPolicy
+from intercom_enrichment.quality.quarantine import quarantine_record
 
-from .batching import ConversationBatch
-from .listing import Listing, quarantine_record
+from .batching import Batch
+from .listing import Listing
 from .lookup import RUN_FATAL, ContactLookup, lookup_contacts
 
 
@@ -40,65 +50,58 @@ class EnrichOptions:
     tag_names: Mapping[str, str] = field(default_factory=dict)
 
 
-def status_of(conv: Conversation, lookup: ContactLookup) -> str:
-    if not conv.contact_ids:
-        return "no_contact"
-    primary = conv.contact_ids[0]
+def status_of(record: Searched, lookup: ContactLookup) -> Status:
+    if not record.contact_ids:
+        return Status.NO_CONTACT
+    primary = record.contact_ids[0]
     if primary in lookup.found:
-        return "enriched"
+        return Status.ENRICHED
     if primary in lookup.not_found:
-        return "contact_not_found"
+        return Status.CONTACT_NOT_FOUND
     if primary in lookup.unresolvable:
-        return "contact_unresolvable"
-    return "failed"
+        return Status.CONTACT_UNRESOLVABLE
+    return Status.FAILED
 
 
 @dataclass
 class _Parts:
-    by_conversation: dict[str, PartList]
+    by_id: dict[str, FetchedParts]
     failures: Counter[str]
     quarantine: list[dict[str, Any]]
-    statistics_count: dict[str, int] = field(default_factory=dict)  # by conversation id
 
 
-def _statistics_count(raw: dict[str, Any]) -> int | None:
-    try:
-        stats = Statistics.model_validate(raw.get("statistics") or {})
-    except ValidationError:
-        return None
-    return stats.count_conversation_parts
-
-
-async def _fetch_parts(client: IntercomClient, conversation_ids: list[str]) -> _Parts:
+async def _fetch_parts(client: IntercomClient, obj: SearchedObject, ids: list[str]) -> _Parts:
     result = _Parts({}, Counter(), [])
 
-    async def one(conversation_id: str) -> None:
+    async def one(object_id: str) -> None:
         try:
-            raw = await client.get_conversation(conversation_id)
+            raw = await client.get_object(obj.get, object_id, obj.kind)
         except RUN_FATAL:
             raise
         except NotFound:
             return  # deleted since it was listed: the row stays, without parts
         except IntercomError as exc:
-            result.failures[f"parts GET /conversations/…: HTTP {exc.status}"] += 1
+            result.failures[
+                f"parts GET {obj.get.path.replace('{id}', '…')}: HTTP {exc.status}"
+            ] += 1
             return
         try:
-            parts = PartList.model_validate(raw.get("conversation_parts") or {})
+            result.by_id[object_id] = obj.read_parts(raw)
         except ValidationError as exc:  # permanent: quarantined, the row stays without parts
-            result.quarantine.append(quarantine_record("conversation_parts", raw, exc))
-            return
-        result.by_conversation[conversation_id] = parts
-        count = _statistics_count(raw)
-        if count is not None:
-            result.statistics_count[conversation_id] = count
+            result.quarantine.append(quarantine_record(obj.parts.name, raw, exc))
 
-    await gather_all(*(one(i) for i in conversation_ids))
+    await gather_all(*(one(i) for i in ids))
     return result
+
+
+def _protect(pii: PiiPolicy, table: Table, rows: list[dict[str, Any]]) -> None:
+    pii.apply(rows, table.personal, table.free_form)
 
 
 async def enrich_batch(
     client: IntercomClient,
-    batch: ConversationBatch,
+    obj: SearchedObject,
+    batch: Batch[Any],
     *,
     lineage: Lineage,
     options: EnrichOptions,
@@ -107,7 +110,7 @@ async def enrich_batch(
         client, batch.contact_ids, include_segments=options.include_segments
     )
     if options.include_parts:
-        parts_task = _fetch_parts(client, batch.conversation_ids)
+        parts_task = _fetch_parts(client, obj, batch.record_ids)
         lookup, parts = await both(lookup_task, parts_task)
     else:
         lookup, parts = await lookup_task, _Parts({}, Counter(), [])
@@ -116,14 +119,14 @@ async def enrich_batch(
         quarantine=options.pii.scrub_quarantine(lookup.quarantine + parts.quarantine),
         carried=lookup.subset(batch.carry) if batch.carry else None,
     )
-    # The conversations' view of their contacts: this batch's lookup, plus what an earlier
-    # batch looked up for a continuation batch (batching._bounded). Metrics count only ours.
+    # The records' view of their contacts: this batch's lookup, plus what an earlier batch
+    # looked up for a continuation batch (batching._bounded). Metrics count only ours.
     view = lookup
     if batch.known is not None:
         view = ContactLookup()
         view.update(batch.known)
         view.update(lookup)
-    statuses: Counter[str] = Counter()
+    statuses: Counter[Status] = Counter()
     segments_of = view.segments.get if options.include_segments else (lambda _id: None)
 
     def lists_of(contact: Contact) -> ContactLists:
@@ -134,30 +137,25 @@ async def enrich_batch(
             full_company_ids=view.full_company_ids.get(contact.id),
         )
 
+    rows, part_rows = records.of(obj.table.name), records.of(obj.parts.name)
     incomplete_parts = 0
-    for conv in batch.conversations:  # spilled ones are read here, one at a time (spill.py)
-        status = status_of(conv, view)
+    for record in batch.records:  # spilled ones are read here, one at a time (spill.py)
+        status = status_of(record, view)
         statuses[status] += 1
-        primary = conv.contact_ids[0] if conv.contact_ids else None
+        primary = record.contact_ids[0] if record.contact_ids else None
         contact = view.found.get(primary) if primary else None
-        part_list = parts.by_conversation.get(conv.id)
-        row = conversation_row(
-            conv,
-            status=status,
-            contact=contact,
-            lineage=lineage,
-            segments=segments_of(primary) if contact and primary else None,
-            lists=lists_of(contact) if contact else None,
-            parts_total_count=part_list.total_count if part_list else None,
-            parts_returned=len(part_list.conversation_parts) if part_list else None,
-            parts_statistics_count=parts.statistics_count.get(conv.id),
+        fetched = parts.by_id.get(record.id)
+        details = contact_details(
+            contact,
+            segments_of(primary) if contact and primary else None,
+            lists_of(contact) if contact else None,
         )
+        row = obj.row(record, RowContext(status, lineage, details, fetched))
         incomplete_parts += bool(row["parts_truncated"])
-        records.conversations.append(row)
-        if part_list:
-            records.conversation_parts.extend(
-                part_rows(conv.id, part_list.conversation_parts, lineage)
-            )
+        rows.append(row)
+        if fetched:
+            part_rows.extend(obj.part_rows(record.id, fetched.parts, lineage))
+    contacts = records.of(CONTACTS.name)
     seen: set[str] = set()
     lists_cut = 0
     for asked in batch.contact_ids:  # in the plan's order, not in the order answers came
@@ -166,31 +164,30 @@ async def enrich_batch(
             seen.add(contact.id)
             lists = lists_of(contact)
             lists_cut += lists.tags_truncated or lists.companies_truncated
-            records.contacts.append(contact_row(contact, lineage, segments_of(asked), lists))
+            contacts.append(contact_row(contact, lineage, segments_of(asked), lists))
 
-    options.pii.apply("conversations", records.conversations)
-    options.pii.apply("contacts", records.contacts)
-    options.pii.apply("conversation_parts", records.conversation_parts)
+    for table in (obj.table, CONTACTS, obj.parts):
+        _protect(options.pii, table, records.of(table.name))
+    names = obj.metrics
+    counts = {
+        names.written: len(batch.records),
+        names.parts_written: len(part_rows),
+        names.parts_fetch_failed: sum(parts.failures.values()),
+        names.parts_quarantined: len(parts.quarantine),
+        names.parts_incomplete: incomplete_parts,
+        **{names.of_status(s): n for s, n in statuses.items()},
+    }
     metrics = EnrichmentMetrics(
-        conversations_written=len(batch.conversations),
+        counts={k: v for k, v in counts.items() if v},
         contacts_unique=len(batch.contact_ids),
         contacts_fetched=len(lookup.found),
         contacts_not_found=len(lookup.not_found),
         contact_lookups_failed=len(lookup.failed),
         contacts_unresolvable=len(lookup.unresolvable),
-        parts_written=len(records.conversation_parts),
-        parts_fetch_failed=sum(parts.failures.values()),
-        parts_quarantined=len(parts.quarantine),
-        parts_incomplete=incomplete_parts,
         contact_lists_truncated=lists_cut,
         contact_search_chunk_reductions=lookup.search_requests_refused,
         contact_search_chunk_size=lookup.search_chunk_size,
         segments_fetch_failed=len(lookup.segment_failures),
-        status_enriched=statuses["enriched"],
-        status_no_contact=statuses["no_contact"],
-        status_contact_not_found=statuses["contact_not_found"],
-        status_contact_unresolvable=statuses["contact_unresolvable"],
-        status_failed=statuses["failed"],
         **client.stats.metric_fields(),
         failure_reasons=dict(lookup.reasons() + parts.failures),
     )
@@ -198,9 +195,15 @@ async def enrich_batch(
 
 
 def listing_metrics(listing: Listing, client: IntercomClient) -> EnrichmentMetrics:
+    names = listing.obj.metrics
+    counts = {
+        names.listed: len(listing.entries) + len(listing.quarantine),
+        names.quarantined: len(listing.quarantine),
+    }
+    unavailable = {f"{listing.obj.table.name}: {listing.unavailable}": 1}
     return EnrichmentMetrics(
-        conversations_listed=len(listing.entries) + len(listing.quarantine),
-        conversations_quarantined=len(listing.quarantine),
+        counts={k: v for k, v in counts.items() if v},
+        unavailable=unavailable if listing.unavailable else {},
         listing_pages=listing.pages,
         cursor_restarts=listing.cursor_restarts,
         **client.stats.metric_fields(),

@@ -1,11 +1,12 @@
-"""Every conversation of a window, exactly once, listed with concurrent sub-window searches.
+"""Every object of a window (conversations, tickets: ``SearchedObject``s), exactly once, listed
+with concurrent sub-window searches.
 
 One search's cursor pages are sequential, so a window whose first page reports many results is
 split into sub-windows that are paged concurrently. The API leaves the inclusivity of ``>``/``<``
 open and does not promise an order, so each (sub-)window asks one second wider on both sides and
 keeps only what it owns (``start <= updated_at < end``); results are then de-duplicated by id,
-keeping the greatest ``updated_at``. Neither strict nor inclusive servers, nor conversations that
-appear on two pages, can make a conversation count twice or go missing.
+keeping the greatest ``updated_at``. Neither strict nor inclusive servers, nor objects that
+appear on two pages, can make an object count twice or go missing.
 
 A rejected cursor is documented as 400 ``client_error`` "Invalid starting_after param…": any 400
 to a page request that carried ``starting_after`` (every page after the first), or whose message
@@ -15,7 +16,7 @@ the de-duplication makes the pages seen twice harmless.
 
 import logging
 import math
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,11 +26,13 @@ from intercom_enrichment.api.client import IntercomClient
 from intercom_enrichment.api.settings import SEARCH_PAGE_SIZE
 from intercom_enrichment.concurrency import gather_all
 from intercom_enrichment.errors import BadRequest, InvalidCursor
-from intercom_enrichment.objects.models import Conversation, ConversationPage
-from intercom_enrichment.quality.guards import loggable, quarantine_id, timestamp_reason
+from intercom_enrichment.objects.common import Record, SearchPage
+from intercom_enrichment.objects.declaration import SearchedObject
+from intercom_enrichment.quality.guards import quarantine_id, timestamp_reason
+from intercom_enrichment.quality.quarantine import quarantine_record
 from intercom_enrichment.windows import Window
 
-from .spill import ConversationSpill, ListedConversations
+from .spill import ListedEntries, RecordSpill
 
 log = logging.getLogger(__name__)
 
@@ -38,18 +41,25 @@ CURSOR_RESTARTS = 3
 
 @dataclass
 class Listing:
-    """A window's distinct conversations: in memory only what planning needs (``entries``,
-    sorted by id); the conversations themselves wait in ``spill`` (see ``spill.py``)."""
+    """A window's distinct objects of one kind: in memory only what planning needs
+    (``entries``, sorted by id); the records themselves wait in ``spill`` (see ``spill.py``)."""
 
-    entries: ListedConversations
-    spill: ConversationSpill
+    obj: SearchedObject
+    entries: ListedEntries
+    spill: RecordSpill
     quarantine: list[dict[str, Any]] = field(default_factory=list)  # items that failed validation
     pages: int = 0
     cursor_restarts: int = 0
+    unavailable: str | None = None  # why the object could not be listed at all (e.g. HTTP 403)
+
+    @classmethod
+    def unavailable_for(cls, obj: SearchedObject, why: str) -> "Listing":
+        spill = RecordSpill()
+        return cls(obj, ListedEntries().sorted_by_id(), spill, unavailable=why)
 
     @property
-    def conversations(self) -> list[Conversation]:
-        """Every listed conversation, read back at once (small windows and tests)."""
+    def records(self) -> list[Record]:
+        """Every listed record, read back at once (small windows and tests)."""
         return self.spill.load(self.entries)
 
     def close(self) -> None:
@@ -58,28 +68,30 @@ class Listing:
 
 @dataclass
 class _Collector:
-    spill: ConversationSpill
-    listed: ListedConversations = field(default_factory=ListedConversations)
+    obj: SearchedObject
+    spill: RecordSpill
+    listed: ListedEntries = field(default_factory=ListedEntries)
     invalid: dict[str, dict[str, Any]] = field(default_factory=dict)
     pages: int = 0
     cursor_restarts: int = 0
 
-    def add(self, page: ConversationPage, owner: Window) -> None:
+    def add(self, page: SearchPage, owner: Window) -> None:
         self.pages += 1
-        for item in page.conversations:
+        for item in page.items:
             try:
-                conv = Conversation.model_validate(item)
+                record: Any = self.obj.model.model_validate(item)
             except ValidationError as exc:
                 if _outside(item, owner):
                     continue  # the neighbouring window's to quarantine, not this one's
                 raw_id = item.get("id") if isinstance(item, dict) else None
                 key = quarantine_id(raw_id) or f"#{len(self.invalid)}"
-                self.invalid.setdefault(key, quarantine_record("conversation", item, exc))
+                self.invalid.setdefault(key, quarantine_record(self.obj.kind, item, exc))
                 continue
-            if not owner.contains(conv.updated_at):
+            if not owner.contains(record.updated_at):
                 continue
             # every version: ``sorted_by_id`` keeps the latest (the spill holds a few twice)
-            self.listed.add(conv.id, conv.updated_at, conv.contact_ids, self.spill.add(conv))
+            location = self.spill.add(record)
+            self.listed.add(record.id, record.updated_at, record.contact_ids, location)
 
 
 def _outside(item: Any, owner: Window) -> bool:
@@ -95,25 +107,6 @@ def _outside(item: Any, owner: Window) -> bool:
     return not owner.contains(seconds)
 
 
-def quarantine_record(kind: str, item: Any, exc: ValidationError | str) -> dict[str, Any]:
-    """A quarantine entry: what, which id, why (field names and rules, never values), and the
-    raw record in a form that always serialises (``guards.loggable``); ``pii.scrub_quarantine``
-    drops the record under ``hash``/``drop``."""
-    if isinstance(exc, str):
-        reasons = exc
-    else:
-        reasons = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc']) or '<root>'}: {err['msg']}"
-            for err in exc.errors(include_url=False, include_input=False)
-        )
-    return {
-        "kind": kind,
-        "id": quarantine_id(item.get("id")) if isinstance(item, dict) else None,
-        "reason": reasons,
-        "record": loggable(item),
-    }
-
-
 def _bounds(window: Window) -> tuple[int, int]:
     """Search bounds one second wider than the window on both sides (see module doc)."""
     return math.floor(window.start.timestamp()) - 1, math.ceil(window.end.timestamp())
@@ -125,14 +118,20 @@ def cursor_rejected(exc: BadRequest, pages_before: int) -> bool:
     return isinstance(exc, InvalidCursor) or pages_before > 0
 
 
+def _search(
+    client: IntercomClient, obj: SearchedObject, window: Window, per_page: int
+) -> AsyncIterator[SearchPage]:
+    lo, hi = _bounds(window)
+    return client.search_updated(obj.search, obj.list_key, lo, hi, per_page=per_page)
+
+
 async def _page_through(
     client: IntercomClient, window: Window, sink: _Collector, per_page: int
 ) -> None:
-    lo, hi = _bounds(window)
     for attempt in range(CURSOR_RESTARTS + 1):
         pages = 0
         try:
-            async for page in client.search_conversations(lo, hi, per_page=per_page):
+            async for page in _search(client, sink.obj, window, per_page):
                 pages += 1
                 sink.add(page, window)
             return
@@ -145,23 +144,26 @@ async def _page_through(
 
 async def list_window(
     client: IntercomClient,
+    obj: SearchedObject,
     window: Window,
     *,
     per_page: int = SEARCH_PAGE_SIZE,
     max_parallel: int = 8,
     pages_per_subwindow: int = 4,
 ) -> Listing:
-    """List the window's conversations; large windows are split from the first page's count.
+    """List the window's objects of ``obj``'s kind; large windows are split from the first
+    page's count.
 
     The caller owns the returned ``Listing`` and closes it (its spill file) when done.
     """
-    sink = _Collector(ConversationSpill())
+    sink = _Collector(obj, RecordSpill())
     try:
         await _list_into(sink, client, window, per_page, max_parallel, pages_per_subwindow)
     except BaseException:
         sink.spill.close()
         raise
     return Listing(
+        obj,
         sink.listed.sorted_by_id(),
         sink.spill,
         list(sink.invalid.values()),
@@ -178,8 +180,7 @@ async def _list_into(
     max_parallel: int,
     pages_per_subwindow: int,
 ) -> None:
-    lo, hi = _bounds(window)
-    pages = client.search_conversations(lo, hi, per_page=per_page)
+    pages = _search(client, sink.obj, window, per_page)
     assert isinstance(pages, AsyncGenerator)
     first = await anext(pages)
     sink.add(first, window)

@@ -6,7 +6,7 @@ contacts and contacts created minutes ago, so every id it does not return is fet
 ``Intercom-Version`` 2.16 a merged contact answers 410 whose ``Link`` names the canonical
 contact, which is followed once (up to 2.15 it answers 404 like a deleted one: Intercom-OpenAPI
 descriptions/2.15 vs 2.16, GET /contacts/{id}). An id that still fails after the client's
-retries is recorded with its reason; the caller writes its conversations with
+retries is recorded with its reason; the caller writes its objects with
 ``enrichment_status=failed`` (a rerun may repair it).
 
 Conditions no rerun can repair make the contact *unresolvable* (``contact_unresolvable``): an id
@@ -35,10 +35,11 @@ from intercom_enrichment.api.contact_search import (
 )
 from intercom_enrichment.concurrency import gather_all
 from intercom_enrichment.errors import ContactMerged, IntercomError, NotFound
-from intercom_enrichment.objects.models import Contact, Segment, Tag
+from intercom_enrichment.objects.common import Tag
+from intercom_enrichment.objects.contacts import Contact
+from intercom_enrichment.objects.workspace import Segment
 from intercom_enrichment.quality.guards import is_plain_id
-
-from .listing import quarantine_record
+from intercom_enrichment.quality.quarantine import quarantine_record
 
 __all__ = ["RUN_FATAL", "ContactLookup", "lookup_contacts"]
 

@@ -1,10 +1,12 @@
 """One window end to end — the one definition of a window's work, whoever runs it.
 
-    list → plan batches → enrich batches (in order) → write → reduce metrics → publish →
-    completeness
+    for each searched object (conversations, tickets): list →
+    snapshot the dimensions → for each object: plan batches → enrich batches (in order) → write
+    → reduce metrics → publish → completeness
 
-``run_pipeline`` is that sequence, written once. *How* each step runs is the ``WindowExecutor``
-it is given: ``AsyncioExecutor`` (below) runs the steps as coroutines in one event loop, with no
+``run_pipeline`` is that sequence, written once, over the declared objects
+(``objects.registry``). *How* each step runs is the ``WindowExecutor`` it is given:
+``AsyncioExecutor`` (below) runs the steps as coroutines in one event loop, with no
 orchestration — the tests, the fault matrix and the benchmarks use it; the Prefect flow
 (``flows/enrich_conversations.py``) passes an executor whose steps are Prefect tasks. Either way
 the same code lists, plans, writes, decides completeness and publishes.
@@ -13,6 +15,7 @@ Layout and invariants of what is written: docs/data-contract.md.
 """
 
 import asyncio
+import logging
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -24,20 +27,25 @@ from intercom_enrichment.api.budget import RateBudget
 from intercom_enrichment.api.client import IntercomClient
 from intercom_enrichment.api.settings import SEARCH_PAGE_SIZE, IntercomSettings
 from intercom_enrichment.concurrency import gather_all
+from intercom_enrichment.errors import Forbidden
 from intercom_enrichment.metrics import EnrichmentMetrics
-from intercom_enrichment.objects.rows import Lineage
-from intercom_enrichment.objects.schema import SCHEMA_VERSION
+from intercom_enrichment.objects.common import Lineage
+from intercom_enrichment.objects.contacts import CONTACTS
+from intercom_enrichment.objects.declaration import SearchedObject, Snapshot, Status
+from intercom_enrichment.objects.registry import SCHEMA_VERSION, SEARCHED, SNAPSHOTS
 from intercom_enrichment.output.storage import Storage
 from intercom_enrichment.output.writer import BatchRecords, WindowWriter, WrittenFile
 from intercom_enrichment.quality.pii import PiiPolicy
 from intercom_enrichment.windows import Window
 
-from .batching import ConversationBatch, plan_positions
+from .batching import Batch, plan_positions
 from .dimensions import DimensionSnapshot, snapshot_dimensions
 from .enrich import EnrichOptions, enrich_batch, listing_metrics
 from .listing import Listing, list_window
 from .lookup import ContactLookup
 from .spill import SpilledBatches
+
+log = logging.getLogger(__name__)
 
 BATCHES_IN_FLIGHT = 4
 
@@ -48,12 +56,21 @@ class WindowJob:
     output: str
     batch_size: int = 2000
     options: EnrichOptions = field(default_factory=EnrichOptions)
+    objects: tuple[SearchedObject, ...] = SEARCHED  # the searched objects this run reads
+
+    @property
+    def snapshots(self) -> tuple[Snapshot, ...]:
+        """The dimension snapshots this run replaces: every one whose object it reads."""
+        options = {o.option: True for o in self.objects if o.option}
+        return tuple(s for s in SNAPSHOTS if s.enabled(options))
 
     @property
     def tables(self) -> list[str]:
-        return ["conversations", "contacts"] + (
-            ["conversation_parts"] if self.options.include_parts else []
-        )
+        """The tables this run writes: each object's, its parts' with parts on, contacts."""
+        names = [o.table.name for o in self.objects] + [CONTACTS.name]
+        if self.options.include_parts:
+            names += [o.parts.name for o in self.objects]
+        return names
 
     def manifest(
         self,
@@ -70,6 +87,7 @@ class WindowJob:
             "parameters": {
                 "output": self.output,
                 "batch_size": self.batch_size,
+                "objects": [o.table.name for o in self.objects],
                 "include_parts": self.options.include_parts,
                 "include_segments": self.options.include_segments,
                 "pii": self.options.pii.mode,
@@ -88,12 +106,23 @@ def incomplete_reason(metrics: EnrichmentMetrics) -> str | None:
     problems = metrics.invariant_violations()
     if problems:
         return "metrics invariants violated: " + "; ".join(problems)
-    if metrics.status_failed or metrics.parts_fetch_failed or metrics.segments_fetch_failed:
+    failed = {
+        obj.kind: (
+            metrics.count(obj.metrics.of_status(Status.FAILED)),
+            metrics.count(obj.metrics.parts_fetch_failed),
+        )
+        for obj in SEARCHED
+    }
+    if any(a or b for a, b in failed.values()) or metrics.segments_fetch_failed:
+        objects = ", ".join(
+            f"{a} {kind}s could not be enriched and {b} could not get their parts"
+            for kind, (a, b) in failed.items()
+            if a or b
+        )
         return (
-            f"{metrics.status_failed} conversations could not be enriched, "
-            f"{metrics.parts_fetch_failed} could not get their parts and "
-            f"{metrics.segments_fetch_failed} contacts their segments after retries "
-            f"({dict(metrics.failure_reasons)}); rows are written with "
+            f"{objects or 'every object was enriched'}; "
+            f"{metrics.segments_fetch_failed} contacts could not get their segments after "
+            f"retries ({dict(metrics.failure_reasons)}); rows are written with "
             "enrichment_status=failed; rerun the window to repair it"
         )
     return None
@@ -105,21 +134,25 @@ BatchResult = tuple[BatchRecords, EnrichmentMetrics]
 class WindowExecutor(Protocol):
     """How the steps of ``run_pipeline`` that talk to Intercom (or reduce) are executed."""
 
-    def list_window(self, window: Window) -> tuple[Listing, EnrichmentMetrics]:
-        """Every conversation of the window, and what listing them cost."""
+    def list_window(self, obj: SearchedObject, window: Window) -> tuple[Listing, EnrichmentMetrics]:
+        """Every object of ``obj``'s kind in the window, and what listing them cost."""
         ...
 
     def enrich(
-        self, batches: Sequence[ConversationBatch], lineage: Lineage, options: EnrichOptions
+        self,
+        obj: SearchedObject,
+        batches: Sequence[Batch[Any]],
+        lineage: Lineage,
+        options: EnrichOptions,
     ) -> Iterator[BatchResult]:
         """Each batch's ``(records, metrics)``, yielded in batch order (so reruns write the
         same files), with a bounded number of batches in flight."""
         ...
 
     def dimensions(
-        self, output: str, pii: PiiPolicy
+        self, output: str, pii: PiiPolicy, snapshots: Sequence[Snapshot]
     ) -> tuple[DimensionSnapshot, EnrichmentMetrics]:
-        """Snapshot admins, teams, tags and segments into ``output`` (dimensions.py)."""
+        """Replace the dimension snapshots ``snapshots`` in ``output`` (dimensions.py)."""
         ...
 
     def reduce(self, parts: list[EnrichmentMetrics]) -> EnrichmentMetrics:
@@ -166,64 +199,109 @@ def _run(
     # The window's lease first (lease.py): a second run of this window stops here, before it
     # has listed anything.
     writer = WindowWriter(storage, job.window, job.tables, run_id=flow_run_id)
+    listings: list[Listing] = []
     try:
-        listing, listed = executor.list_window(job.window)
-        try:
-            # Planning needs only ids and contacts; each batch is read back from the listing's
-            # spill file when its turn comes (spill.py), so memory follows the batch size.
-            # Batches are bounded by the batch size too: a contact with more conversations is
-            # looked up by one batch and handed on to continuation batches, enriched after
-            # every owner batch (batching._bounded).
-            plans = plan_positions(listing.entries.contacts, batch_size=job.batch_size)
-            owners = [p for p in plans if not p.continuation]
-            continuations = [p for p in plans if p.continuation]
-            quarantined = job.options.pii.scrub_quarantine(listing.quarantine)
-            # Names of teammates, teams, tags, segments: after a listing that succeeded (a run
-            # that fails there publishes nothing); contacts' tags are ids the snapshot names.
-            dims, dims_metrics = executor.dimensions(job.output, job.options.pii)
-            options = replace(job.options, tag_names=dims.tag_names)
-            parts = [listed, dims_metrics]
-            known = ContactLookup()  # what owner batches hand on to continuation batches
-
-            def enrich(batches: SpilledBatches) -> None:
-                for records, metrics in executor.enrich(batches, lineage, options):
-                    if records.carried is not None:
-                        known.update(records.carried)
-                    writer.append(records)
-                    parts.append(metrics)
-
-            enrich(SpilledBatches(owners, listing.spill, listing.entries))
-            if continuations:
-                enrich(SpilledBatches(continuations, listing.spill, listing.entries, known))
-        finally:
+        parts: list[EnrichmentMetrics] = []
+        for obj in job.objects:
+            listing, listed = executor.list_window(obj, job.window)
+            listings.append(listing)
+            parts.append(listed)
+        # Names of teammates, teams, tags, segments, ticket types and states: after listings
+        # that succeeded (a run that fails there publishes nothing); contacts' tags are ids
+        # the snapshot names.
+        dims, dims_metrics = executor.dimensions(job.output, job.options.pii, job.snapshots)
+        options = replace(job.options, tag_names=dims.tag_names)
+        parts.append(dims_metrics)
+        quarantined = []
+        for listing in listings:
+            quarantined += job.options.pii.scrub_quarantine(listing.quarantine)
+            _enrich(executor, listing, job.batch_size, lineage, options, writer, parts)
             listing.close()
         writer.append(BatchRecords(quarantine=quarantined))
         total = executor.reduce(parts)
         reason = incomplete_reason(total)
         manifest = job.manifest(settings, total, started=started, flow_run_id=flow_run_id)
-        files = writer.publish(manifest, complete=reason is None)
+        unavailable = {t for lst in listings if lst.unavailable for t in _tables(lst.obj)}
+        files = writer.publish(manifest, complete=reason is None, keep=unavailable)
     except BaseException:
         writer.abort()
         raise
+    finally:
+        for listing in listings:
+            listing.close()
     return WindowResult(total, files, reason)
 
 
+def _tables(obj: SearchedObject) -> tuple[str, ...]:
+    return (obj.table.name, obj.parts.name)
+
+
+def _enrich(
+    executor: WindowExecutor,
+    listing: Listing,
+    batch_size: int,
+    lineage: Lineage,
+    options: EnrichOptions,
+    writer: WindowWriter,
+    parts: list[EnrichmentMetrics],
+) -> None:
+    """Plan one listing's batches, enrich them and append their rows to the window's files.
+
+    Planning needs only ids and contacts; each batch is read back from the listing's spill
+    file when its turn comes (spill.py), so memory follows the batch size. Batches are bounded
+    by the batch size too: a contact with more records is looked up by one batch and handed on
+    to continuation batches, enriched after every owner batch (batching._bounded).
+    """
+    plans = plan_positions(listing.entries.contacts, batch_size=batch_size)
+    owners = [p for p in plans if not p.continuation]
+    continuations = [p for p in plans if p.continuation]
+    known = ContactLookup()  # what owner batches hand on to continuation batches
+
+    def enrich(batches: SpilledBatches) -> None:
+        for records, metrics in executor.enrich(listing.obj, batches, lineage, options):
+            if records.carried is not None:
+                known.update(records.carried)
+            writer.append(records)
+            parts.append(metrics)
+
+    enrich(SpilledBatches(owners, listing.spill, listing.entries))
+    if continuations:
+        enrich(SpilledBatches(continuations, listing.spill, listing.entries, known))
+
+
 async def list_measured(
-    client: IntercomClient, window: Window, *, per_page: int = SEARCH_PAGE_SIZE
+    client: IntercomClient,
+    obj: SearchedObject,
+    window: Window,
+    *,
+    per_page: int = SEARCH_PAGE_SIZE,
 ) -> tuple[Listing, EnrichmentMetrics]:
-    """The listing step with ``client`` (opened and closed here), and what it cost."""
+    """The listing step with ``client`` (opened and closed here), and what it cost. An object
+    the token may not read (``SearchedObject.may_be_forbidden``: 403) is *unavailable*: an
+    empty listing that says so, reported in the metrics, never a failure of the window."""
     async with client:
-        listing = await list_window(client, window, per_page=per_page)
+        try:
+            listing = await list_window(client, obj, window, per_page=per_page)
+        except Forbidden as exc:
+            if not obj.may_be_forbidden:
+                raise
+            log.warning(
+                "%s unavailable (HTTP 403: the token cannot read them); "
+                "the window's earlier %s files are kept",
+                obj.table.name,
+                obj.table.name,
+            )
+            listing = Listing.unavailable_for(obj, f"HTTP {exc.status}")
     return listing, listing_metrics(listing, client)
 
 
 async def snapshot_measured(
-    client: IntercomClient, output: str, pii: PiiPolicy
+    client: IntercomClient, output: str, pii: PiiPolicy, snapshots: Sequence[Snapshot]
 ) -> tuple[DimensionSnapshot, EnrichmentMetrics]:
     """The dimension step with ``client`` (opened and closed here), and what it cost."""
     with Storage(output) as storage:
         async with client:
-            dims = await snapshot_dimensions(client, storage, pii)
+            dims = await snapshot_dimensions(client, storage, pii, snapshots=snapshots)
     return dims, dims.metrics(client)
 
 
@@ -263,17 +341,21 @@ class AsyncioExecutor:
     def _client(self) -> IntercomClient:
         return IntercomClient(self.settings, budget=self.budget, transport=self._transport())
 
-    def list_window(self, window: Window) -> tuple[Listing, EnrichmentMetrics]:
-        return self._runner.run(list_measured(self._client(), window, per_page=self.per_page))
+    def list_window(self, obj: SearchedObject, window: Window) -> tuple[Listing, EnrichmentMetrics]:
+        return self._runner.run(list_measured(self._client(), obj, window, per_page=self.per_page))
 
     def enrich(
-        self, batches: Sequence[ConversationBatch], lineage: Lineage, options: EnrichOptions
+        self,
+        obj: SearchedObject,
+        batches: Sequence[Batch[Any]],
+        lineage: Lineage,
+        options: EnrichOptions,
     ) -> Iterator[BatchResult]:
-        async def one(batch: ConversationBatch) -> BatchResult:
+        async def one(batch: Batch[Any]) -> BatchResult:
             async with self._client() as client:
-                return await enrich_batch(client, batch, lineage=lineage, options=options)
+                return await enrich_batch(client, obj, batch, lineage=lineage, options=options)
 
-        async def group(chunk: Sequence[ConversationBatch]) -> list[BatchResult]:
+        async def group(chunk: Sequence[Batch[Any]]) -> list[BatchResult]:
             return await gather_all(*(one(b) for b in chunk))
 
         step = self.batches_in_flight
@@ -281,9 +363,9 @@ class AsyncioExecutor:
             yield from self._runner.run(group(batches[first : first + step]))
 
     def dimensions(
-        self, output: str, pii: PiiPolicy
+        self, output: str, pii: PiiPolicy, snapshots: Sequence[Snapshot]
     ) -> tuple[DimensionSnapshot, EnrichmentMetrics]:
-        return self._runner.run(snapshot_measured(self._client(), output, pii))
+        return self._runner.run(snapshot_measured(self._client(), output, pii, snapshots))
 
     def reduce(self, parts: list[EnrichmentMetrics]) -> EnrichmentMetrics:
         return EnrichmentMetrics.total(parts)

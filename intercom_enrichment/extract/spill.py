@@ -1,12 +1,13 @@
-"""A window's listed conversations on local disk, so memory holds only what planning needs.
+"""A window's listed objects on local disk, so memory holds only what planning needs.
 
-Listing a busy window returns hundreds of thousands of conversations. Holding them all as
-parsed objects costs tens of KB each, so a window's peak memory would grow with its size. Instead
-the listing appends each validated ``Conversation`` to a spill file in a private temporary folder
-and keeps, in columns (``ListedConversations``), its id, ``updated_at``, contact ids and where
-its record lies, for de-duplication and batch planning. A batch's conversations are read back
-one at a time, while its rows are made (``SpilledConversations``) — after its contact lookups,
-which is where a batch spends its time — so a batch waiting on the API holds no conversations,
+Listing a busy window returns hundreds of thousands of conversations (or tickets). Holding them
+all as parsed objects costs tens of KB each, so a window's peak memory would grow with its size.
+Instead the listing appends each validated record (a ``Conversation``, a ``Ticket``) to a spill
+file in a private temporary folder
+and keeps, in columns (``ListedEntries``), its id, ``updated_at``, contact ids and where
+its record lies, for de-duplication and batch planning. A batch's records are read back
+one at a time, while its rows are made (``SpilledRecords``) — after its contact lookups,
+which is where a batch spends its time — so a batch waiting on the API holds no records,
 and peak memory follows the batch size, not the window.
 
 The records are pickled by this process and read only by it (never data from elsewhere).
@@ -25,9 +26,9 @@ from typing import Any, Generic, TypeVar, overload
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from intercom_enrichment.objects.models import Conversation
+from intercom_enrichment.objects.common import Record
 
-from .batching import BatchPlan, ConversationBatch
+from .batching import Batch, BatchPlan
 
 K = TypeVar("K")
 T = TypeVar("T")
@@ -61,8 +62,8 @@ class _Mapped(Sequence[T], Generic[K, T]):
 
 
 @dataclass(frozen=True, slots=True)
-class ListedConversation:
-    """One listed conversation: what planning needs, and where the rest of it lies."""
+class ListedEntry:
+    """One listed object: what planning needs, and where the rest of it lies."""
 
     id: str
     updated_at: int
@@ -71,16 +72,16 @@ class ListedConversation:
     size: int
 
 
-class ListedConversations(Sequence[ListedConversation]):
-    """A window's listed conversations, in columns, with no Python object per conversation.
+class ListedEntries(Sequence[ListedEntry]):
+    """A window's listed objects, in columns, with no Python object per object.
 
     Ids are UTF-8 bytes one after another, the rest machine integers in ``array``s
-    (``updated_at``, where the conversation lies in the spill, where its contacts start),
-    contacts indexes into one list of distinct contact ids. One ``ListedConversation`` object
+    (``updated_at``, where the record lies in the spill, where its contacts start),
+    contacts indexes into one list of distinct contact ids. One ``ListedEntry`` object
     each took 352 bytes (tracemalloc, 200,000 naming 60,000 contacts) and, made while pages
     were parsed, left Python's small-object heap fragmented once freed: a 200,000-conversation
     window still held 75 MB of empty pools after it had finished (``sys._debugmallocstats``).
-    Indexing gives a ``ListedConversation`` made on demand.
+    Indexing gives a ``ListedEntry`` made on demand.
 
     While listing, every version seen is added; ``sorted_by_id`` keeps each id's latest and
     gives the final, read-only table.
@@ -101,12 +102,12 @@ class ListedConversations(Sequence[ListedConversation]):
 
     def add(
         self,
-        conversation_id: str,
+        record_id: str,
         updated_at: int,
         contact_ids: Sequence[str],
         location: tuple[int, int],
     ) -> None:
-        """List a version of a conversation (``location``: where it lies in the spill)."""
+        """List a version of an object (``location``: where it lies in the spill)."""
         if self._sealed:
             raise RuntimeError("a sorted listing is read-only")
         self._first.append(len(self._refs))
@@ -116,16 +117,16 @@ class ListedConversations(Sequence[ListedConversation]):
             if index == len(self._contacts):
                 self._contacts.append(contact)
             self._refs.append(index)
-        self._ids += conversation_id.encode()
+        self._ids += record_id.encode()
         self._id_ends.append(len(self._ids))
         self._updated_at.append(updated_at)
         self._offset.append(location[0])
         self._size.append(location[1])
 
-    def sorted_by_id(self) -> "ListedConversations":
+    def sorted_by_id(self) -> "ListedEntries":
         """Each id once, in its latest version (the greatest ``updated_at``; of equal ones, the
         first listed), ordered by id with numeric ids in numeric order; read-only. Sorted by
-        Arrow, on the columns' own buffers: no Python object per conversation here either."""
+        Arrow, on the columns' own buffers: no Python object per record here either."""
         n = len(self)
         ids = pa.Array.from_buffers(
             pa.large_string(), n, [None, pa.py_buffer(self._id_ends), pa.py_buffer(self._ids)]
@@ -139,7 +140,7 @@ class ListedConversations(Sequence[ListedConversation]):
         ordered = ids.take(order)
         starts = pc.not_equal(ordered.slice(1), ordered.slice(0, max(n - 1, 0)))
         rows = order.filter(pa.concat_arrays([pa.array([True] if n else [], pa.bool_()), starts]))
-        out = ListedConversations()
+        out = ListedEntries()
         out._sealed = True
         kept = ids.take(rows)
         out._ids = bytearray(kept.buffers()[2] or b"")
@@ -158,16 +159,16 @@ class ListedConversations(Sequence[ListedConversation]):
         return len(self._updated_at)
 
     @overload
-    def __getitem__(self, index: int) -> ListedConversation: ...
+    def __getitem__(self, index: int) -> ListedEntry: ...
 
     @overload
-    def __getitem__(self, index: slice) -> list[ListedConversation]: ...
+    def __getitem__(self, index: slice) -> list[ListedEntry]: ...
 
-    def __getitem__(self, index: int | slice) -> ListedConversation | list[ListedConversation]:
+    def __getitem__(self, index: int | slice) -> ListedEntry | list[ListedEntry]:
         return _Mapped(range(len(self)), self._entry)[index]
 
-    def _entry(self, row: int) -> ListedConversation:
-        return ListedConversation(
+    def _entry(self, row: int) -> ListedEntry:
+        return ListedEntry(
             self.id(row),
             self._updated_at[row],
             self.contact_ids(row),
@@ -184,14 +185,14 @@ class ListedConversations(Sequence[ListedConversation]):
 
     @property
     def contacts(self) -> Sequence[tuple[str, ...]]:
-        """Each conversation's contact ids, primary first (what ``plan_positions`` needs)."""
+        """Each record's contact ids, primary first (what ``plan_positions`` needs)."""
         return _Mapped(range(len(self)), self.contact_ids)
 
     def ids(self, rows: Iterable[int]) -> list[str]:
         return [self.id(row) for row in rows]
 
     def location(self, row: int) -> tuple[int, int]:
-        """Where the conversation lies in the spill: (offset, size)."""
+        """Where the record lies in the spill: (offset, size)."""
         return self._offset[row], self._size[row]
 
 
@@ -208,20 +209,20 @@ def _column(buffer: pa.Buffer | None, n: int) -> "array[int]":
     return column
 
 
-class ConversationSpill:
-    """An append-only file of pickled conversations in a temporary folder of its own."""
+class RecordSpill:
+    """An append-only file of pickled records in a temporary folder of its own."""
 
     def __init__(self) -> None:
         self._dir = tempfile.mkdtemp(prefix="intercom-listing-")
-        self.path = os.path.join(self._dir, "conversations.pickles")
+        self.path = os.path.join(self._dir, "records.pickles")
         self._file = open(self.path, "w+b")  # noqa: SIM115 - closed by close()
         self._end = 0
         self._flushed = threading.Lock()  # batch tasks read from threads of their own
         self._dirty = False
 
-    def add(self, conversation: Conversation) -> tuple[int, int]:
-        """Append one conversation; where it lies: (offset, size)."""
-        data = pickle.dumps(conversation, protocol=pickle.HIGHEST_PROTOCOL)
+    def add(self, record: Record) -> tuple[int, int]:
+        """Append one record; where it lies: (offset, size)."""
+        data = pickle.dumps(record, protocol=pickle.HIGHEST_PROTOCOL)
         self._file.seek(self._end)
         self._file.write(data)
         location = self._end, len(data)
@@ -229,17 +230,17 @@ class ConversationSpill:
         self._dirty = True
         return location
 
-    def read(self, offset: int, size: int) -> Conversation:
-        """One conversation; safe from any thread once the listing is done (``os.pread``)."""
+    def read(self, offset: int, size: int) -> Record:
+        """One record; safe from any thread once the listing is done (``os.pread``)."""
         if self._dirty:
             with self._flushed:
                 self._file.flush()
                 self._dirty = False
-        conversation: Conversation = pickle.loads(os.pread(self._file.fileno(), size, offset))
-        return conversation
+        record: Record = pickle.loads(os.pread(self._file.fileno(), size, offset))
+        return record
 
-    def load(self, entries: Iterable[ListedConversation]) -> list[Conversation]:
-        """The conversations of ``entries``, in that order."""
+    def load(self, entries: Iterable[ListedEntry]) -> list[Record]:
+        """The records of ``entries``, in that order."""
         return [self.read(entry.offset, entry.size) for entry in entries]
 
     def close(self) -> None:
@@ -248,19 +249,17 @@ class ConversationSpill:
         shutil.rmtree(self._dir, ignore_errors=True)
 
 
-class SpilledConversations(_Mapped[int, Conversation]):
-    """A batch's conversations, each read from the spill when it is reached, none kept.
+class SpilledRecords(_Mapped[int, Record]):
+    """A batch's records, each read from the spill when it is reached, none kept.
 
     ``ids`` needs no reading. Pickled (a task runner that ships a batch to another process,
-    such as Dask), it becomes the plain list of its conversations: the spill file is this
+    such as Dask), it becomes the plain list of its records: the spill file is this
     machine's.
     """
 
     __slots__ = ("_listed",)
 
-    def __init__(
-        self, spill: ConversationSpill, listed: ListedConversations, rows: Sequence[int]
-    ) -> None:
+    def __init__(self, spill: RecordSpill, listed: ListedEntries, rows: Sequence[int]) -> None:
         super().__init__(rows, lambda row: spill.read(*listed.location(row)))
         self._listed = listed
 
@@ -268,21 +267,21 @@ class SpilledConversations(_Mapped[int, Conversation]):
     def ids(self) -> list[str]:
         return self._listed.ids(self._keys)
 
-    def __reduce__(self) -> tuple[type[list[Conversation]], tuple[list[Conversation]]]:
+    def __reduce__(self) -> tuple[type[list[Record]], tuple[list[Record]]]:
         return list, (list(self),)
 
 
-class SpilledBatches(_Mapped[BatchPlan, ConversationBatch[Conversation]]):
-    """Planned batches of listed conversations, whose conversations stay in the spill until
-    they are reached (``SpilledConversations``)."""
+class SpilledBatches(_Mapped[BatchPlan, Batch[Any]]):
+    """Planned batches of listed objects, whose records stay in the spill until
+    they are reached (``SpilledRecords``)."""
 
     __slots__ = ("_known", "_listed", "_spill")
 
     def __init__(
         self,
         plans: list[BatchPlan],
-        spill: ConversationSpill,
-        listed: ListedConversations,
+        spill: RecordSpill,
+        listed: ListedEntries,
         known: Any = None,
     ) -> None:
         super().__init__(plans, self._load)
@@ -290,13 +289,13 @@ class SpilledBatches(_Mapped[BatchPlan, ConversationBatch[Conversation]]):
         self._listed = listed
         self._known = known  # a ContactLookup for continuation batches
 
-    def _load(self, plan: BatchPlan) -> ConversationBatch[Conversation]:
+    def _load(self, plan: BatchPlan) -> Batch[Any]:
         known = None
         if plan.carried_ids is not None and self._known is not None:
             known = self._known.subset(plan.carried_ids)
-        return ConversationBatch(
+        return Batch(
             plan.index,
-            SpilledConversations(self._spill, self._listed, plan.positions),
+            SpilledRecords(self._spill, self._listed, plan.positions),
             plan.contact_ids,
             carry=plan.carry,
             carried_ids=plan.carried_ids,

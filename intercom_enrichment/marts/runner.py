@@ -54,7 +54,8 @@ from intercom_enrichment.layout import (
     parse_window_key,
 )
 from intercom_enrichment.limits import REFRESH_WAIT
-from intercom_enrichment.objects.schema import CONTACTS, CONVERSATION_PARTS, CONVERSATIONS
+from intercom_enrichment.objects import contacts as _contacts
+from intercom_enrichment.objects import conversations as _conversations
 from intercom_enrichment.output.lease import Lease, LeaseBusy
 from intercom_enrichment.output.storage import Storage, discard_staging
 
@@ -86,6 +87,9 @@ DEFAULT_MEMORY_LIMIT = "512MB"
 DEFAULT_THREADS = 2
 _MEMORY = re.compile(r"^[0-9]+(\.[0-9]+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)$")
 CONTACTS_FILE = current_file("contacts")
+CONVERSATIONS = _conversations.CONVERSATIONS.schema
+CONVERSATION_PARTS = _conversations.CONVERSATION_PARTS.schema
+CONTACTS = _contacts.CONTACTS.schema
 
 _NAMES = [("admin_assignee_name", pa.string()), ("team_assignee_name", pa.string())]
 CURRENT_CONVERSATIONS = pa.schema(

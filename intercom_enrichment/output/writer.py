@@ -22,7 +22,9 @@ import pyarrow.parquet as pq
 
 from intercom_enrichment.layout import data_path, lease_path, manifest_path, quarantine_path
 from intercom_enrichment.limits import LEASE_WAIT
-from intercom_enrichment.objects.schema import TABLES, to_table
+from intercom_enrichment.objects.common import to_table
+from intercom_enrichment.objects.declaration import Table
+from intercom_enrichment.objects.registry import TABLES
 from intercom_enrichment.windows import Window
 
 from .lease import Lease, LeaseBusy
@@ -31,13 +33,16 @@ from .storage import Storage, discard_staging
 
 @dataclass
 class BatchRecords:
-    """Rows of one batch, by table, plus the records that failed validation."""
+    """Rows of one batch, by table name (``objects.registry.TABLES``), plus the records that
+    failed validation."""
 
-    conversations: list[dict[str, Any]] = field(default_factory=list)
-    conversation_parts: list[dict[str, Any]] = field(default_factory=list)
-    contacts: list[dict[str, Any]] = field(default_factory=list)
+    rows: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     quarantine: list[dict[str, Any]] = field(default_factory=list)
     carried: Any = None  # contacts later batches reuse (a ContactLookup); not written
+
+    def of(self, table: str) -> list[dict[str, Any]]:
+        """The rows of ``table`` (a list this batch appends to)."""
+        return self.rows.setdefault(table, [])
 
 
 @dataclass(frozen=True)
@@ -124,31 +129,53 @@ class WindowWriter:
         self._open: dict[str, tuple[pq.ParquetWriter, str]] = {}  # rel path → (writer, staged)
         self._rows: dict[str, int] = {}
         self._quarantine: list[str] = []
-        self._contacts_seen: set[str] = set()  # a merged id and its canonical: one row
+        self._seen: dict[str, set[tuple[Any, ...]]] = {}  # keys of once-per-window tables
 
     def file_path(self, table: str, day: date) -> str:
         return data_path(self.window, table, day)
 
     def append(self, records: BatchRecords) -> None:
-        day_of: dict[str, date] = {}
+        """Append a batch's rows, each table's to the partition its declaration says
+        (``Table.day``): a parent's rows first, so that children find their parent's day."""
+        day_of: dict[str, dict[Any, date]] = {}  # table → key → day of its rows in this batch
         by_file: dict[str, list[dict[str, Any]]] = {}
-        for row in records.conversations:
-            day = row["updated_at"].date()
-            day_of[row["conversation_id"]] = day
-            by_file.setdefault(self.file_path("conversations", day), []).append(row)
-        if "conversation_parts" in self.tables:
-            for row in records.conversation_parts:
-                day = day_of.get(row["conversation_id"], self.window.start.date())
-                by_file.setdefault(self.file_path("conversation_parts", day), []).append(row)
-        contacts = [c for c in records.contacts if c["contact_id"] not in self._contacts_seen]
-        self._contacts_seen.update(c["contact_id"] for c in contacts)
-        if contacts:
-            by_file[self.file_path("contacts", self.window.start.date())] = contacts
+        for name in sorted(records.rows, key=lambda n: TABLES[n].parent is not None):
+            table = TABLES[name]
+            if name not in self.tables:
+                continue
+            rows = self._first_of_window(table, records.rows[name])
+            days = day_of.setdefault(name, {})
+            for row in rows:
+                day = self._day(table, row, day_of)
+                days[row[table.key[0]]] = day
+                by_file.setdefault(self.file_path(name, day), []).append(row)
         for rel, rows in by_file.items():
-            self._write(rel, to_table(rows, TABLES[rel.split("/", 1)[0]]))
+            self._write(rel, to_table(rows, TABLES[rel.split("/", 1)[0]].schema))
         self._quarantine.extend(
             json.dumps(q, sort_keys=True, default=str) for q in records.quarantine
         )
+
+    def _first_of_window(self, table: Table, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        if not table.once_per_window:
+            return rows
+        seen = self._seen.setdefault(table.name, set())
+        first = []
+        for row in rows:
+            key = tuple(row[k] for k in table.key)
+            if key not in seen:
+                seen.add(key)
+                first.append(row)
+        return first
+
+    def _day(self, table: Table, row: dict[str, Any], day_of: dict[str, dict[Any, date]]) -> date:
+        if table.day == "updated_at":
+            day: date = row["updated_at"].date()
+            return day
+        if table.day == "parent" and table.parent is not None:
+            parent_day = day_of.get(table.parent, {}).get(row[table.key[0]])
+            if parent_day is not None:
+                return parent_day
+        return self.window.start.date()
 
     def _write(self, rel: str, table: pa.Table) -> None:
         if rel not in self._open:
@@ -176,17 +203,24 @@ class WindowWriter:
         self._open.clear()
         discard_staging(self.storage, window_paths(self.window), tag=self.lease.token)
 
-    def publish(self, manifest: dict[str, Any], *, complete: bool = True) -> list[WrittenFile]:
-        """Publish the window; ``complete=False`` marks it for a rerun (backfills retry it)."""
+    def publish(
+        self, manifest: dict[str, Any], *, complete: bool = True, keep: Iterable[str] = ()
+    ) -> list[WrittenFile]:
+        """Publish the window; ``complete=False`` marks it for a rerun (backfills retry it).
+        The window's published files of the tables ``keep`` (an object this run could not
+        read) stay, listed again in the new manifest, instead of being removed."""
         try:
             self.lease.ensure_held()
             self._close()
-            return self._publish(manifest, complete)
+            return self._publish(manifest, complete, set(keep))
         finally:
             self._discard_staged()  # whatever was not published (after a failure)
             self.lease.release()
 
-    def _publish(self, manifest: dict[str, Any], complete: bool) -> list[WrittenFile]:
+    def _publish(
+        self, manifest: dict[str, Any], complete: bool, keep: set[str]
+    ) -> list[WrittenFile]:
+        kept = self._kept(keep)
         marker = {"status": "publishing", "run_id": self.lease.run_id, "window": self.window.key}
         self.storage.write_text(manifest_path(self.window), json.dumps(marker), self.lease.token)
         written = []
@@ -194,6 +228,7 @@ class WindowWriter:
             self.storage.publish(staged, rel)
             written.append(WrittenFile(rel.split("/", 1)[0], rel, self._rows[rel]))
             del self._open[rel]
+        written += kept
         self._remove_stale({w.path for w in written})
         if self._quarantine:
             rel = quarantine_path(self.window)
@@ -212,6 +247,23 @@ class WindowWriter:
             self.lease.token,
         )
         return written
+
+    def _kept(self, tables: set[str]) -> list[WrittenFile]:
+        """The files of ``tables`` the window's last manifest lists and that still exist."""
+        previous = read_manifest(self.storage, self.window) if tables else None
+        entries = previous.get("files") if previous else None
+        if not isinstance(entries, list):
+            return []
+        own = set(data_paths(self.window))
+        return [
+            WrittenFile(e["table"], e["path"], e["rows"])
+            for e in entries
+            if isinstance(e, dict)
+            and e.get("table") in tables
+            and e.get("path") in own
+            and isinstance(e.get("rows"), int)
+            and self.storage.exists(e["path"])
+        ]
 
     def _remove_stale(self, keep: set[str]) -> None:
         """Every data file of the window not written now, in every table (the rerun rule)."""

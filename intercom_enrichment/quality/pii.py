@@ -1,22 +1,22 @@
 """Personal data policy: keep, hash or drop every column that can identify a person.
 
-Covered (``PII_COLUMNS``): who a person is — a contact's email, name, phone and external id (on
-both tables), a part author's name and email whatever the author's type (user, lead, admin,
-bot, team) — and what people wrote, which may name anyone — part bodies, the conversation's
-title, its source subject and the rating remark; and teammates' emails in
-``dimensions/admins.parquet`` (names and emails: teammates are people). Free-form attributes
-(``custom_attributes`` of conversations and contacts, ``FREE_FORM_COLUMNS``) are
-workspace-defined and may hold a person's
-name or email in any key, so under ``hash``/``drop`` each *string value* inside them is hashed or
-nulled (keys, numbers and booleans stay, so the column keeps its use). The data contract lists
-these columns and why the others are not personal.
+Which columns are personal is declared with each table (``objects``: ``Table.personal`` and
+``Table.free_form``, ``Snapshot.personal``) and passed to ``PiiPolicy.apply``: who a person is —
+a contact's email, name, phone and external id, wherever they appear, a part author's name and
+email whatever the author's type (user, lead, admin, bot, team), teammates' names and emails —
+and what people wrote, which may name anyone — part bodies, titles, subjects and rating
+remarks. Free-form attributes (``custom_attributes``, ``ticket_attributes``) are
+workspace-defined and may hold a person's name or email in any key, so under ``hash``/``drop``
+each *string value* inside them is hashed or nulled (keys, numbers and booleans stay, so the
+column keeps its use). The data contract lists these columns and why the others are not
+personal.
 """
 
 import hashlib
 import hmac
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -26,27 +26,6 @@ from intercom_enrichment.errors import ConfigError
 
 PiiMode = Literal["keep", "hash", "drop"]
 ENV_PII_KEY = "INTERCOM_PII_HMAC_KEY"
-
-PII_COLUMNS: dict[str, tuple[str, ...]] = {
-    "conversations": (
-        "contact_email",
-        "contact_name",
-        "contact_phone",
-        "contact_external_id",
-        "title",
-        "source_subject",
-        "rating_remark",
-    ),
-    "contacts": ("email", "name", "phone", "external_id"),
-    "conversation_parts": ("body", "author_name", "author_email"),
-    # Teammates are people: under hash/drop their names and emails are protected like a
-    # contact's (docs/data-contract.md, "Personal data").
-    "dimensions/admins.parquet": ("name", "email"),
-}
-FREE_FORM_COLUMNS: dict[str, tuple[str, ...]] = {
-    "conversations": ("custom_attributes", "contact_custom_attributes"),
-    "contacts": ("custom_attributes",),
-}
 
 
 @dataclass(frozen=True)
@@ -102,14 +81,18 @@ class PiiPolicy:
             return entries
         return [{**e, "record": None, "record_omitted": f"pii={self.mode}"} for e in entries]
 
-    def apply(self, table: str, rows: list[dict[str, Any]]) -> None:
-        """Protect the personal columns of ``rows`` (of ``table``) in place."""
+    def apply(
+        self,
+        rows: list[dict[str, Any]],
+        personal: Iterable[str],
+        free_form: Iterable[str] = (),
+    ) -> None:
+        """Protect the ``personal`` and ``free_form`` columns of ``rows`` in place."""
         if self.mode == "keep":
             return
-        columns = PII_COLUMNS.get(table, ())
-        free_form = FREE_FORM_COLUMNS.get(table, ())
+        personal, free_form = tuple(personal), tuple(free_form)
         for row in rows:
-            for column in columns:
+            for column in personal:
                 if column in row:
                     row[column] = self.value(row[column])
             for column in free_form:

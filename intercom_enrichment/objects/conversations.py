@@ -1,0 +1,323 @@
+"""Conversations: listed by ``POST /conversations/search`` on ``updated_at`` (cursor pages,
+at most 150 per page), their parts from ``GET /conversations/{id}`` (the 500 most recent),
+Intercom-OpenAPI descriptions/2.14–2.16 (docs/intercom-api.md)."""
+
+from collections.abc import Sequence
+from typing import Annotated, Any
+
+from pydantic import BeforeValidator, Field
+
+from .common import (
+    BOOL,
+    INT,
+    LINEAGE,
+    STR,
+    STRS,
+    TS,
+    AssigneeId,
+    Attributes,
+    Author,
+    ContactRefList,
+    ContactRefs,
+    Id,
+    Lineage,
+    Model,
+    PlainId,
+    Record,
+    Ref,
+    Tag,
+    Unix,
+    empty_if_null,
+    json_text,
+    schema_of,
+    utc,
+)
+from .contacts import (
+    CONTACT_COLUMNS_FREE_FORM,
+    CONTACT_COLUMNS_PERSONAL,
+    contact_columns,
+    prefixed,
+)
+from .declaration import Endpoint, FetchedParts, MetricNames, RowContext, SearchedObject, Table
+
+MAX_RETURNED_PARTS = 500  # GET /conversations/{id} and /tickets/{id} return at most 500 parts
+
+
+class Source(Model):
+    type: str | None = None
+    delivered_as: str | None = None
+    subject: str | None = None
+    author: Author | None = None
+
+
+class TagList(Model):
+    tags: list[Tag] = Field(default_factory=list)
+
+
+class Statistics(Model):
+    time_to_assignment: int | None = None
+    time_to_admin_reply: int | None = None
+    time_to_first_close: int | None = None
+    median_time_to_reply: int | None = None
+    first_admin_reply_at: Unix | None = None
+    last_close_at: Unix | None = None
+    count_reopens: int | None = None
+    count_assignments: int | None = None
+    count_conversation_parts: int | None = None
+
+
+class Rating(Model):
+    rating: int | None = None
+    remark: str | None = None
+
+
+class SlaApplied(Model):
+    sla_name: str | None = None
+    sla_status: str | None = None
+
+
+class ConversationPart(Model):
+    id: Id
+    part_type: str | None = None
+    body: str | None = None
+    created_at: Unix | None = None
+    updated_at: Unix | None = None
+    author: Author | None = None
+    assigned_to: Ref | None = None
+    redacted: bool | None = None
+
+
+class PartList(Record):
+    conversation_parts: list[ConversationPart] = Field(default_factory=list)
+    total_count: int | None = None
+
+
+class Conversation(Record):
+    id: PlainId
+    created_at: Unix
+    updated_at: Unix
+    title: str | None = None
+    state: str | None = None
+    open: bool | None = None
+    read: bool | None = None
+    priority: str | None = None
+    admin_assignee_id: AssigneeId = None
+    team_assignee_id: AssigneeId = None
+    waiting_since: Unix | None = None
+    snoozed_until: Unix | None = None
+    source: Source | None = None
+    contacts: ContactRefs = Field(default_factory=ContactRefList)
+    tags: Annotated[TagList, BeforeValidator(empty_if_null)] = Field(default_factory=TagList)
+    statistics: Statistics | None = None
+    conversation_rating: Rating | None = None
+    sla_applied: SlaApplied | None = None
+    ai_agent_participated: bool | None = None
+    custom_attributes: Attributes = Field(default_factory=dict)
+    conversation_parts: PartList | None = None
+
+    @property
+    def contact_ids(self) -> list[str]:
+        """Every contact on the conversation, in API order, without repeats."""
+        return self.contacts.ids
+
+
+def parts_incomplete(returned: int, total_count: int | None, statistics_count: int | None) -> bool:
+    """Fewer parts came back than either count says, or exactly the 500 the API returns at most
+    (``total_count`` is undocumented; ../shared/docs/intercom-api.md, airbytehq/airbyte#39463)."""
+    counts = [c for c in (total_count, statistics_count) if c is not None]
+    return returned >= MAX_RETURNED_PARTS or any(returned < c for c in counts)
+
+
+def parts_columns(parts: FetchedParts | None, statistics_count: int | None) -> dict[str, Any]:
+    """``parts_total_count`` and ``parts_truncated`` of a row (null when parts were not
+    fetched): shared by every searched object with parts."""
+    if parts is None:
+        return {"parts_total_count": None, "parts_truncated": None}
+    count = parts.statistics_count if parts.statistics_count is not None else statistics_count
+    return {
+        "parts_total_count": parts.total_count,
+        "parts_truncated": parts_incomplete(len(parts.parts), parts.total_count, count),
+    }
+
+
+CONVERSATIONS = Table(
+    "conversations",
+    schema_of(
+        ("conversation_id", STR, False),
+        ("created_at", TS, False),
+        ("updated_at", TS, False),
+        ("title", STR),
+        ("state", STR),
+        ("priority", STR),
+        ("open", BOOL),
+        ("read", BOOL),
+        ("admin_assignee_id", STR),
+        ("team_assignee_id", STR),
+        ("waiting_since", TS),
+        ("snoozed_until", TS),
+        ("source_type", STR),
+        ("source_delivered_as", STR),
+        ("source_subject", STR),
+        ("source_author_type", STR),
+        ("source_author_id", STR),
+        ("tag_names", STRS),
+        ("contact_ids", STRS),
+        ("contact_id", STR),
+        *contact_columns(),
+        ("enrichment_status", STR, False),
+        ("time_to_assignment", INT),
+        ("time_to_admin_reply", INT),
+        ("time_to_first_close", INT),
+        ("median_time_to_reply", INT),
+        ("count_reopens", INT),
+        ("count_assignments", INT),
+        ("count_conversation_parts", INT),
+        ("first_admin_reply_at", TS),
+        ("last_close_at", TS),
+        ("rating", INT),
+        ("rating_remark", STR),
+        ("sla_name", STR),
+        ("sla_status", STR),
+        ("ai_agent_participated", BOOL),
+        ("custom_attributes", STR),
+        ("parts_total_count", INT),
+        ("parts_truncated", BOOL),
+        *LINEAGE,
+    ),
+    key=("conversation_id",),
+    day="updated_at",
+    personal=(*CONTACT_COLUMNS_PERSONAL, "title", "source_subject", "rating_remark"),
+    free_form=("custom_attributes", *CONTACT_COLUMNS_FREE_FORM),
+)
+
+CONVERSATION_PARTS = Table(
+    "conversation_parts",
+    schema_of(
+        ("conversation_id", STR, False),
+        ("part_id", STR, False),
+        ("part_type", STR),
+        ("created_at", TS),
+        ("updated_at", TS),
+        ("author_type", STR),
+        ("author_id", STR),
+        ("author_name", STR),
+        ("author_email", STR),
+        ("body", STR),
+        ("assigned_to_type", STR),
+        ("assigned_to_id", STR),
+        ("redacted", BOOL),
+        *LINEAGE,
+    ),
+    key=("conversation_id", "part_id"),
+    day="parent",
+    parent="conversations",
+    personal=("body", "author_name", "author_email"),
+)
+
+
+def conversation_row(conv: Conversation, ctx: RowContext) -> dict[str, Any]:
+    stats, rating, sla = conv.statistics, conv.conversation_rating, conv.sla_applied
+    source = conv.source
+    author = source.author if source else None
+    contact_ids = conv.contact_ids
+    return {
+        "conversation_id": conv.id,
+        "created_at": utc(conv.created_at),
+        "updated_at": utc(conv.updated_at),
+        "title": conv.title,
+        "state": conv.state,
+        "priority": conv.priority,
+        "open": conv.open,
+        "read": conv.read,
+        "admin_assignee_id": conv.admin_assignee_id,
+        "team_assignee_id": conv.team_assignee_id,
+        "waiting_since": utc(conv.waiting_since),
+        "snoozed_until": utc(conv.snoozed_until),
+        "source_type": source.type if source else None,
+        "source_delivered_as": source.delivered_as if source else None,
+        "source_subject": source.subject if source else None,
+        "source_author_type": author.type if author else None,
+        "source_author_id": author.id if author else None,
+        "tag_names": [t.name for t in conv.tags.tags if t.name],
+        "contact_ids": contact_ids,
+        "contact_id": contact_ids[0] if contact_ids else None,
+        **prefixed(ctx.contact),
+        "enrichment_status": ctx.status.value,
+        "time_to_assignment": stats.time_to_assignment if stats else None,
+        "time_to_admin_reply": stats.time_to_admin_reply if stats else None,
+        "time_to_first_close": stats.time_to_first_close if stats else None,
+        "median_time_to_reply": stats.median_time_to_reply if stats else None,
+        "count_reopens": stats.count_reopens if stats else None,
+        "count_assignments": stats.count_assignments if stats else None,
+        "count_conversation_parts": stats.count_conversation_parts if stats else None,
+        "first_admin_reply_at": utc(stats.first_admin_reply_at) if stats else None,
+        "last_close_at": utc(stats.last_close_at) if stats else None,
+        "rating": rating.rating if rating else None,
+        "rating_remark": rating.remark if rating else None,
+        "sla_name": sla.sla_name if sla else None,
+        "sla_status": sla.sla_status if sla else None,
+        "ai_agent_participated": conv.ai_agent_participated,
+        "custom_attributes": json_text(conv.custom_attributes),
+        **parts_columns(ctx.parts, stats.count_conversation_parts if stats else None),
+        **ctx.lineage.columns(),
+    }
+
+
+def part_rows(conv_id: str, parts: Sequence[Any], lineage: Lineage) -> list[dict[str, Any]]:
+    lineage_cols = lineage.columns()
+    return [
+        {
+            "conversation_id": conv_id,
+            "part_id": part.id,
+            "part_type": part.part_type,
+            "created_at": utc(part.created_at),
+            "updated_at": utc(part.updated_at),
+            "author_type": part.author.type if part.author else None,
+            "author_id": part.author.id if part.author else None,
+            "author_name": part.author.name if part.author else None,
+            "author_email": part.author.email if part.author else None,
+            "body": part.body,
+            "assigned_to_type": part.assigned_to.type if part.assigned_to else None,
+            "assigned_to_id": part.assigned_to.id if part.assigned_to else None,
+            "redacted": part.redacted,
+            **lineage_cols,
+        }
+        for part in parts
+    ]
+
+
+def read_parts(raw: dict[str, Any]) -> FetchedParts:
+    """The parts of ``GET /conversations/{id}``; a ``statistics.count_conversation_parts`` that
+    does not validate is left out (the parts still count)."""
+    parts = PartList.model_validate(raw.get("conversation_parts") or {})
+    try:
+        count = Statistics.model_validate(raw.get("statistics") or {}).count_conversation_parts
+    except ValueError:
+        count = None
+    return FetchedParts(parts.conversation_parts, parts.total_count, count)
+
+
+CONVERSATION = SearchedObject(
+    kind="conversation",
+    table=CONVERSATIONS,
+    parts=CONVERSATION_PARTS,
+    search=Endpoint("conversations.search", "/conversations/search"),
+    list_key="conversations",
+    get=Endpoint("conversations.get", "/conversations/{id}", {"display_as": "plaintext"}),
+    model=Conversation,
+    read_parts=read_parts,
+    row=conversation_row,
+    part_rows=part_rows,
+    # The contract's names (docs/data-contract.md), older than tickets: unprefixed where the
+    # generic names would say conversations_status_… and conversation_parts_….
+    metrics=MetricNames(
+        listed="conversations_listed",
+        written="conversations_written",
+        quarantined="conversations_quarantined",
+        status="status_",
+        parts_written="parts_written",
+        parts_fetch_failed="parts_fetch_failed",
+        parts_quarantined="parts_quarantined",
+        parts_incomplete="parts_incomplete",
+    ),
+)

@@ -1,0 +1,190 @@
+"""How an Intercom object the tool reads is declared — once — and what the pipeline, writer,
+manifest, completeness, PII policy, quarantine and refresh derive from it.
+
+- ``Table``: one table of the window files (its schema, the columns that identify a row, which
+  ``updated_date`` partition a row goes to, its personal and free-form columns).
+- ``SearchedObject``: an object listed for a window by searching ``updated_at`` (conversations,
+  tickets): its endpoints, its model, its table and child (parts) table, how its rows are
+  shaped, the run option that turns it on and the names of its metrics.
+- ``Snapshot``: a workspace list replaced whole by every run (``dimensions/<name>.parquet``).
+
+The declarations themselves live in one module per object (``conversations.py``,
+``tickets.py``, …); ``registry.py`` lists them.
+"""
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, Literal, Protocol
+
+import pyarrow as pa
+from pydantic import BaseModel
+
+from .common import Lineage, Record
+
+
+class Status(StrEnum):
+    """``enrichment_status`` of an object's row (docs/data-contract.md), one definition."""
+
+    ENRICHED = "enriched"
+    NO_CONTACT = "no_contact"
+    CONTACT_NOT_FOUND = "contact_not_found"
+    CONTACT_UNRESOLVABLE = "contact_unresolvable"
+    FAILED = "failed"
+
+
+DayRule = Literal["updated_at", "parent", "window"]
+
+
+@dataclass(frozen=True)
+class Table:
+    """A table of the window files: ``<name>/updated_date=YYYY-MM-DD/<window-key>.parquet``.
+
+    ``day`` says which partition a row goes to: the UTC date of its ``updated_at``, its parent
+    row's (``parent``: the table whose row it belongs to, joined on ``key[0]``), or the window's
+    start. ``once_per_window``: a key seen again in the same window is not written twice (a
+    merged contact and its canonical contact are one row).
+    """
+
+    name: str
+    schema: pa.Schema
+    key: tuple[str, ...]
+    day: DayRule
+    parent: str | None = None
+    personal: tuple[str, ...] = ()  # who a person is, or what people wrote
+    free_form: tuple[str, ...] = ()  # JSON text whose string values may be personal
+    once_per_window: bool = False
+
+    def __post_init__(self) -> None:
+        missing = {*self.key, *self.personal, *self.free_form} - set(self.schema.names)
+        if missing:
+            raise ValueError(f"{self.name}: columns not in its schema: {sorted(missing)}")
+        if (self.day == "parent") != (self.parent is not None):
+            raise ValueError(f"{self.name}: day='parent' and a parent go together")
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """One request: the key it is counted under (``requests_by_endpoint``, the sandbox's
+    faults), its path (``{id}`` is replaced by a checked id segment) and query parameters."""
+
+    key: str
+    path: str
+    params: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class MetricNames:
+    """The names of one searched object's counters in the run's metrics and manifest."""
+
+    listed: str
+    written: str
+    quarantined: str
+    status: str  # prefix of the per-status counts: ``<status>`` + the status name
+    parts_written: str
+    parts_fetch_failed: str
+    parts_quarantined: str
+    parts_incomplete: str
+
+    @classmethod
+    def of(cls, plural: str, parts: str) -> "MetricNames":
+        return cls(
+            listed=f"{plural}_listed",
+            written=f"{plural}_written",
+            quarantined=f"{plural}_quarantined",
+            status=f"{plural}_status_",
+            parts_written=f"{parts}_written",
+            parts_fetch_failed=f"{parts}_fetch_failed",
+            parts_quarantined=f"{parts}_quarantined",
+            parts_incomplete=f"{plural}_parts_incomplete",
+        )
+
+    def of_status(self, status: Status) -> str:
+        return f"{self.status}{status.value}"
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        counts = (self.listed, self.written, self.quarantined)
+        parts = (
+            self.parts_written,
+            self.parts_fetch_failed,
+            self.parts_quarantined,
+            self.parts_incomplete,
+        )
+        return (*counts, *(self.of_status(s) for s in Status), *parts)
+
+
+class Searched(Protocol):
+    """What the pipeline needs of a searched object's model: identity, version, contacts."""
+
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def updated_at(self) -> int: ...
+
+    @property
+    def contact_ids(self) -> Sequence[str]: ...
+
+
+@dataclass(frozen=True)
+class FetchedParts:
+    """An object's parts as one ``GET`` returned them."""
+
+    parts: Sequence[Any]
+    total_count: int | None  # the list's own count (undocumented meaning)
+    statistics_count: int | None = None  # a count of parts the object's statistics give
+
+
+@dataclass(frozen=True)
+class RowContext:
+    """What a row needs besides its object: the enrichment's outcome and the parts fetched."""
+
+    status: Status
+    lineage: Lineage
+    contact: dict[str, Any]  # the primary contact's detail columns (``contacts.contact_details``)
+    parts: FetchedParts | None = None  # None: parts were not fetched
+
+
+@dataclass(frozen=True)
+class SearchedObject:
+    """An object listed for a window by ``POST <search.path>`` on ``updated_at`` (cursor pages,
+    the ``search_request`` body), enriched with its contacts, and with its parts from
+    ``GET <get.path>`` when parts are on."""
+
+    kind: str  # singular, as quarantine entries and messages name it
+    table: Table
+    parts: Table
+    search: Endpoint
+    list_key: str  # the list's key in a search page
+    get: Endpoint
+    model: type[Record]
+    read_parts: Callable[[dict[str, Any]], FetchedParts]  # raises pydantic's ValidationError
+    row: Callable[[Any, RowContext], dict[str, Any]]
+    part_rows: Callable[[str, Sequence[Any], Lineage], list[dict[str, Any]]]
+    metrics: MetricNames
+    option: str | None = None  # the RunOptions field that turns it on; None: always on
+    # A 403 to its search makes it *unavailable* for the run (reported; the window's earlier
+    # files of its tables are kept), not a failure: a token may lack its scope.
+    may_be_forbidden: bool = False
+
+    def enabled(self, options: Mapping[str, Any]) -> bool:
+        return self.option is None or bool(options.get(self.option))
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """A workspace list (``GET <endpoint.path>``, items under ``list_key``), replaced whole by
+    every window run as ``dimensions/<name>.parquet``."""
+
+    name: str
+    endpoint: Endpoint
+    list_key: str
+    model: type[BaseModel]
+    row: Callable[[Any], dict[str, Any]]  # its first column is the item's id
+    schema: pa.Schema
+    personal: tuple[str, ...] = ()
+    option: str | None = None  # the RunOptions field that turns it on; None: always on
+
+    def enabled(self, options: Mapping[str, Any]) -> bool:
+        return self.option is None or bool(options.get(self.option))

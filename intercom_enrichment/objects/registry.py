@@ -1,0 +1,32 @@
+"""Every object the tool reads, listed once; what iterates over objects asks here.
+
+Adding an object is a module of its own beside this one (its model, schema, rows and
+declaration), a line here, its SQL files in ``marts/`` if it has current state or marts, its
+sandbox route and its tests (docs/design.md, "Adding an object").
+"""
+
+from .contacts import CONTACTS
+from .conversations import CONVERSATION
+from .declaration import SearchedObject, Snapshot, Table
+from .workspace import ADMINS, SEGMENTS, TAGS, TEAMS
+
+# Bump when a column is renamed, dropped or retyped (docs/data-contract.md).
+SCHEMA_VERSION = 1
+
+SEARCHED: tuple[SearchedObject, ...] = (CONVERSATION,)
+"""Objects listed by searching ``updated_at``, in the order a window processes them."""
+
+SNAPSHOTS: tuple[Snapshot, ...] = (ADMINS, TEAMS, TAGS, SEGMENTS)
+"""Workspace lists replaced whole by every window run (``dimensions/<name>.parquet``)."""
+
+TABLES: dict[str, Table] = {t.name: t for obj in SEARCHED for t in (obj.table, obj.parts)} | {
+    CONTACTS.name: CONTACTS
+}
+"""Every table of the window files, by name."""
+
+DIMENSIONS: dict[str, Snapshot] = {s.name: s for s in SNAPSHOTS}
+
+
+def searched(name: str) -> SearchedObject:
+    """The searched object whose table is ``name``."""
+    return next(obj for obj in SEARCHED if obj.table.name == name)
