@@ -13,9 +13,6 @@ import json
 import random
 import threading
 import time
-import uuid
-from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from starlette.applications import Starlette
@@ -36,7 +33,8 @@ from .config import (
 from .hold import RequestHold
 from .limits import FaultInjector, RateLimiter, retry_after, window_reset
 from .records import is_v216
-from .search import CURSOR_ERROR, SearchError, contacts_response, conversations_response
+from .responses import Call, Handler, SearchError, error_response, forbidden
+from .search import CURSOR_ERROR, contacts_response, conversations_response
 from .stats import SandboxStats
 from .updates import control_route
 from .world import World
@@ -61,30 +59,6 @@ _HTML_PAGE = (
     "<!DOCTYPE html><html><head><title>Service Unavailable</title></head>"
     "<body><h1>We'll be right back</h1><p>Intercom is down for maintenance.</p></body></html>"
 )
-
-
-def error_response(
-    status: int, code: str, message: str, headers: dict[str, str] | None = None
-) -> JSONResponse:
-    """An Intercom error body: ``{"type": "error.list", "request_id", "errors": [...]}``."""
-    body = {
-        "type": "error.list",
-        "request_id": str(uuid.uuid4()),
-        "errors": [{"code": code, "message": message}],
-    }
-    return JSONResponse(body, status_code=status, headers=headers)
-
-
-@dataclass(frozen=True)
-class Call:
-    """An authenticated, admitted request as endpoint handlers see it."""
-
-    request: Request
-    version: str
-    body: Any
-
-
-Handler = Callable[[Call], Response]
 
 
 class _SandboxApp(Starlette):
@@ -250,11 +224,13 @@ def build_app(
         message = f"Exceeded rate limit of {limit} in 10_seconds"
         return error_response(429, "rate_limit_exceeded", message, headers)
 
-    def fault_response(rule: FaultRule, headers: dict[str, str]) -> Response | None:
+    def fault_response(rule: FaultRule, key: str, headers: dict[str, str]) -> Response | None:
         """The response a fault answers with instead of the endpoint's (None: no shortcut)."""
         if rule.kind in _SERVER_ERRORS:
             status, code, message = _SERVER_ERRORS[rule.kind]
             return error_response(status, code, message, headers)
+        if rule.kind == "403":
+            return forbidden(key, headers)
         if rule.kind == "429":
             return too_many(
                 config.rate_limit or DEFAULT_RATE_LIMIT, window_reset(time.time()), headers
@@ -292,7 +268,7 @@ def build_app(
                 return None
             if rule.kind == "slow":
                 await _pause(rule.slow_seconds, stopping)
-            shortcut = fault_response(rule, headers)
+            shortcut = fault_response(rule, key, headers)
             if shortcut is not None:
                 return shortcut
         response: Response

@@ -64,6 +64,8 @@ class ConversationPlan:
     state: str
     admin: Admin | None
     part_count: int
+    closer: Admin | None = None
+    """Who closes it (its assignee, else a seeded admin): a close's author, last_closed_by_id."""
 
 
 def _list(url: str, data: list[dict[str, Any]], limit: int | None = None) -> dict[str, Any]:

@@ -20,21 +20,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from .config import SandboxConfig
+from .responses import SearchError
 from .world import World, coprime_at_least
 
 MAX_PER_PAGE = 150
 MAX_FILTERS_PER_GROUP = 15
 _TIME_OPERATORS = (">", ">=", "<", "<=", "=")
 CURSOR_ERROR = ("client_error", "Invalid starting_after param: the cursor cannot be used")
-
-
-class SearchError(Exception):
-    """A request the search endpoints refuse: answered 400 with this code and message."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .search import SearchError
+from .responses import SearchError
 from .vocab import (
     ADMINS,
     CONTACT_TAGS,

@@ -12,11 +12,13 @@ import dataclasses
 import hashlib
 import math
 import random
+import time
 from collections.abc import Sequence
 from typing import Any, Literal
 
 from .config import DEFAULT_API_VERSION, SandboxConfig
 from .conversation_records import build_conversation, build_parts
+from .deletions import Deletions, deleted_item
 from .records import (
     EMBEDDED_LIST_MAX,
     ConversationPlan,
@@ -25,7 +27,8 @@ from .records import (
     build_segments,
     is_v216,
 )
-from .updates import ConversationUpdate, ConversationUpdates, admin_by_id, check_update
+from .timeline import Timeline
+from .updates import ConversationUpdates, admin_by_id, update_conversation
 from .vocab import ADMINS, EMAIL_DOMAINS, FIRST_NAMES, LAST_NAMES
 
 ContactStatus = Literal["active", "deleted", "merged", "unsearchable"]
@@ -43,13 +46,14 @@ class World:
         self._n = config.conversations
         self._c = config.contacts
         self._start = config.start_ts
-        self._span = config.end_ts - config.start_ts
+        self.timeline = Timeline(config.start_ts, config.end_ts - config.start_ts, self._n)
         self._contact_prefix = f"{config.seed & 0xFFFFFFFF:08x}"
         # Popularity rank -> contact index is an affine bijection, so popular contacts are
         # spread over the index space rather than being contacts 0, 1, 2...
         self._rank_step = coprime_at_least(self._c, 2_654_435_761 % max(self._c, 1))
         self._rank_shift = int(self._unit("rank-shift", 0) * max(self._c, 1))
         self.updates = ConversationUpdates()  # conversations moved forward in time (updates.py)
+        self.deletions = Deletions(config, self.timeline)  # deleted conversations
 
     @property
     def conversation_count(self) -> int:
@@ -74,29 +78,28 @@ class World:
 
     def updated_at(self, i: int) -> int:
         """`updated_at` of conversation `i`: non-decreasing in `i`."""
-        return self._start + (i * self._span) // self._n
+        return self.timeline.at(i)
 
     def first_index_at_or_after(self, ts: int) -> int:
         """The smallest `i` with ``updated_at(i) >= ts`` (`conversation_count` if none)."""
-        delta = ts - self._start
-        if delta <= 0:
-            return 0
-        # updated_at(i) >= ts  <=>  i * span >= delta * n  (delta is an integer)
-        return min(self._n, -(-delta * self._n // self._span))
+        return self.timeline.first_index_at_or_after(ts)
 
     def index_range(self, lo_ts: int, hi_ts: int) -> range:
-        """Indices of the conversations with ``lo_ts <= updated_at < hi_ts``."""
-        lo = self.first_index_at_or_after(lo_ts)
-        return range(lo, max(lo, self.first_index_at_or_after(hi_ts)))
+        """Indices of the conversations with ``lo_ts <= updated_at < hi_ts``, deleted or not."""
+        return self.timeline.index_range(lo_ts, hi_ts)
 
     def search_indices(self, lo_ts: int, hi_ts: int) -> Sequence[int]:
         """Indices of the conversations with ``lo_ts <= updated_at < hi_ts``, by updated_at,
-        counting updated conversations at their new time only."""
-        indices = self.index_range(lo_ts, hi_ts)
+        counting updated conversations at their new time only, and no deleted one."""
+        indices = self.deletions.survivors(self.index_range(lo_ts, hi_ts))
         updates = self.updates.snapshot()
         if not updates:
             return indices
-        moved_in = [i for i, u in updates.items() if lo_ts <= u.updated_at < hi_ts]
+        moved_in = [
+            i
+            for i, u in updates.items()
+            if lo_ts <= u.updated_at < hi_ts and not self.deletions.is_deleted(i)
+        ]
         kept = [i for i in indices if i not in updates]
         return sorted(kept + moved_in, key=lambda i: (self.plan(i).updated_at, i))
 
@@ -106,38 +109,34 @@ class World:
         """Move a conversation forward in time: a later ``updated_at`` and, optionally, a new
         ``state``, ``admin_assignee_id``, ``team_assignee_id`` (None unassigns). Returns the
         conversation as it is served from now on."""
+        return update_conversation(self, conv_id, updated_at, changes)
+
+    def delete_conversation(
+        self, conv_id: str, deleted_at: int | None = None, metrics_retained: bool | None = None
+    ) -> dict[str, Any]:
+        """Delete a conversation while the server runs: from now on it is in no search, GET
+        answers 404, and GET /conversations/deleted lists it. `deleted_at` defaults to now (at
+        least its ``updated_at``), `metrics_retained` to a seeded coin. Returns the item as
+        GET /conversations/deleted lists it."""
         i = self.conversation_index(conv_id)
         if i is None:
-            raise ValueError(f"no conversation {conv_id!r}")
-        current = self.conversation(i)
-        unknown = set(changes) - {"state", "admin_assignee_id", "team_assignee_id"}
-        if unknown:
-            raise ValueError(f"cannot change {sorted(unknown)}")
-
-        def assignee(key: str) -> str | None:
-            value = changes[key] if key in changes else current[key]
-            return None if value in (None, 0, "0") else str(value)
-
-        update = ConversationUpdate(
-            updated_at=updated_at,
-            state=str(changes.get("state") or current["state"]),
-            admin_id=assignee("admin_assignee_id"),
-            team_id=assignee("team_assignee_id"),
-        )
-        check_update(update, current["updated_at"])
-        self.updates.set(i, update)
-        return self.conversation(i)
+            raise ValueError(f"no conversation {conv_id!r} (unknown or already deleted)")
+        updated_at = self.plan(i).updated_at
+        at = max(int(time.time()), updated_at) if deleted_at is None else deleted_at
+        if at < updated_at:
+            raise ValueError("deleted_at must not be before the conversation's updated_at")
+        return deleted_item(conv_id, self.deletions.delete(i, at, metrics_retained))
 
     def conversation_id(self, i: int) -> str:
         return str(CONVERSATION_ID_BASE + i)
 
     def conversation_index(self, conv_id: str) -> int | None:
-        """Index of the conversation with this id, or None if there is none."""
+        """Index of the conversation with this id, or None if there is none (or it is deleted)."""
         if not conv_id.isascii() or not conv_id.isdigit():
             return None
         i = int(conv_id) - CONVERSATION_ID_BASE
         if 0 <= i < self._n and self.conversation_id(i) == conv_id:
-            return i
+            return None if self.deletions.is_deleted(i) else i
         return None
 
     # -- contacts ---------------------------------------------------------------------------
@@ -275,14 +274,15 @@ class World:
             part_count=self.part_count(i),
         )
         update = self.updates.get(i)
-        if update is None:
-            return plan
-        return dataclasses.replace(
-            plan,
-            updated_at=update.updated_at,
-            state=update.state,
-            admin=admin_by_id(update.admin_id),
-        )
+        if update is not None:
+            plan = dataclasses.replace(
+                plan,
+                updated_at=update.updated_at,
+                state=update.state,
+                admin=admin_by_id(update.admin_id),
+            )
+        fallback = ADMINS[int(self._unit("closer", i) * len(ADMINS))]
+        return dataclasses.replace(plan, closer=plan.admin or fallback)
 
     def _apply_team(self, i: int, record: dict[str, Any], version: str) -> dict[str, Any]:
         """The team of an updated conversation (the plan does not hold teams)."""
@@ -294,17 +294,19 @@ class World:
             )
         return record
 
+    def _conversation(self, i: int, version: str) -> tuple[ConversationPlan, dict[str, Any]]:
+        plan = self.plan(i)
+        rng, metrics_rng = self._rng("conversation", i), self._rng("conversation-metrics", i)
+        record = build_conversation(plan, rng, version, metrics_rng)
+        return plan, self._apply_team(i, record, version)
+
     def conversation(self, i: int, version: str = DEFAULT_API_VERSION) -> dict[str, Any]:
         """Conversation `i` as a search result: the full object without `conversation_parts`."""
-        plan = self.plan(i)
-        record = build_conversation(plan, self._rng("conversation", i), is_v216(version))
-        return self._apply_team(i, record, version)
+        return self._conversation(i, version)[1]
 
     def conversation_with_parts(self, i: int, version: str = DEFAULT_API_VERSION) -> dict[str, Any]:
         """Conversation `i` as GET /conversations/{id} returns it: at most 500 recent parts."""
-        plan = self.plan(i)
-        record = build_conversation(plan, self._rng("conversation", i), is_v216(version))
-        record = self._apply_team(i, record, version)
+        plan, record = self._conversation(i, version)
         parts = build_parts(plan, self._rng("parts", i))
         record["conversation_parts"] = {
             "type": "conversation_part.list",

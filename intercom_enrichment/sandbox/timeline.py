@@ -1,0 +1,31 @@
+"""Objects spread evenly over the sandbox's window: object ``i`` of ``count`` is updated at
+``start + (i * span) // count``, non-decreasing in ``i``, so a time range of a search maps to an
+index range by arithmetic alone. Conversations and tickets each have one."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Timeline:
+    start: int
+    span: int
+    count: int
+
+    def at(self, i: int) -> int:
+        """`updated_at` of object `i`: non-decreasing in `i`."""
+        return self.start + (i * self.span) // self.count
+
+    def first_index_at_or_after(self, ts: int) -> int:
+        """The smallest `i` with ``at(i) >= ts`` (`count` if none)."""
+        delta = ts - self.start
+        if delta <= 0:
+            return 0
+        # at(i) >= ts  <=>  i * span >= delta * count  (delta is an integer)
+        return min(self.count, -(-delta * self.count // self.span))
+
+    def index_range(self, lo_ts: int, hi_ts: int) -> range:
+        """Indices of the objects with ``lo_ts <= at(i) < hi_ts``."""
+        lo = self.first_index_at_or_after(lo_ts)
+        return range(lo, max(lo, self.first_index_at_or_after(hi_ts)))
