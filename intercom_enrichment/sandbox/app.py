@@ -23,6 +23,7 @@ from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from . import workspace
+from .companies import contact_companies
 from .config import (
     API_VERSIONS,
     DEFAULT_API_VERSION,
@@ -170,9 +171,9 @@ class _Endpoints:
         if isinstance(found, Response):
             return found
         full = self.world.contact(found, call.version, full_lists=True)
-        query = call.request.query_params
+        query, url = dict(call.request.query_params), str(call.request.url.replace(query=""))
         try:
-            body = workspace.contact_companies(full, query.get("page"), query.get("per_page"))
+            body = contact_companies(self.world.companies, full, call.version, query, url)
         except SearchError as error:
             return error_response(400, error.code, error.message)
         return JSONResponse(body)

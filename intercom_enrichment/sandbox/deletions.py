@@ -206,9 +206,8 @@ def deleted_page(
     per_page = positive_param(query.get("per_page"), DELETED_PER_PAGE, "per_page")
     per_page = min(per_page, DELETED_MAX_PER_PAGE)
     ordered = listing if order == "asc" else listing[::-1]
-    window, pages = page_numbers(len(ordered), page, per_page)
-    if page < pages["total_pages"]:
-        pages["next"] = f"{url}?per_page={per_page}&order={order}&page={page + 1}"
+    next_url = f"{url}?per_page={per_page}&order={order}&page="
+    window, pages = page_numbers(len(ordered), page, per_page, next_url)
     return {
         "type": "conversations.list",
         "total_count": len(ordered),

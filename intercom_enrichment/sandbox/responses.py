@@ -86,10 +86,13 @@ def positive_param(value: str | None, default: int, name: str = "page") -> int:
     return int(value)
 
 
-def page_numbers(total: int, page: int, per_page: int) -> tuple[slice, dict[str, Any]]:
-    """The slice of page `page` and its ``pages`` object (``pages_link``: ``next`` is filled in
-    by the caller, which knows the URL)."""
+def page_numbers(
+    total: int, page: int, per_page: int, next_url: str
+) -> tuple[slice, dict[str, Any]]:
+    """The slice of page `page` and its ``pages`` (schema ``pages_link``): ``next`` is
+    `next_url` followed by the next page's number, null on the last page."""
     total_pages = max(1, -(-total // per_page))
-    pages = {"type": "pages", "next": None, "page": page, "per_page": per_page}
+    following = f"{next_url}{page + 1}" if page < total_pages else None
+    pages = {"type": "pages", "next": following, "page": page, "per_page": per_page}
     pages["total_pages"] = total_pages
     return slice((page - 1) * per_page, page * per_page), pages

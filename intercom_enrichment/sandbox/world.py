@@ -16,6 +16,7 @@ import time
 from collections.abc import Sequence
 from typing import Any, Literal
 
+from .companies import Companies
 from .config import DEFAULT_API_VERSION, SandboxConfig
 from .conversation_records import build_conversation, build_parts
 from .deletions import Deletions, deleted_item
@@ -54,6 +55,7 @@ class World:
         self._rank_shift = int(self._unit("rank-shift", 0) * max(self._c, 1))
         self.updates = ConversationUpdates()  # conversations moved forward in time (updates.py)
         self.deletions = Deletions(config, self.timeline)  # deleted conversations
+        self.companies = Companies(config)
 
     @property
     def conversation_count(self) -> int:
@@ -206,6 +208,7 @@ class World:
             is_v216(version),
             many_share=self.config.many_tags_share,
             embed_limit=None if full_lists else EMBEDDED_LIST_MAX,
+            company_ids=self.companies.ids_for,
         )
 
     def segments(self, j: int) -> list[dict[str, Any]]:
