@@ -31,10 +31,12 @@ from .config import (
     FaultRule,
     SandboxConfig,
 )
+from .deletions import delete_route
 from .hold import RequestHold
 from .limits import FaultInjector, RateLimiter, retry_after, window_reset
+from .object_routes import object_routes
 from .records import is_v216
-from .responses import Call, Handler, SearchError, error_response, forbidden
+from .responses import Call, Handler, answer, error_response, forbidden
 from .search import CURSOR_ERROR, contacts_response, conversations_response
 from .stats import SandboxStats
 from .updates import control_route
@@ -115,11 +117,9 @@ class _Endpoints:
         self.config = config
 
     def search_conversations(self, call: Call) -> Response:
-        try:
-            body = conversations_response(self.world, self.config, call.body, call.version)
-        except SearchError as error:
-            return error_response(400, error.code, error.message)
-        return JSONResponse(body)
+        return answer(
+            lambda: conversations_response(self.world, self.config, call.body, call.version)
+        )
 
     def get_conversation(self, call: Call) -> Response:
         i = self.world.conversation_index(call.request.path_params["conversation_id"])
@@ -172,20 +172,13 @@ class _Endpoints:
             return found
         full = self.world.contact(found, call.version, full_lists=True)
         query, url = dict(call.request.query_params), str(call.request.url.replace(query=""))
-        try:
-            body = contact_companies(self.world.companies, full, call.version, query, url)
-        except SearchError as error:
-            return error_response(400, error.code, error.message)
-        return JSONResponse(body)
+        return answer(
+            lambda: contact_companies(self.world.companies, full, call.version, query, url)
+        )
 
     def search_contacts(self, call: Call) -> Response:
-        try:
-            body = contacts_response(
-                self.world, call.body, call.version, self.config.contact_search_in_limit
-            )
-        except SearchError as error:
-            return error_response(400, error.code, error.message)
-        return JSONResponse(body)
+        limit = self.config.contact_search_in_limit
+        return answer(lambda: contacts_response(self.world, call.body, call.version, limit))
 
     def admins(self, call: Call) -> Response:
         return JSONResponse(workspace.admins())
@@ -302,6 +295,7 @@ def build_app(
         return error_response(exc.status_code, "method_not_allowed", str(exc.detail))
 
     table: list[tuple[str, str, str, Handler]] = [
+        *object_routes(world),  # before /conversations/{id}: /conversations/deleted...
         ("POST", "/conversations/search", "conversations.search", endpoints.search_conversations),
         (
             "GET",
@@ -327,6 +321,7 @@ def build_app(
     ]
     routes = [route(path, key, handler, method) for method, path, key, handler in table]
     routes.append(control_route(world, config.token))  # moves conversations forward in time
+    routes.append(delete_route(world, config.token))  # deletes conversations
     app = _SandboxApp(routes=routes, exception_handlers={HTTPException: unknown_route})
     app.state.stopping = stopping
     return app

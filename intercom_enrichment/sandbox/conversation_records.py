@@ -40,7 +40,6 @@ from .vocab import (
     TOPICS,
 )
 
-LINKED_OBJECTS = {"type": "list", "data": [], "total_count": 0, "has_more": False}
 PART_KINDS = ("user_comment", "admin_comment", "note", "assignment", "close", "open", "attribute")
 PART_WEIGHTS = (30, 30, 10, 10, 8, 6, 6)
 
@@ -171,7 +170,7 @@ def build_conversation(
         "custom_attributes": _custom_attributes(rng),
         "topics": _topics(rng),
         "ticket": None,
-        "linked_objects": dict(LINKED_OBJECTS),
+        "linked_objects": None,  # set by the world: tickets link to conversations
         "ai_agent": None,
         "ai_agent_participated": with_ai,
     }

@@ -29,6 +29,7 @@ import json
 import math
 import random
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, overload
@@ -224,6 +225,20 @@ def deleted_item(conversation_id: str, deletion: Deletion) -> dict[str, Any]:
         "metrics_retained": deletion.metrics_retained,
         "deleted_at": deletion.deleted_at,
     }
+
+
+def delete_conversation(
+    world: World, conv_id: str, deleted_at: int | None, metrics_retained: bool | None
+) -> dict[str, Any]:
+    """`World.delete_conversation`: record the deletion, return the listed item."""
+    i = world.conversation_index(conv_id)
+    if i is None:
+        raise ValueError(f"no conversation {conv_id!r} (unknown or already deleted)")
+    updated_at = world.plan(i).updated_at
+    at = max(int(time.time()), updated_at) if deleted_at is None else deleted_at
+    if at < updated_at:
+        raise ValueError("deleted_at must not be before the conversation's updated_at")
+    return deleted_item(conv_id, world.deletions.delete(i, at, metrics_retained))
 
 
 def delete_route(world: World, token: str) -> Route:

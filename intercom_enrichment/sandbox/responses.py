@@ -23,12 +23,13 @@ ticket endpoints ``read_tickets`` (the spec names only read_conversations in its
 
 
 class SearchError(Exception):
-    """A request the search endpoints refuse: answered 400 with this code and message."""
+    """A request an endpoint refuses: answered `status` (400) with this code and message."""
 
-    def __init__(self, code: str, message: str) -> None:
+    def __init__(self, code: str, message: str, status: int = 400) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
+        self.status = status
 
 
 def error_response(
@@ -50,6 +51,14 @@ def forbidden(endpoint: str, headers: dict[str, str] | None = None) -> JSONRespo
     scope = "read_tickets" if prefix.startswith("ticket") else SCOPES.get(prefix, f"read_{prefix}")
     message = f"You do not have the required scope ({scope}) to access this resource"
     return error_response(403, "forbidden", message, headers)
+
+
+def answer(build: Callable[[], Any]) -> Response:
+    """`build()`'s body as JSON, or the error a SearchError it raises stands for."""
+    try:
+        return JSONResponse(build())
+    except SearchError as error:
+        return error_response(error.status, error.code, error.message)
 
 
 @dataclass(frozen=True)

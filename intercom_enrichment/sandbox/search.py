@@ -17,11 +17,14 @@ import json
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .config import SandboxConfig
 from .responses import SearchError
-from .world import World, coprime_at_least
+from .timeline import coprime_at_least
+
+if TYPE_CHECKING:
+    from .world import World
 
 MAX_PER_PAGE = 150
 MAX_FILTERS_PER_GROUP = 15

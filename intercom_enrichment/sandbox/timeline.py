@@ -4,6 +4,7 @@ index range by arithmetic alone. Conversations and tickets each have one."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 
@@ -29,3 +30,13 @@ class Timeline:
         """Indices of the objects with ``lo_ts <= at(i) < hi_ts``."""
         lo = self.first_index_at_or_after(lo_ts)
         return range(lo, max(lo, self.first_index_at_or_after(hi_ts)))
+
+
+def coprime_at_least(modulus: int, candidate: int) -> int:
+    """The smallest integer >= `candidate` that is coprime with `modulus` (1 for modulus <= 1)."""
+    if modulus <= 1:
+        return 1
+    candidate = max(candidate, 1)
+    while math.gcd(candidate, modulus) != 1:
+        candidate += 1
+    return candidate

@@ -3,23 +3,22 @@
 Nothing is materialised: conversation ``i`` and contact ``j`` are generated on demand from
 ``(seed, i)`` / ``(seed, j)``, so a world of 200,000 conversations costs nothing to build.
 Conversation ``i`` has ``updated_at = start + (i * span) // N``: non-decreasing in ``i``, so
-a time range of the search API maps to an index range by arithmetic alone.
+a time range of the search API maps to an index range by arithmetic alone. Tickets
+(tickets.py), companies (companies.py) and deleted conversations (deletions.py) hang off it.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import hashlib
-import math
 import random
-import time
 from collections.abc import Sequence
 from typing import Any, Literal
 
 from .companies import Companies
 from .config import DEFAULT_API_VERSION, SandboxConfig
 from .conversation_records import build_conversation, build_parts
-from .deletions import Deletions, deleted_item
+from .deletions import Deletions, delete_conversation
 from .records import (
     EMBEDDED_LIST_MAX,
     ConversationPlan,
@@ -28,7 +27,8 @@ from .records import (
     build_segments,
     is_v216,
 )
-from .timeline import Timeline
+from .tickets import Tickets
+from .timeline import Timeline, coprime_at_least
 from .updates import ConversationUpdates, admin_by_id, update_conversation
 from .vocab import ADMINS, EMAIL_DOMAINS, FIRST_NAMES, LAST_NAMES
 
@@ -52,10 +52,11 @@ class World:
         # Popularity rank -> contact index is an affine bijection, so popular contacts are
         # spread over the index space rather than being contacts 0, 1, 2...
         self._rank_step = coprime_at_least(self._c, 2_654_435_761 % max(self._c, 1))
-        self._rank_shift = int(self._unit("rank-shift", 0) * max(self._c, 1))
+        self._rank_shift = int(self.unit("rank-shift", 0) * max(self._c, 1))
         self.updates = ConversationUpdates()  # conversations moved forward in time (updates.py)
         self.deletions = Deletions(config, self.timeline)  # deleted conversations
         self.companies = Companies(config)
+        self.tickets = Tickets(self)
 
     @property
     def conversation_count(self) -> int:
@@ -67,10 +68,10 @@ class World:
 
     # -- randomness -------------------------------------------------------------------------
 
-    def _rng(self, stream: str, index: int) -> random.Random:
+    def rng(self, stream: str, index: int) -> random.Random:
         return random.Random(f"{self.config.seed}:{stream}:{index}")
 
-    def _unit(self, stream: str, index: int) -> float:
+    def unit(self, stream: str, index: int) -> float:
         """A uniform float in [0, 1) determined by (seed, stream, index); cheaper than an RNG."""
         key = f"{self.config.seed}:{stream}:{index}".encode()
         digest = hashlib.blake2b(key, digest_size=8).digest()
@@ -120,14 +121,7 @@ class World:
         answers 404, and GET /conversations/deleted lists it. `deleted_at` defaults to now (at
         least its ``updated_at``), `metrics_retained` to a seeded coin. Returns the item as
         GET /conversations/deleted lists it."""
-        i = self.conversation_index(conv_id)
-        if i is None:
-            raise ValueError(f"no conversation {conv_id!r} (unknown or already deleted)")
-        updated_at = self.plan(i).updated_at
-        at = max(int(time.time()), updated_at) if deleted_at is None else deleted_at
-        if at < updated_at:
-            raise ValueError("deleted_at must not be before the conversation's updated_at")
-        return deleted_item(conv_id, self.deletions.delete(i, at, metrics_retained))
+        return delete_conversation(self, conv_id, deleted_at, metrics_retained)
 
     def conversation_id(self, i: int) -> str:
         return str(CONVERSATION_ID_BASE + i)
@@ -162,7 +156,7 @@ class World:
     def contact_status(self, j: int) -> ContactStatus:
         """Whether contact `j` is active, deleted, merged or active-but-unsearchable."""
         cfg = self.config
-        u = self._unit("contact-status", j)
+        u = self.unit("contact-status", j)
         if u < cfg.deleted_contact_share:
             return "deleted"
         u -= cfg.deleted_contact_share
@@ -175,7 +169,7 @@ class World:
 
     def canonical_contact(self, j: int) -> int | None:
         """For a merged contact: the active contact it was merged into (None if none exists)."""
-        start = int(self._unit("canonical", j) * self._c)
+        start = int(self.unit("canonical", j) * self._c)
         for step in range(self._c):
             k = (start + step) % self._c
             if k != j and self.contact_status(k) == "active":
@@ -184,7 +178,7 @@ class World:
 
     def identity(self, j: int) -> Identity:
         """The few fields of contact `j` that conversations repeat (id, name, email...)."""
-        rng = self._rng("identity", j)
+        rng = self.rng("identity", j)
         first, last = rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES)
         local = f"{first}.{last}".lower().replace("'", "")
         return Identity(
@@ -203,7 +197,7 @@ class World:
         self._check_contact(j)
         return build_contact(
             self.identity(j),
-            self._rng("contact", j),
+            self.rng("contact", j),
             self._start,
             is_v216(version),
             many_share=self.config.many_tags_share,
@@ -214,7 +208,7 @@ class World:
     def segments(self, j: int) -> list[dict[str, Any]]:
         """The segments contact `j` belongs to (0 to 3)."""
         self._check_contact(j)
-        return build_segments(self._rng("segments", j), self._start)
+        return build_segments(self.rng("segments", j), self._start)
 
     def _check_contact(self, j: int) -> None:
         if not 0 <= j < self._c:
@@ -235,7 +229,7 @@ class World:
         """Contact indices of conversation `i`, primary first: none, one, or 2–3 distinct."""
         if self._c == 0:
             return []
-        rng = self._rng("conversation-contacts", i)
+        rng = self.rng("conversation-contacts", i)
         u = rng.random()
         if u < self.config.no_contact_share:
             wanted = 0
@@ -243,8 +237,12 @@ class World:
             wanted = min(rng.randint(2, 3), self._c)
         else:
             wanted = 1
+        return self.pick_contacts(rng, wanted)
+
+    def pick_contacts(self, rng: random.Random, wanted: int) -> list[int]:
+        """`wanted` distinct contact indices (at most all of them), by skewed popularity."""
         chosen: list[int] = []
-        for _ in range(wanted):
+        for _ in range(min(wanted, self._c)):
             j = self._pick_contact(rng)
             while j in chosen:
                 j = (j + 1) % self._c
@@ -254,7 +252,7 @@ class World:
     def part_count(self, i: int) -> int:
         """The real number of parts of conversation `i` (GET returns at most 500 of them)."""
         cfg = self.config
-        rng = self._rng("part-count", i)
+        rng = self.rng("part-count", i)
         if rng.random() < cfg.truncated_parts_share:
             return rng.randint(MAX_RETURNED_PARTS, 700)
         return rng.randint(cfg.parts_min, cfg.parts_max)
@@ -263,7 +261,7 @@ class World:
         """The facts of conversation `i` that its fields and its parts must agree on."""
         if not 0 <= i < self._n:
             raise IndexError(f"conversation index {i} out of range(0, {self._n})")
-        rng = self._rng("conversation-plan", i)
+        rng = self.rng("conversation-plan", i)
         updated = self.updated_at(i)
         state = rng.choices(("closed", "open", "snoozed"), weights=(60, 30, 10))[0]
         plan = ConversationPlan(
@@ -284,7 +282,7 @@ class World:
                 state=update.state,
                 admin=admin_by_id(update.admin_id),
             )
-        fallback = ADMINS[int(self._unit("closer", i) * len(ADMINS))]
+        fallback = ADMINS[int(self.unit("closer", i) * len(ADMINS))]
         return dataclasses.replace(plan, closer=plan.admin or fallback)
 
     def _apply_team(self, i: int, record: dict[str, Any], version: str) -> dict[str, Any]:
@@ -299,8 +297,9 @@ class World:
 
     def _conversation(self, i: int, version: str) -> tuple[ConversationPlan, dict[str, Any]]:
         plan = self.plan(i)
-        rng, metrics_rng = self._rng("conversation", i), self._rng("conversation-metrics", i)
+        rng, metrics_rng = self.rng("conversation", i), self.rng("conversation-metrics", i)
         record = build_conversation(plan, rng, version, metrics_rng)
+        record["linked_objects"] = self.tickets.conversation_links(i)
         return plan, self._apply_team(i, record, version)
 
     def conversation(self, i: int, version: str = DEFAULT_API_VERSION) -> dict[str, Any]:
@@ -310,20 +309,10 @@ class World:
     def conversation_with_parts(self, i: int, version: str = DEFAULT_API_VERSION) -> dict[str, Any]:
         """Conversation `i` as GET /conversations/{id} returns it: at most 500 recent parts."""
         plan, record = self._conversation(i, version)
-        parts = build_parts(plan, self._rng("parts", i))
+        parts = build_parts(plan, self.rng("parts", i))
         record["conversation_parts"] = {
             "type": "conversation_part.list",
             "conversation_parts": parts[-MAX_RETURNED_PARTS:],
             "total_count": len(parts),
         }
         return record
-
-
-def coprime_at_least(modulus: int, candidate: int) -> int:
-    """The smallest integer >= `candidate` that is coprime with `modulus` (1 for modulus <= 1)."""
-    if modulus <= 1:
-        return 1
-    candidate = max(candidate, 1)
-    while math.gcd(candidate, modulus) != 1:
-        candidate += 1
-    return candidate
