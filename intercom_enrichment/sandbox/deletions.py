@@ -7,9 +7,9 @@ by ``GET /conversations/deleted`` (Intercom-OpenAPI descriptions/2.16,
 ``listDeletedConversationIds``, schema ``deleted_conversation_list``).
 
 Which conversations are deleted is arithmetic, so a search over 200,000 conversations counts
-its deleted ones without generating them: the index space is cut into blocks of ``BLOCK``
-(or one block, in a smaller world), the blocks before block ``b`` hold
-``floor(b * BLOCK * share)`` deleted conversations, and
+its deleted ones without generating them: the index space is cut into blocks of ``BLOCK``,
+the blocks before block ``b`` hold ``floor(b * BLOCK * share)`` deleted conversations (so
+``floor(count * share)`` in all), and
 block ``b``'s own are a seeded sample of its offsets. ``deleted_at`` is a seeded time 1 minute
 to 2 days after the conversation's ``updated_at``; ``metrics_retained`` is a seeded coin.
 
@@ -63,7 +63,6 @@ class Deletions:
         self._seed, self._count = config.seed, timeline.count
         self._share = config.deleted_conversations
         self._updated_at = timeline.at
-        self._size = max(1, min(BLOCK, self._count))  # a small world is one exact block
         self._lock = threading.Lock()
         self._runtime: dict[int, Deletion] = {}
         self._runtime_sorted: list[int] = []  # indices deleted at run time, ascending
@@ -73,17 +72,19 @@ class Deletions:
     # -- the deleted set ------------------------------------------------------------------
 
     def _before_block(self, b: int) -> int:
-        return math.floor(b * self._size * self._share)
+        """How many conversations of the blocks before block `b` are deleted."""
+        return math.floor(min(b * BLOCK, self._count) * self._share)
 
     def _make_block(self, b: int) -> tuple[int, ...]:
-        """Sorted offsets of block `b`'s conversations deleted before the start."""
+        """Sorted offsets of block `b`'s conversations deleted before the start (the last
+        block may be shorter than BLOCK: the share is exact over the whole world)."""
         k = self._before_block(b + 1) - self._before_block(b)
-        return tuple(
-            sorted(random.Random(f"{self._seed}:deleted:{b}").sample(range(self._size), k))
-        )
+        size = min(BLOCK, self._count - b * BLOCK)
+        rng = random.Random(f"{self._seed}:deleted:{b}")
+        return tuple(sorted(rng.sample(range(size), k)))
 
     def _static(self, i: int) -> bool:
-        b, offset = divmod(i, self._size)
+        b, offset = divmod(i, BLOCK)
         offsets = self._block(b)
         k = bisect.bisect_left(offsets, offset)
         return k < len(offsets) and offsets[k] == offset
@@ -97,7 +98,7 @@ class Deletions:
     def below(self, x: int) -> int:
         """How many conversations with index < `x` are deleted."""
         x = min(max(x, 0), self._count)
-        b, offset = divmod(x, self._size)
+        b, offset = divmod(x, BLOCK)
         static = self._before_block(b) + bisect.bisect_left(self._block(b), offset)
         with self._lock:
             return static + bisect.bisect_left(self._runtime_sorted, x)
@@ -133,9 +134,9 @@ class Deletions:
                 return self._listing
             runtime = list(self._runtime.values())
         static = []
-        for b in range(-(-self._count // self._size)):
+        for b in range(-(-self._count // BLOCK)):
             for offset in self._block(b):
-                i = b * self._size + offset
+                i = b * BLOCK + offset
                 if i < self._count:
                     rng = random.Random(f"{self._seed}:deleted-at:{i}")
                     at = self._updated_at(i) + rng.randint(60, 2 * 86_400)
