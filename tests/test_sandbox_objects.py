@@ -11,6 +11,7 @@ import pytest
 
 from intercom_enrichment.sandbox import FaultRule, SandboxConfig, SandboxServer, World
 from intercom_enrichment.sandbox.vocab import ADMINS
+from tests.test_sandbox import _window_query as _query
 
 Start = Callable[..., SandboxServer]
 ADMIN_IDS = {a[0] for a in ADMINS}
@@ -24,22 +25,6 @@ VERSION_UNAVAILABLE = (
 def _http(server: SandboxServer, version: str = "2.16") -> httpx.Client:
     headers = {"Authorization": f"Bearer {server.token}", "Intercom-Version": version}
     return httpx.Client(base_url=server.url, headers=headers, timeout=10)
-
-
-def _query(lo: int, hi: int, per_page: int, cursor: str | None = None) -> dict[str, Any]:
-    pagination: dict[str, Any] = {"per_page": per_page}
-    if cursor:
-        pagination["starting_after"] = cursor
-    return {
-        "query": {
-            "operator": "AND",
-            "value": [
-                {"field": "updated_at", "operator": ">", "value": lo},
-                {"field": "updated_at", "operator": "<", "value": hi},
-            ],
-        },
-        "pagination": pagination,
-    }
 
 
 def _pages(http: httpx.Client, path: str, lo: int, hi: int, per_page: int) -> list[dict]:
@@ -285,9 +270,14 @@ def test_deleting_a_conversation_removes_it_from_search_and_get(sandbox: Start) 
     with pytest.raises(ValueError):
         world.delete_conversation(victim)  # already deleted
     world.delete_conversation(before[0], deleted_at=cfg.end_ts + 9)
+    moved = world.update_conversation(before[1], cfg.end_ts + 100)  # searched at its new time
+    world.delete_conversation(before[1], deleted_at=cfg.end_ts + 101)
+    later = (cfg.end_ts, cfg.end_ts + 3_600)
     with _http(server) as http:
-        assert http.get("/conversations/deleted").json()["total_count"] == 2
+        assert http.get("/conversations/deleted").json()["total_count"] == 3
         assert http.get(f"/conversations/{before[0]}").status_code == 404
+        assert moved["id"] == before[1]
+        assert _pages(http, "/conversations/search", *later, 50)[0]["total_count"] == 0
 
 
 def test_a_deleted_share_and_the_deleted_listing(sandbox: Start) -> None:
@@ -326,13 +316,13 @@ def test_statistics_fields_by_version_and_consistency(sandbox: Start) -> None:
     cfg, world = server.config, server.world
     q = _query(cfg.start_ts, cfg.end_ts, 150)
     bodies = {}
-    for version in ("2.11", "2.12", "2.14", "2.16"):
+    for version in ("2.11", "2.12", "2.13", "2.16"):
         with _http(server, version) as http:
             pages = _pages(http, "/conversations/search", cfg.start_ts, cfg.end_ts, 150)
             bodies[version] = [c for p in pages for c in p["conversations"]]
             assert http.post("/conversations/search", json=q).status_code == 200
     base = 19  # 18 fields and type, up to 2.11
-    for version, extra in (("2.11", 0), ("2.12", 1), ("2.14", 4), ("2.16", 4)):
+    for version, extra in (("2.11", 0), ("2.12", 1), ("2.13", 4), ("2.16", 4)):
         with_stats = [c["statistics"] for c in bodies[version] if c["statistics"]]
         assert {len(s) for s in with_stats} == {base + extra}, version
     closed = 0

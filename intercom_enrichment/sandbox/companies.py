@@ -24,6 +24,7 @@ from typing import Any
 from .config import SandboxConfig, at_least
 from .records import DAY, build_segments
 from .responses import page_numbers, positive_param
+from .timeline import HexIds
 from .vocab import CONTACT_TAGS
 
 COMPANIES_PER_PAGE = 15  # default per_page of GET /contacts/{id}/companies in the sandbox
@@ -39,24 +40,19 @@ class Companies:
 
     def __init__(self, config: SandboxConfig) -> None:
         self._seed, self._count, self._now = config.seed, config.company_count, config.start_ts
-        self._prefix = f"{(config.seed & 0xFFFFFFFF) ^ 0x5A5A5A5A:08x}"  # never a contact's
+        prefix = f"{(config.seed & 0xFFFFFFFF) ^ 0x5A5A5A5A:08x}"  # never a contact's
+        self._ids = HexIds(prefix, self._count)
 
     @property
     def count(self) -> int:
         return self._count
 
     def company_id(self, k: int) -> str:
-        return f"{self._prefix}{k:016x}"
+        return self._ids.id(k)
 
     def index(self, company_id: str) -> int | None:
         """Index of the company with this Intercom id, or None if there is none."""
-        if len(company_id) != 24 or not company_id.startswith(self._prefix):
-            return None
-        try:
-            k = int(company_id[8:], 16)
-        except ValueError:
-            return None
-        return k if 0 <= k < self._count and self.company_id(k) == company_id else None
+        return self._ids.index(company_id)
 
     def ids_for(self, draws: list[int]) -> list[str]:
         """Distinct company ids for a contact's random draws (fewer if there are few)."""

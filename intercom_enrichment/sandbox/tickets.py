@@ -40,7 +40,7 @@ from .ticket_records import (
     ticket_state,
     ticket_type,
 )
-from .timeline import Timeline, coprime_at_least
+from .timeline import NumberIds, Timeline, coprime_at_least
 from .vocab import ADMINS, MESSAGES, SUBJECTS, TEAM_IDS
 
 if TYPE_CHECKING:
@@ -61,6 +61,7 @@ class Tickets:
         cfg = world.config
         self._world, self._count = world, cfg.ticket_count
         self.timeline = Timeline(cfg.start_ts, cfg.end_ts - cfg.start_ts, self._count)
+        self._ids = NumberIds(TICKET_ID_BASE, self._count)
         n = world.conversation_count
         self._linkable = min(self._count, n)  # tickets t < this may link to a conversation
         self._step = coprime_at_least(n, int(n * 0.382) + 1)
@@ -72,14 +73,11 @@ class Tickets:
         return self._count
 
     def ticket_id(self, t: int) -> str:
-        return str(TICKET_ID_BASE + t)
+        return self._ids.id(t)
 
     def index(self, ticket_id: str) -> int | None:
         """Index of the ticket with this id, or None if there is none."""
-        if not ticket_id.isascii() or not ticket_id.isdigit():
-            return None
-        t = int(ticket_id) - TICKET_ID_BASE
-        return t if 0 <= t < self._count and self.ticket_id(t) == ticket_id else None
+        return self._ids.index(ticket_id)
 
     # -- links to conversations ------------------------------------------------------------
 

@@ -28,7 +28,7 @@ from .records import (
     is_v216,
 )
 from .tickets import Tickets
-from .timeline import Timeline, coprime_at_least
+from .timeline import HexIds, NumberIds, Timeline, coprime_at_least
 from .updates import ConversationUpdates, admin_by_id, update_conversation
 from .vocab import ADMINS, EMAIL_DOMAINS, FIRST_NAMES, LAST_NAMES
 
@@ -48,7 +48,8 @@ class World:
         self._c = config.contacts
         self._start = config.start_ts
         self.timeline = Timeline(config.start_ts, config.end_ts - config.start_ts, self._n)
-        self._contact_prefix = f"{config.seed & 0xFFFFFFFF:08x}"
+        self._conversation_ids = NumberIds(CONVERSATION_ID_BASE, self._n)
+        self._contact_ids = HexIds(f"{config.seed & 0xFFFFFFFF:08x}", self._c)
         # Popularity rank -> contact index is an affine bijection, so popular contacts are
         # spread over the index space rather than being contacts 0, 1, 2...
         self._rank_step = coprime_at_least(self._c, 2_654_435_761 % max(self._c, 1))
@@ -124,34 +125,22 @@ class World:
         return delete_conversation(self, conv_id, deleted_at, metrics_retained)
 
     def conversation_id(self, i: int) -> str:
-        return str(CONVERSATION_ID_BASE + i)
+        return self._conversation_ids.id(i)
 
     def conversation_index(self, conv_id: str) -> int | None:
         """Index of the conversation with this id, or None if there is none (or it is deleted)."""
-        if not conv_id.isascii() or not conv_id.isdigit():
-            return None
-        i = int(conv_id) - CONVERSATION_ID_BASE
-        if 0 <= i < self._n and self.conversation_id(i) == conv_id:
-            return None if self.deletions.is_deleted(i) else i
-        return None
+        i = self._conversation_ids.index(conv_id)
+        return None if i is None or self.deletions.is_deleted(i) else i
 
     # -- contacts ---------------------------------------------------------------------------
 
     def contact_id(self, j: int) -> str:
         """24 lowercase hex characters: the seed, then `j`."""
-        return f"{self._contact_prefix}{j:016x}"
+        return self._contact_ids.id(j)
 
     def contact_index(self, contact_id: str) -> int | None:
         """Index of the contact with this id, or None if there is none."""
-        if len(contact_id) != 24 or not contact_id.startswith(self._contact_prefix):
-            return None
-        try:
-            j = int(contact_id[8:], 16)
-        except ValueError:
-            return None
-        if 0 <= j < self._c and self.contact_id(j) == contact_id:
-            return j
-        return None
+        return self._contact_ids.index(contact_id)
 
     def contact_status(self, j: int) -> ContactStatus:
         """Whether contact `j` is active, deleted, merged or active-but-unsearchable."""
