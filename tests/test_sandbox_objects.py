@@ -106,6 +106,9 @@ def test_ticket_object_parts_cap_and_resolution(sandbox: Start) -> None:
         assert set(ticket["linked_objects"]) == {"type", "data", "total_count", "has_more"}
         changes = [p for p in parts["ticket_parts"] if "ticket_state" in p]
         assert all(p["part_type"] == "ticket_state_updated_by_admin" for p in changes)
+        authors = {(p["author"]["type"], p["author"]["id"]) for p in parts["ticket_parts"]}
+        assert {kind for kind, _ in authors} <= {"admin", "bot", "user"}
+        assert ("admin", "278") not in authors  # Fin is a bot (schema ticket_part_author)
         if ticket["ticket_state"]["category"] == "resolved":  # time to resolution from parts
             last = parts["ticket_parts"][-1]
             assert (last["part_type"], last["ticket_state"]) == (

@@ -7,6 +7,7 @@ ticket's last part is the change to its resolved state, at its ``updated_at``: i
 resolution is that part's ``created_at`` minus the ticket's. Part types: comment, note,
 assignment, ticket_state_updated_by_admin, ticket_attribute_updated_by_admin, snoozed.
 
+Fin authors some attribute updates as ``{"type": "bot", ...}`` (schema ``ticket_part_author``).
 ``previous_ticket_state``/``ticket_state`` are only on state changes, ``updated_attribute_data``
 (2.14+) only on attribute updates, ``app_package_code`` (2.13+) only on parts created through
 the API, as the schema's descriptions and the examples have them; ``assigned_to`` is null except
@@ -100,7 +101,7 @@ def build_ticket_parts(plan: TicketPlan, rng: random.Random, version: str) -> Ti
             part["part_type"] = "snoozed"
         elif kind == "attribute":
             part["part_type"] = "ticket_attribute_updated_by_admin"
-            author = admin_ref(BOT) if rng.random() < 0.5 else author
+            author = admin_ref(BOT) | {"type": "bot"} if rng.random() < 0.5 else author
             value = rng.choice(options) if options else str(rng.randint(1, 500))
             attribute_id = f"{TICKET_TYPES[plan.type_k][0]}2"  # ticket_records._attribute
             extra["updated_attribute_data"] = {
