@@ -13,9 +13,6 @@ import json
 import random
 import threading
 import time
-import uuid
-from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from starlette.applications import Starlette
@@ -26,6 +23,7 @@ from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from . import workspace
+from .companies import contact_companies
 from .config import (
     API_VERSIONS,
     DEFAULT_API_VERSION,
@@ -33,10 +31,13 @@ from .config import (
     FaultRule,
     SandboxConfig,
 )
+from .deletions import delete_route
 from .hold import RequestHold
 from .limits import FaultInjector, RateLimiter, retry_after, window_reset
+from .object_routes import object_routes
 from .records import is_v216
-from .search import CURSOR_ERROR, SearchError, contacts_response, conversations_response
+from .responses import Call, Handler, answer, error_response, forbidden
+from .search import CURSOR_ERROR, contacts_response, conversations_response
 from .stats import SandboxStats
 from .updates import control_route
 from .world import World
@@ -61,30 +62,6 @@ _HTML_PAGE = (
     "<!DOCTYPE html><html><head><title>Service Unavailable</title></head>"
     "<body><h1>We'll be right back</h1><p>Intercom is down for maintenance.</p></body></html>"
 )
-
-
-def error_response(
-    status: int, code: str, message: str, headers: dict[str, str] | None = None
-) -> JSONResponse:
-    """An Intercom error body: ``{"type": "error.list", "request_id", "errors": [...]}``."""
-    body = {
-        "type": "error.list",
-        "request_id": str(uuid.uuid4()),
-        "errors": [{"code": code, "message": message}],
-    }
-    return JSONResponse(body, status_code=status, headers=headers)
-
-
-@dataclass(frozen=True)
-class Call:
-    """An authenticated, admitted request as endpoint handlers see it."""
-
-    request: Request
-    version: str
-    body: Any
-
-
-Handler = Callable[[Call], Response]
 
 
 class _SandboxApp(Starlette):
@@ -140,11 +117,9 @@ class _Endpoints:
         self.config = config
 
     def search_conversations(self, call: Call) -> Response:
-        try:
-            body = conversations_response(self.world, self.config, call.body, call.version)
-        except SearchError as error:
-            return error_response(400, error.code, error.message)
-        return JSONResponse(body)
+        return answer(
+            lambda: conversations_response(self.world, self.config, call.body, call.version)
+        )
 
     def get_conversation(self, call: Call) -> Response:
         i = self.world.conversation_index(call.request.path_params["conversation_id"])
@@ -196,21 +171,14 @@ class _Endpoints:
         if isinstance(found, Response):
             return found
         full = self.world.contact(found, call.version, full_lists=True)
-        query = call.request.query_params
-        try:
-            body = workspace.contact_companies(full, query.get("page"), query.get("per_page"))
-        except SearchError as error:
-            return error_response(400, error.code, error.message)
-        return JSONResponse(body)
+        query, url = dict(call.request.query_params), str(call.request.url.replace(query=""))
+        return answer(
+            lambda: contact_companies(self.world.companies, full, call.version, query, url)
+        )
 
     def search_contacts(self, call: Call) -> Response:
-        try:
-            body = contacts_response(
-                self.world, call.body, call.version, self.config.contact_search_in_limit
-            )
-        except SearchError as error:
-            return error_response(400, error.code, error.message)
-        return JSONResponse(body)
+        limit = self.config.contact_search_in_limit
+        return answer(lambda: contacts_response(self.world, call.body, call.version, limit))
 
     def admins(self, call: Call) -> Response:
         return JSONResponse(workspace.admins())
@@ -250,11 +218,13 @@ def build_app(
         message = f"Exceeded rate limit of {limit} in 10_seconds"
         return error_response(429, "rate_limit_exceeded", message, headers)
 
-    def fault_response(rule: FaultRule, headers: dict[str, str]) -> Response | None:
+    def fault_response(rule: FaultRule, key: str, headers: dict[str, str]) -> Response | None:
         """The response a fault answers with instead of the endpoint's (None: no shortcut)."""
         if rule.kind in _SERVER_ERRORS:
             status, code, message = _SERVER_ERRORS[rule.kind]
             return error_response(status, code, message, headers)
+        if rule.kind == "403":
+            return forbidden(key, headers)
         if rule.kind == "429":
             return too_many(
                 config.rate_limit or DEFAULT_RATE_LIMIT, window_reset(time.time()), headers
@@ -292,7 +262,7 @@ def build_app(
                 return None
             if rule.kind == "slow":
                 await _pause(rule.slow_seconds, stopping)
-            shortcut = fault_response(rule, headers)
+            shortcut = fault_response(rule, key, headers)
             if shortcut is not None:
                 return shortcut
         response: Response
@@ -325,6 +295,7 @@ def build_app(
         return error_response(exc.status_code, "method_not_allowed", str(exc.detail))
 
     table: list[tuple[str, str, str, Handler]] = [
+        *object_routes(world),  # before /conversations/{id}: /conversations/deleted...
         ("POST", "/conversations/search", "conversations.search", endpoints.search_conversations),
         (
             "GET",
@@ -350,6 +321,7 @@ def build_app(
     ]
     routes = [route(path, key, handler, method) for method, path, key, handler in table]
     routes.append(control_route(world, config.token))  # moves conversations forward in time
+    routes.append(delete_route(world, config.token))  # deletes conversations
     app = _SandboxApp(routes=routes, exception_handlers={HTTPException: unknown_route})
     app.state.stopping = stopping
     return app

@@ -4,12 +4,23 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Literal
+from typing import Literal, get_args
 
 Boundary = Literal["inclusive", "strict"]
 Order = Literal["ascending", "descending", "shuffled"]
 FaultKind = Literal[
-    "500", "502", "503", "408", "409", "429", "drop", "slow", "malformed", "html", "invalid_cursor"
+    "500",
+    "502",
+    "503",
+    "408",
+    "409",
+    "403",
+    "429",
+    "drop",
+    "slow",
+    "malformed",
+    "html",
+    "invalid_cursor",
 ]
 
 ENDPOINTS: tuple[str, ...] = (
@@ -25,22 +36,18 @@ ENDPOINTS: tuple[str, ...] = (
     "tags.list",
     "segments.list",
     "me",
+    "tickets.search",
+    "tickets.get",
+    "ticket_types.list",
+    "ticket_states.list",
+    "companies.get",
+    "conversations.deleted",
+    "conversations.attributes",
+    "data_attributes.list",
 )
 """Endpoint keys, used by statistics and by `FaultRule.endpoint`."""
 
-FAULT_KINDS: tuple[str, ...] = (
-    "500",
-    "502",
-    "503",
-    "408",
-    "409",
-    "429",
-    "drop",
-    "slow",
-    "malformed",
-    "html",
-    "invalid_cursor",
-)
+FAULT_KINDS: tuple[str, ...] = get_args(FaultKind)
 
 DEFAULT_WINDOW_START = datetime(2026, 10, 1, tzinfo=UTC)
 API_VERSIONS: tuple[str, ...] = (
@@ -52,6 +59,13 @@ API_VERSIONS: tuple[str, ...] = (
 V216_VERSIONS = frozenset({"2.16", "2.17", "Preview"})
 """Versions with the 2.16 formats, and 410 + Link for a merged contact (≤2.15: 404)."""
 DEFAULT_API_VERSION = "2.14"
+
+
+def at_least(version: str, minimum: str) -> bool:
+    """Whether `version` is `minimum` or later (``Preview`` is the newest); both must be known."""
+    return API_VERSIONS.index(version) >= API_VERSIONS.index(minimum)
+
+
 DEFAULT_RATE_LIMIT = 1666
 """Intercom's default per-app limit: 10,000 calls per minute, enforced per 10 seconds."""
 MAX_PARTS = 5000
@@ -71,6 +85,8 @@ class FaultRule:
     matching requests) and `probability` (fault each matching request with this probability,
     drawn from an RNG seeded by the sandbox seed) must be given. Kinds: ``"500"``, ``"502"``,
     ``"503"``, ``"408"``, ``"409"``, ``"429"`` answer with that status and an error body;
+    ``"403"`` answers the spec's missing-scope error (403 ``forbidden``, "You do not have the
+    required scope (read_…) to access this resource", Intercom-OpenAPI descriptions/2.16);
     ``"drop"`` closes the connection without a response; ``"slow"`` sleeps `slow_seconds` and
     then answers normally;
     ``"malformed"`` answers 200 with a truncated JSON body; ``"html"`` answers 200 with an HTML
@@ -110,6 +126,12 @@ class SandboxConfig:
     limit; Intercom documents none, but IN is a shortcut for OR and a group allows 15 filters);
     a longer list is answered 400 ``parameter_invalid``. `many_tags_share`: contacts with more
     than 10 tags and companies, which a contact record cuts to 10 with ``has_more``.
+
+    `tickets` defaults to ``conversations // 4`` and `companies` to ``contacts // 5`` (at least
+    20, so that a contact's up to 13 companies are distinct); after construction both are set.
+    `deleted_conversations` is the share of conversations deleted before the sandbox starts
+    (deterministic per id; default 0 because the existing tests take every generated
+    conversation to be searchable); more can be deleted while it runs (deletions.py).
     """
 
     seed: int = 7
@@ -135,6 +157,9 @@ class SandboxConfig:
     duplicate_across_pages: bool = False
     contact_search_in_limit: int | None = None
     many_tags_share: float = 0.02
+    tickets: int | None = None
+    companies: int | None = None
+    deleted_conversations: float = 0.0
     faults: tuple[FaultRule, ...] = ()
 
     def __post_init__(self) -> None:
@@ -146,8 +171,12 @@ class SandboxConfig:
             raise ValueError("window_end must be timezone-aware")
         if self.end_ts <= self.start_ts:
             raise ValueError("window_end must be at least one second after window_start")
-        if self.conversations < 0 or self.contacts < 0:
-            raise ValueError("conversations and contacts must be >= 0")
+        if self.tickets is None:
+            object.__setattr__(self, "tickets", self.conversations // 4)
+        if self.companies is None:
+            object.__setattr__(self, "companies", max(20, self.contacts // 5))
+        if min(self.conversations, self.contacts, self.ticket_count, self.company_count) < 0:
+            raise ValueError("conversations, contacts, tickets and companies must be >= 0")
         for name in (
             "deleted_contact_share",
             "merged_contact_share",
@@ -156,6 +185,7 @@ class SandboxConfig:
             "multi_contact_share",
             "truncated_parts_share",
             "many_tags_share",
+            "deleted_conversations",
         ):
             _check_share(name, getattr(self, name))
         statuses = (
@@ -187,6 +217,18 @@ class SandboxConfig:
     def start_ts(self) -> int:
         """`window_start` as a UNIX timestamp."""
         return int(self.window_start.timestamp())
+
+    @property
+    def ticket_count(self) -> int:
+        """`tickets`, always set after construction."""
+        assert self.tickets is not None  # set by __post_init__
+        return self.tickets
+
+    @property
+    def company_count(self) -> int:
+        """`companies`, always set after construction."""
+        assert self.companies is not None  # set by __post_init__
+        return self.companies
 
     @property
     def end_ts(self) -> int:

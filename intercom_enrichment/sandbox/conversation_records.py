@@ -1,7 +1,8 @@
 """Builders of conversation and conversation-part objects, shaped like Intercom's payloads.
 
 Draws from the given RNG happen in an order independent of the API version: versions differ
-only in `priority` and in how an unassigned `admin_assignee_id`/`team_assignee_id` is written.
+only in `priority`, in how an unassigned `admin_assignee_id`/`team_assignee_id` is written, and
+in the statistics and Fin fields each version has (conversation_metrics.py).
 """
 
 from __future__ import annotations
@@ -9,6 +10,14 @@ from __future__ import annotations
 import random
 from typing import Any
 
+from .config import at_least
+from .conversation_metrics import (
+    AI_AGENT_SINCE,
+    StatisticsDraws,
+    ai_agent,
+    draw_statistics,
+    statistics,
+)
 from .records import (
     PART_ID_BASE,
     PRIORITY_LEVELS,
@@ -16,6 +25,7 @@ from .records import (
     ConversationPlan,
     Identity,
     admin_ref,
+    is_v216,
     user_ref,
 )
 from .vocab import (
@@ -30,7 +40,6 @@ from .vocab import (
     TOPICS,
 )
 
-LINKED_OBJECTS = {"type": "list", "data": [], "total_count": 0, "has_more": False}
 PART_KINDS = ("user_comment", "admin_comment", "note", "assignment", "close", "open", "attribute")
 PART_WEIGHTS = (30, 30, 10, 10, 8, 6, 6)
 
@@ -39,39 +48,6 @@ def _priority(level: str, v216: bool) -> str:
     if v216:
         return level
     return "not_priority" if level == "none" else "priority"
-
-
-def _statistics(
-    plan: ConversationPlan, rng: random.Random, customer_initiated: bool
-) -> dict[str, Any]:
-    created, updated = plan.created_at, plan.updated_at
-    age = updated - created
-    reply = rng.randint(1, age)
-    replied_at = created + reply
-    assign = rng.randint(0, reply) if plan.admin else None
-    closed = plan.state == "closed"
-    first_close = created + rng.randint(reply, age) if closed else None
-    return {
-        "type": "conversation_statistics",
-        "time_to_assignment": assign,
-        "time_to_admin_reply": reply,
-        "time_to_first_close": None if first_close is None else first_close - created,
-        "time_to_last_close": age if closed else None,
-        "median_time_to_reply": rng.randint(1, reply),
-        "first_contact_reply_at": created if customer_initiated else None,
-        "first_assignment_at": None if assign is None else created + assign,
-        "first_admin_reply_at": replied_at,
-        "first_close_at": first_close,
-        "last_assignment_at": None if assign is None else created + assign,
-        "last_assignment_admin_reply_at": replied_at if plan.admin else None,
-        "last_contact_reply_at": rng.randint(created, updated) if customer_initiated else None,
-        "last_admin_reply_at": rng.randint(replied_at, updated),
-        "last_close_at": updated if closed else None,
-        "last_closed_by_id": plan.admin[0] if closed and plan.admin else None,
-        "count_reopens": rng.choice((0, 0, 0, 1, 2)),
-        "count_assignments": rng.randint(1, 3) if plan.admin else 0,
-        "count_conversation_parts": plan.part_count,
-    }
 
 
 def _custom_attributes(rng: random.Random) -> dict[str, Any]:
@@ -85,22 +61,12 @@ def _custom_attributes(rng: random.Random) -> dict[str, Any]:
     return attributes
 
 
-def _ai_agent(rng: random.Random) -> dict[str, Any]:
-    return {
-        "source_type": "workflow",
-        "source_title": "Fin answers",
-        "last_answer_type": rng.choice(("ai_answer", "custom_answer", None)),
-        "resolution_state": rng.choice(
-            ("assumed_resolution", "confirmed_resolution", "routed_to_team", "abandoned")
-        ),
-        "rating": rng.choice((None, 1, 2, 3, 4, 5)),
-        "rating_remark": None,
-        "content_sources": {"type": "content_source.list", "total_count": 0, "content_sources": []},
-    }
-
-
-def build_conversation(plan: ConversationPlan, rng: random.Random, v216: bool) -> dict[str, Any]:
-    """A conversation like the items of conversation_search_response.v2.16.json."""
+def build_conversation(
+    plan: ConversationPlan, rng: random.Random, version: str, metrics_rng: random.Random
+) -> dict[str, Any]:
+    """A conversation like the items of conversation_search_response.v2.16.json; `metrics_rng`
+    completes its statistics and Fin's part (conversation_metrics.py)."""
+    v216 = is_v216(version)
     primary = plan.contacts[0] if plan.contacts else None
     customer_initiated = primary is not None and rng.random() < 0.75
     sender = plan.admin or rng.choice(ADMINS)
@@ -110,7 +76,7 @@ def build_conversation(plan: ConversationPlan, rng: random.Random, v216: bool) -
     tags = rng.sample(CONVERSATION_TAGS, rng.choice((0, 0, 1, 1, 2)))
     rated = primary is not None and plan.state == "closed" and rng.random() < 0.25
     with_ai = rng.random() < 0.2
-    return {
+    record = {
         "type": "conversation",
         "id": plan.id,
         "created_at": plan.created_at,
@@ -177,7 +143,9 @@ def build_conversation(plan: ConversationPlan, rng: random.Random, v216: bool) -
             if rng.random() < 0.3
             else None
         ),
-        "statistics": (None if rng.random() < 0.15 else _statistics(plan, rng, customer_initiated)),
+        "statistics": (
+            None if rng.random() < 0.15 else draw_statistics(plan, rng, customer_initiated)
+        ),
         "conversation_rating": (
             {
                 "rating": rng.randint(1, 5),
@@ -202,10 +170,20 @@ def build_conversation(plan: ConversationPlan, rng: random.Random, v216: bool) -
         "custom_attributes": _custom_attributes(rng),
         "topics": _topics(rng),
         "ticket": None,
-        "linked_objects": dict(LINKED_OBJECTS),
-        "ai_agent": _ai_agent(rng) if with_ai else None,
+        "linked_objects": None,  # set by the world: tickets link to conversations
+        "ai_agent": None,
         "ai_agent_participated": with_ai,
     }
+    draws = record["statistics"]
+    if isinstance(draws, StatisticsDraws):
+        record["statistics"] = statistics(
+            plan, draws, customer_initiated, team, metrics_rng, version
+        )
+    if with_ai:
+        record["ai_agent"] = ai_agent(plan, metrics_rng, version)
+    if not at_least(version, AI_AGENT_SINCE):
+        del record["ai_agent"], record["ai_agent_participated"]
+    return record
 
 
 def _topics(rng: random.Random) -> dict[str, Any]:
@@ -247,7 +225,8 @@ def build_parts(plan: ConversationPlan, rng: random.Random) -> list[dict[str, An
         at = plan.created_at + (span * (k + 1)) // total
         kind = _final_kind(plan, primary) if k == total - 1 else _next_kind(rng, state, primary)
         admin: Admin = plan.admin or rng.choice(ADMINS)
-        author = admin_ref(admin)
+        closing = kind == "close" and k == total - 1
+        author = admin_ref((plan.closer or admin) if closing else admin)
         body: str | None = None
         assigned_to: dict[str, Any] | None = None
         event_details: dict[str, Any] | None = None

@@ -7,6 +7,7 @@ version, so the same object differs between versions only in the version-specifi
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -64,6 +65,8 @@ class ConversationPlan:
     state: str
     admin: Admin | None
     part_count: int
+    closer: Admin | None = None
+    """Who closes it (its assignee, else a seeded admin): a close's author, last_closed_by_id."""
 
 
 def _list(url: str, data: list[dict[str, Any]], limit: int | None = None) -> dict[str, Any]:
@@ -119,9 +122,11 @@ def build_contact(
     *,
     many_share: float = 0.0,
     embed_limit: int | None = EMBEDDED_LIST_MAX,
+    company_ids: Callable[[list[int]], list[str]],
 ) -> dict[str, Any]:
     """A contact like contact.v2.16.json; `now` anchors its timestamps. Its tags and companies
-    are references without names, cut to `embed_limit` (None: the full lists)."""
+    are references without names, cut to `embed_limit` (None: the full lists); `company_ids`
+    turns its random draws into ids of the world's companies."""
     cid = identity.id
     created = now - rng.randint(DAY, 3 * 365 * DAY)
     updated = rng.randint(created, now)
@@ -129,7 +134,7 @@ def build_contact(
     browser = rng.choice(BROWSERS) if rng.random() < 0.75 else None
     location = rng.choice(LOCATIONS) if rng.random() < 0.8 else (None,) * 5
     tags = rng.sample(CONTACT_TAGS, _how_many(rng, 3, len(CONTACT_TAGS), many_share))
-    companies = [f"{rng.getrandbits(96):024x}" for _ in range(_how_many(rng, 3, 13, many_share))]
+    companies = company_ids([rng.getrandbits(96) for _ in range(_how_many(rng, 3, 13, many_share))])
     return {
         "type": "contact",
         "id": cid,

@@ -15,26 +15,21 @@ import binascii
 import hashlib
 import json
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .config import SandboxConfig
-from .world import World, coprime_at_least
+from .responses import SearchError
+from .timeline import coprime_at_least
+
+if TYPE_CHECKING:
+    from .world import World
 
 MAX_PER_PAGE = 150
 MAX_FILTERS_PER_GROUP = 15
 _TIME_OPERATORS = (">", ">=", "<", "<=", "=")
 CURSOR_ERROR = ("client_error", "Invalid starting_after param: the cursor cannot be used")
-
-
-class SearchError(Exception):
-    """A request the search endpoints refuse: answered 400 with this code and message."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
 
 
 @dataclass(frozen=True)
@@ -208,7 +203,7 @@ def _pages(page: Page, per_page: int, query_fingerprint: str) -> dict[str, Any]:
 
 
 def _position_to_index(config: SandboxConfig, indices: Sequence[int], position: int) -> int:
-    """Map a result position to a conversation index according to `config.order`."""
+    """Map a result position to an object's index according to `config.order`."""
     total = len(indices)
     if config.order == "descending":
         return indices[total - 1 - position]
@@ -219,26 +214,46 @@ def _position_to_index(config: SandboxConfig, indices: Sequence[int], position: 
     return indices[position]
 
 
+def window_search(
+    config: SandboxConfig,
+    body: Any,
+    kind: str,
+    indices_for: Callable[[int, int], Sequence[int]],
+    item: Callable[[int], dict[str, Any]],
+) -> dict[str, Any]:
+    """A search over `updated_at` of a `kind` (``"conversations"``, ``"tickets"``): the
+    ``{"type": "<kind singular>.list", "pages", "total_count", kind: [...]}`` body, with
+    `config`'s boundary, order and repeated results. `indices_for(lo, hi)` are the matching
+    objects' indices by ``updated_at``; `item(i)` builds one. A cursor belongs to one kind and
+    one time range."""
+    lo, hi = time_range(_query(body), strict=config.boundary == "strict")
+    per_page, cursor = _pagination(body, default=20)
+    indices = indices_for(lo, hi)
+    query_fingerprint = fingerprint(kind, lo, hi)
+    offset = 0 if cursor is None else decode_cursor(cursor, query_fingerprint, len(indices))
+    page = paginate(len(indices), offset, per_page, config.duplicate_across_pages)
+    return {
+        "type": f"{kind.removesuffix('s')}.list",
+        "pages": _pages(page, per_page, query_fingerprint),
+        "total_count": len(indices),
+        kind: [
+            item(_position_to_index(config, indices, position))
+            for position in range(page.start, page.stop)
+        ],
+    }
+
+
 def conversations_response(
     world: World, config: SandboxConfig, body: Any, version: str
 ) -> dict[str, Any]:
     """The body of POST /conversations/search."""
-    lo, hi = time_range(_query(body), strict=config.boundary == "strict")
-    per_page, cursor = _pagination(body, default=20)
-    indices = world.search_indices(lo, hi)
-    query_fingerprint = fingerprint("conversations", lo, hi)
-    offset = 0 if cursor is None else decode_cursor(cursor, query_fingerprint, len(indices))
-    page = paginate(len(indices), offset, per_page, config.duplicate_across_pages)
-    conversations = [
-        world.conversation(_position_to_index(config, indices, position), version)
-        for position in range(page.start, page.stop)
-    ]
-    return {
-        "type": "conversation.list",
-        "pages": _pages(page, per_page, query_fingerprint),
-        "total_count": len(indices),
-        "conversations": conversations,
-    }
+    return window_search(
+        config,
+        body,
+        "conversations",
+        world.search_indices,
+        lambda i: world.conversation(i, version),
+    )
 
 
 def contacts_response(

@@ -85,6 +85,33 @@ def check_update(update: ConversationUpdate, current_updated_at: int) -> None:
         raise ValueError(f"unknown team id {update.team_id!r}; the sandbox's teams: {TEAM_IDS}")
 
 
+def update_conversation(
+    world: World, conv_id: str, updated_at: int, changes: dict[str, str | None]
+) -> dict[str, Any]:
+    """`World.update_conversation`: record the update, return the conversation as served."""
+    i = world.conversation_index(conv_id)
+    if i is None:
+        raise ValueError(f"no conversation {conv_id!r}")
+    current = world.conversation(i)
+    unknown = set(changes) - {"state", "admin_assignee_id", "team_assignee_id"}
+    if unknown:
+        raise ValueError(f"cannot change {sorted(unknown)}")
+
+    def assignee(key: str) -> str | None:
+        value = changes[key] if key in changes else current[key]
+        return None if value in (None, 0, "0") else str(value)
+
+    update = ConversationUpdate(
+        updated_at=updated_at,
+        state=str(changes.get("state") or current["state"]),
+        admin_id=assignee("admin_assignee_id"),
+        team_id=assignee("team_assignee_id"),
+    )
+    check_update(update, current["updated_at"])
+    world.updates.set(i, update)
+    return world.conversation(i)
+
+
 def control_route(world: World, token: str) -> Route:
     """The HTTP control endpoint over ``world``."""
 

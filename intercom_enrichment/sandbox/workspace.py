@@ -1,15 +1,14 @@
 """The workspace lists the sandbox serves: teammates, teams, tags, segments, and a contact's full
-tag and company lists (shapes of Intercom-OpenAPI descriptions/2.16/api.intercom.io.yaml).
+tag list (shapes of Intercom-OpenAPI descriptions/2.16/api.intercom.io.yaml); a contact's
+companies: companies.py.
 
-``GET /admins``, ``/teams``, ``/tags`` and ``/segments`` are not paged; ``GET
-/contacts/{id}/companies`` is paged by page number (``page``, ``per_page``, ``pages``).
+``GET /admins``, ``/teams``, ``/tags`` and ``/segments`` are not paged.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from .search import SearchError
 from .vocab import (
     ADMINS,
     CONTACT_TAGS,
@@ -21,7 +20,6 @@ from .vocab import (
 )
 
 TAG_NAMES: dict[str, str] = dict(CONVERSATION_TAGS + CONTACT_TAGS)
-COMPANIES_PER_PAGE = 15  # default per_page of GET /contacts/{id}/companies in the sandbox
 
 
 def _teams_of(k: int) -> list[int]:
@@ -98,37 +96,4 @@ def contact_tags(full_contact: dict[str, Any]) -> dict[str, Any]:
     return {
         "type": "list",
         "data": [{"type": "tag", "id": r["id"], "name": TAG_NAMES[r["id"]]} for r in refs],
-    }
-
-
-def _positive(value: str | None, default: int) -> int:
-    if value is None:
-        return default
-    if not value.isdigit() or int(value) < 1:
-        raise SearchError("parameter_invalid", f"Invalid page parameter {value!r}")
-    return int(value)
-
-
-def contact_companies(
-    full_contact: dict[str, Any], page: str | None, per_page: str | None
-) -> dict[str, Any]:
-    """``GET /contacts/{id}/companies``: the contact's companies, one page of them."""
-    refs = full_contact["companies"]["data"]
-    number, size = _positive(page, 1), min(_positive(per_page, COMPANIES_PER_PAGE), 150)
-    total_pages = max(1, -(-len(refs) // size))
-    chunk = refs[(number - 1) * size : number * size]
-    return {
-        "type": "list",
-        "data": [
-            {"type": "company", "id": r["id"], "company_id": f"co-{r['id'][:8]}", "name": None}
-            for r in chunk
-        ],
-        "pages": {
-            "type": "pages",
-            "next": None,
-            "page": number,
-            "per_page": size,
-            "total_pages": total_pages,
-        },
-        "total_count": len(refs),
     }

@@ -3,20 +3,22 @@
 Nothing is materialised: conversation ``i`` and contact ``j`` are generated on demand from
 ``(seed, i)`` / ``(seed, j)``, so a world of 200,000 conversations costs nothing to build.
 Conversation ``i`` has ``updated_at = start + (i * span) // N``: non-decreasing in ``i``, so
-a time range of the search API maps to an index range by arithmetic alone.
+a time range of the search API maps to an index range by arithmetic alone. Tickets
+(tickets.py), companies (companies.py) and deleted conversations (deletions.py) hang off it.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import hashlib
-import math
 import random
 from collections.abc import Sequence
 from typing import Any, Literal
 
+from .companies import Companies
 from .config import DEFAULT_API_VERSION, SandboxConfig
 from .conversation_records import build_conversation, build_parts
+from .deletions import Deletions, delete_conversation
 from .records import (
     EMBEDDED_LIST_MAX,
     ConversationPlan,
@@ -25,7 +27,9 @@ from .records import (
     build_segments,
     is_v216,
 )
-from .updates import ConversationUpdate, ConversationUpdates, admin_by_id, check_update
+from .tickets import Tickets
+from .timeline import HexIds, NumberIds, Timeline, coprime_at_least
+from .updates import ConversationUpdates, admin_by_id, update_conversation
 from .vocab import ADMINS, EMAIL_DOMAINS, FIRST_NAMES, LAST_NAMES
 
 ContactStatus = Literal["active", "deleted", "merged", "unsearchable"]
@@ -43,13 +47,17 @@ class World:
         self._n = config.conversations
         self._c = config.contacts
         self._start = config.start_ts
-        self._span = config.end_ts - config.start_ts
-        self._contact_prefix = f"{config.seed & 0xFFFFFFFF:08x}"
+        self.timeline = Timeline(config.start_ts, config.end_ts - config.start_ts, self._n)
+        self._conversation_ids = NumberIds(CONVERSATION_ID_BASE, self._n)
+        self._contact_ids = HexIds(f"{config.seed & 0xFFFFFFFF:08x}", self._c)
         # Popularity rank -> contact index is an affine bijection, so popular contacts are
         # spread over the index space rather than being contacts 0, 1, 2...
         self._rank_step = coprime_at_least(self._c, 2_654_435_761 % max(self._c, 1))
-        self._rank_shift = int(self._unit("rank-shift", 0) * max(self._c, 1))
+        self._rank_shift = int(self.unit("rank-shift", 0) * max(self._c, 1))
         self.updates = ConversationUpdates()  # conversations moved forward in time (updates.py)
+        self.deletions = Deletions(config, self.timeline)  # deleted conversations
+        self.companies = Companies(config)
+        self.tickets = Tickets(self)
 
     @property
     def conversation_count(self) -> int:
@@ -61,10 +69,10 @@ class World:
 
     # -- randomness -------------------------------------------------------------------------
 
-    def _rng(self, stream: str, index: int) -> random.Random:
+    def rng(self, stream: str, index: int) -> random.Random:
         return random.Random(f"{self.config.seed}:{stream}:{index}")
 
-    def _unit(self, stream: str, index: int) -> float:
+    def unit(self, stream: str, index: int) -> float:
         """A uniform float in [0, 1) determined by (seed, stream, index); cheaper than an RNG."""
         key = f"{self.config.seed}:{stream}:{index}".encode()
         digest = hashlib.blake2b(key, digest_size=8).digest()
@@ -74,29 +82,28 @@ class World:
 
     def updated_at(self, i: int) -> int:
         """`updated_at` of conversation `i`: non-decreasing in `i`."""
-        return self._start + (i * self._span) // self._n
+        return self.timeline.at(i)
 
     def first_index_at_or_after(self, ts: int) -> int:
         """The smallest `i` with ``updated_at(i) >= ts`` (`conversation_count` if none)."""
-        delta = ts - self._start
-        if delta <= 0:
-            return 0
-        # updated_at(i) >= ts  <=>  i * span >= delta * n  (delta is an integer)
-        return min(self._n, -(-delta * self._n // self._span))
+        return self.timeline.first_index_at_or_after(ts)
 
     def index_range(self, lo_ts: int, hi_ts: int) -> range:
-        """Indices of the conversations with ``lo_ts <= updated_at < hi_ts``."""
-        lo = self.first_index_at_or_after(lo_ts)
-        return range(lo, max(lo, self.first_index_at_or_after(hi_ts)))
+        """Indices of the conversations with ``lo_ts <= updated_at < hi_ts``, deleted or not."""
+        return self.timeline.index_range(lo_ts, hi_ts)
 
     def search_indices(self, lo_ts: int, hi_ts: int) -> Sequence[int]:
         """Indices of the conversations with ``lo_ts <= updated_at < hi_ts``, by updated_at,
-        counting updated conversations at their new time only."""
-        indices = self.index_range(lo_ts, hi_ts)
+        counting updated conversations at their new time only, and no deleted one."""
+        indices = self.deletions.survivors(self.index_range(lo_ts, hi_ts))
         updates = self.updates.snapshot()
         if not updates:
             return indices
-        moved_in = [i for i, u in updates.items() if lo_ts <= u.updated_at < hi_ts]
+        moved_in = [
+            i
+            for i, u in updates.items()
+            if lo_ts <= u.updated_at < hi_ts and not self.deletions.is_deleted(i)
+        ]
         kept = [i for i in indices if i not in updates]
         return sorted(kept + moved_in, key=lambda i: (self.plan(i).updated_at, i))
 
@@ -106,62 +113,39 @@ class World:
         """Move a conversation forward in time: a later ``updated_at`` and, optionally, a new
         ``state``, ``admin_assignee_id``, ``team_assignee_id`` (None unassigns). Returns the
         conversation as it is served from now on."""
-        i = self.conversation_index(conv_id)
-        if i is None:
-            raise ValueError(f"no conversation {conv_id!r}")
-        current = self.conversation(i)
-        unknown = set(changes) - {"state", "admin_assignee_id", "team_assignee_id"}
-        if unknown:
-            raise ValueError(f"cannot change {sorted(unknown)}")
+        return update_conversation(self, conv_id, updated_at, changes)
 
-        def assignee(key: str) -> str | None:
-            value = changes[key] if key in changes else current[key]
-            return None if value in (None, 0, "0") else str(value)
-
-        update = ConversationUpdate(
-            updated_at=updated_at,
-            state=str(changes.get("state") or current["state"]),
-            admin_id=assignee("admin_assignee_id"),
-            team_id=assignee("team_assignee_id"),
-        )
-        check_update(update, current["updated_at"])
-        self.updates.set(i, update)
-        return self.conversation(i)
+    def delete_conversation(
+        self, conv_id: str, deleted_at: int | None = None, metrics_retained: bool | None = None
+    ) -> dict[str, Any]:
+        """Delete a conversation while the server runs: from now on it is in no search, GET
+        answers 404, and GET /conversations/deleted lists it. `deleted_at` defaults to now (at
+        least its ``updated_at``), `metrics_retained` to a seeded coin. Returns the item as
+        GET /conversations/deleted lists it."""
+        return delete_conversation(self, conv_id, deleted_at, metrics_retained)
 
     def conversation_id(self, i: int) -> str:
-        return str(CONVERSATION_ID_BASE + i)
+        return self._conversation_ids.id(i)
 
     def conversation_index(self, conv_id: str) -> int | None:
-        """Index of the conversation with this id, or None if there is none."""
-        if not conv_id.isascii() or not conv_id.isdigit():
-            return None
-        i = int(conv_id) - CONVERSATION_ID_BASE
-        if 0 <= i < self._n and self.conversation_id(i) == conv_id:
-            return i
-        return None
+        """Index of the conversation with this id, or None if there is none (or it is deleted)."""
+        i = self._conversation_ids.index(conv_id)
+        return None if i is None or self.deletions.is_deleted(i) else i
 
     # -- contacts ---------------------------------------------------------------------------
 
     def contact_id(self, j: int) -> str:
         """24 lowercase hex characters: the seed, then `j`."""
-        return f"{self._contact_prefix}{j:016x}"
+        return self._contact_ids.id(j)
 
     def contact_index(self, contact_id: str) -> int | None:
         """Index of the contact with this id, or None if there is none."""
-        if len(contact_id) != 24 or not contact_id.startswith(self._contact_prefix):
-            return None
-        try:
-            j = int(contact_id[8:], 16)
-        except ValueError:
-            return None
-        if 0 <= j < self._c and self.contact_id(j) == contact_id:
-            return j
-        return None
+        return self._contact_ids.index(contact_id)
 
     def contact_status(self, j: int) -> ContactStatus:
         """Whether contact `j` is active, deleted, merged or active-but-unsearchable."""
         cfg = self.config
-        u = self._unit("contact-status", j)
+        u = self.unit("contact-status", j)
         if u < cfg.deleted_contact_share:
             return "deleted"
         u -= cfg.deleted_contact_share
@@ -174,7 +158,7 @@ class World:
 
     def canonical_contact(self, j: int) -> int | None:
         """For a merged contact: the active contact it was merged into (None if none exists)."""
-        start = int(self._unit("canonical", j) * self._c)
+        start = int(self.unit("canonical", j) * self._c)
         for step in range(self._c):
             k = (start + step) % self._c
             if k != j and self.contact_status(k) == "active":
@@ -183,7 +167,7 @@ class World:
 
     def identity(self, j: int) -> Identity:
         """The few fields of contact `j` that conversations repeat (id, name, email...)."""
-        rng = self._rng("identity", j)
+        rng = self.rng("identity", j)
         first, last = rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES)
         local = f"{first}.{last}".lower().replace("'", "")
         return Identity(
@@ -202,17 +186,18 @@ class World:
         self._check_contact(j)
         return build_contact(
             self.identity(j),
-            self._rng("contact", j),
+            self.rng("contact", j),
             self._start,
             is_v216(version),
             many_share=self.config.many_tags_share,
             embed_limit=None if full_lists else EMBEDDED_LIST_MAX,
+            company_ids=self.companies.ids_for,
         )
 
     def segments(self, j: int) -> list[dict[str, Any]]:
         """The segments contact `j` belongs to (0 to 3)."""
         self._check_contact(j)
-        return build_segments(self._rng("segments", j), self._start)
+        return build_segments(self.rng("segments", j), self._start)
 
     def _check_contact(self, j: int) -> None:
         if not 0 <= j < self._c:
@@ -233,7 +218,7 @@ class World:
         """Contact indices of conversation `i`, primary first: none, one, or 2–3 distinct."""
         if self._c == 0:
             return []
-        rng = self._rng("conversation-contacts", i)
+        rng = self.rng("conversation-contacts", i)
         u = rng.random()
         if u < self.config.no_contact_share:
             wanted = 0
@@ -241,8 +226,12 @@ class World:
             wanted = min(rng.randint(2, 3), self._c)
         else:
             wanted = 1
+        return self.pick_contacts(rng, wanted)
+
+    def pick_contacts(self, rng: random.Random, wanted: int) -> list[int]:
+        """`wanted` distinct contact indices (at most all of them), by skewed popularity."""
         chosen: list[int] = []
-        for _ in range(wanted):
+        for _ in range(min(wanted, self._c)):
             j = self._pick_contact(rng)
             while j in chosen:
                 j = (j + 1) % self._c
@@ -252,7 +241,7 @@ class World:
     def part_count(self, i: int) -> int:
         """The real number of parts of conversation `i` (GET returns at most 500 of them)."""
         cfg = self.config
-        rng = self._rng("part-count", i)
+        rng = self.rng("part-count", i)
         if rng.random() < cfg.truncated_parts_share:
             return rng.randint(MAX_RETURNED_PARTS, 700)
         return rng.randint(cfg.parts_min, cfg.parts_max)
@@ -261,7 +250,7 @@ class World:
         """The facts of conversation `i` that its fields and its parts must agree on."""
         if not 0 <= i < self._n:
             raise IndexError(f"conversation index {i} out of range(0, {self._n})")
-        rng = self._rng("conversation-plan", i)
+        rng = self.rng("conversation-plan", i)
         updated = self.updated_at(i)
         state = rng.choices(("closed", "open", "snoozed"), weights=(60, 30, 10))[0]
         plan = ConversationPlan(
@@ -275,14 +264,15 @@ class World:
             part_count=self.part_count(i),
         )
         update = self.updates.get(i)
-        if update is None:
-            return plan
-        return dataclasses.replace(
-            plan,
-            updated_at=update.updated_at,
-            state=update.state,
-            admin=admin_by_id(update.admin_id),
-        )
+        if update is not None:
+            plan = dataclasses.replace(
+                plan,
+                updated_at=update.updated_at,
+                state=update.state,
+                admin=admin_by_id(update.admin_id),
+            )
+        fallback = ADMINS[int(self.unit("closer", i) * len(ADMINS))]
+        return dataclasses.replace(plan, closer=plan.admin or fallback)
 
     def _apply_team(self, i: int, record: dict[str, Any], version: str) -> dict[str, Any]:
         """The team of an updated conversation (the plan does not hold teams)."""
@@ -294,31 +284,24 @@ class World:
             )
         return record
 
+    def _conversation(self, i: int, version: str) -> tuple[ConversationPlan, dict[str, Any]]:
+        plan = self.plan(i)
+        rng, metrics_rng = self.rng("conversation", i), self.rng("conversation-metrics", i)
+        record = build_conversation(plan, rng, version, metrics_rng)
+        record["linked_objects"] = self.tickets.conversation_links(i)
+        return plan, self._apply_team(i, record, version)
+
     def conversation(self, i: int, version: str = DEFAULT_API_VERSION) -> dict[str, Any]:
         """Conversation `i` as a search result: the full object without `conversation_parts`."""
-        plan = self.plan(i)
-        record = build_conversation(plan, self._rng("conversation", i), is_v216(version))
-        return self._apply_team(i, record, version)
+        return self._conversation(i, version)[1]
 
     def conversation_with_parts(self, i: int, version: str = DEFAULT_API_VERSION) -> dict[str, Any]:
         """Conversation `i` as GET /conversations/{id} returns it: at most 500 recent parts."""
-        plan = self.plan(i)
-        record = build_conversation(plan, self._rng("conversation", i), is_v216(version))
-        record = self._apply_team(i, record, version)
-        parts = build_parts(plan, self._rng("parts", i))
+        plan, record = self._conversation(i, version)
+        parts = build_parts(plan, self.rng("parts", i))
         record["conversation_parts"] = {
             "type": "conversation_part.list",
             "conversation_parts": parts[-MAX_RETURNED_PARTS:],
             "total_count": len(parts),
         }
         return record
-
-
-def coprime_at_least(modulus: int, candidate: int) -> int:
-    """The smallest integer >= `candidate` that is coprime with `modulus` (1 for modulus <= 1)."""
-    if modulus <= 1:
-        return 1
-    candidate = max(candidate, 1)
-    while math.gcd(candidate, modulus) != 1:
-        candidate += 1
-    return candidate
