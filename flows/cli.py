@@ -151,6 +151,9 @@ DaskOpt = Annotated[
 OutputOpt = Annotated[str, typer.Option(**_from_model("output"))]
 PartsOpt = Annotated[bool, typer.Option("--include-parts", **_from_model("include_parts"))]
 SegmentsOpt = Annotated[bool, typer.Option("--include-segments", **_from_model("include_segments"))]
+TicketsOpt = Annotated[
+    bool, typer.Option("--include-tickets/--no-tickets", **_from_model("include_tickets"))
+]
 BatchOpt = Annotated[int, typer.Option(**_from_model("batch_size"))]
 PiiOpt = Annotated[str, typer.Option(**_from_model("pii"))]
 LimitOpt = Annotated[str | None, typer.Option(**_from_model("global_limit"))]
@@ -164,6 +167,7 @@ def run(
     end: EndOpt,
     output: OutputOpt,
     include_parts: PartsOpt = _D.include_parts,
+    include_tickets: TicketsOpt = _D.include_tickets,
     include_segments: SegmentsOpt = _D.include_segments,
     batch_size: BatchOpt = _D.batch_size,
     pii: PiiOpt = _D.pii,
@@ -205,6 +209,7 @@ def backfill(
     max_concurrent: Annotated[int, typer.Option(min=1, max=16, help="Windows at once.")] = 2,
     force: Annotated[bool, typer.Option("--force", help="Redo completed windows.")] = False,
     include_parts: PartsOpt = _D.include_parts,
+    include_tickets: TicketsOpt = _D.include_tickets,
     include_segments: SegmentsOpt = _D.include_segments,
     batch_size: BatchOpt = _D.batch_size,
     pii: PiiOpt = _D.pii,

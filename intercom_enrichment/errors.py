@@ -22,13 +22,19 @@
             ├── Unauthorized       401 (invalid token, or a token for another region)
             ├── Forbidden          403 (plan restricted, missing scope)
             ├── BadRequest         400 (unknown Intercom-Version, bad query)
-            │   └── InvalidCursor  400 naming starting_after (or a cursor code): restart
+            │   ├── InvalidCursor  400 naming starting_after (or a cursor code): restart
+            │   └── VersionTooOld  400 intercom_version_invalid: the endpoint is not in the
+            │                      Intercom-Version asked for
             ├── NotFound           404
             ├── ContactMerged      410, with the canonical contact id from the Link header
             └── NotIntercom        the server answered something that is not Intercom's API
                                    (HTML, an error without Intercom's body, a redirect)
     Interrupted                    SIGTERM/SIGINT: in-flight requests were cancelled (signals.py);
                                    deliberately not an IntercomError, so nothing absorbs it
+
+``UNAVAILABLE`` (403, 404, 400 ``intercom_version_invalid``) is what an endpoint the token,
+the workspace or the API version does not offer answers: an optional object (tickets) is then
+reported unavailable instead of failing the run.
 
 Every ``IntercomError`` carries the status, method, path and Intercom's ``request_id``; none ever
 carries the token or request headers.
@@ -132,6 +138,11 @@ class InvalidCursor(BadRequest):
     pass
 
 
+class VersionTooOld(BadRequest):
+    """``intercom_version_invalid``: "Requested resource is not available in current API
+    version." (Intercom-OpenAPI descriptions/2.16, GET /conversations/deleted)."""
+
+
 class NotFound(FatalError):
     pass
 
@@ -160,6 +171,10 @@ class BrokenPagination(FatalError):
 
 class InvalidId(FatalError):
     """An id taken from a response that cannot go into a URL path; the request is not sent."""
+
+
+# What an endpoint the token, the workspace or the API version does not offer answers.
+UNAVAILABLE: tuple[type[IntercomError], ...] = (Forbidden, NotFound, VersionTooOld)
 
 
 class Interrupted(IntercomEnrichmentError):
@@ -274,4 +289,6 @@ def classify(response: httpx.Response, *, now: float) -> IntercomError | None:
         return ContactMerged(text, canonical_id=match.group(1) if match else None, **kw)
     if status == 400 and _names_cursor(code, message):
         return InvalidCursor(text, **kw)
+    if status == 400 and code == "intercom_version_invalid":
+        return VersionTooOld(text, **kw)
     return BadRequest(text, **kw)

@@ -30,6 +30,13 @@ BatchSize = Annotated[
 IncludeParts = Annotated[
     bool, Field(description="Fetch every conversation's parts (one call each).")
 ]
+IncludeTickets = Annotated[
+    bool,
+    Field(
+        description="Read tickets too (search, contacts, parts with include_parts, ticket "
+        "types and states); a token without the tickets scope is reported, not fatal."
+    ),
+]
 IncludeSegments = Annotated[
     bool, Field(description="Fetch each contact's segments (one call per contact).")
 ]
@@ -74,6 +81,7 @@ class RunOptions(BaseModel):
     output: Output = "out/intercom"
     batch_size: BatchSize = 2000
     include_parts: IncludeParts = False
+    include_tickets: IncludeTickets = True
     include_segments: IncludeSegments = False
     pii: Pii = "keep"
     token_secret_block: TokenSecretBlock = None
@@ -89,4 +97,12 @@ class RunOptions(BaseModel):
 RUN_DEFAULTS = RunOptions()
 
 # The options the CLI exposes (as --kebab-case flags); the secret blocks are Prefect's only.
-CLI_OPTIONS = ("output", "batch_size", "include_parts", "include_segments", "pii", "global_limit")
+CLI_OPTIONS = (
+    "output",
+    "batch_size",
+    "include_parts",
+    "include_tickets",
+    "include_segments",
+    "pii",
+    "global_limit",
+)

@@ -105,29 +105,29 @@ def snapshot_dimensions_task(
     return dims, metrics
 
 
-@task(name="enrich-batch", task_run_name="enrich-{obj.kind}-batch-{batch.index}", **RETRY)
+@task(name="enrich-batch", task_run_name="enrich-batch-{batch.index}", **RETRY)
 async def enrich_object_batch(
     settings: IntercomSettings,
-    obj: SearchedObject,
     batch: Batch[Any],
     lineage: Lineage,
     options: EnrichOptions,
     global_limit: str | None = None,
 ) -> tuple[BatchRecords, EnrichmentMetrics]:
     async with client_for(settings, global_limit) as client:
-        records, metrics = await enrich_batch(client, obj, batch, lineage=lineage, options=options)
-    names = obj.metrics
+        records, metrics = await enrich_batch(client, batch, lineage=lineage, options=options)
+    objects = ", ".join(
+        f"{metrics.count(obj.metrics.written)} {obj.table.name}" for obj, _ in batch.groups
+    )
     get_run_logger().info(
-        "batch %d: %d %s, %d contacts (%d found, %d not found, %d failed), "
+        "batch %d: %s, %d contacts (%d found, %d not found, %d failed), "
         "%d parts; %d requests, %d retries, %d rate-limited, %.1f s waiting for the rate limit",
         batch.index,
-        metrics.count(names.written),
-        obj.table.name,
+        objects or "nothing",
         metrics.contacts_unique,
         metrics.contacts_fetched,
         metrics.contacts_not_found,
         metrics.contact_lookups_failed,
-        metrics.count(names.parts_written),
+        sum(metrics.count(obj.metrics.parts_written) for obj, _ in batch.groups),
         metrics.api_requests,
         metrics.api_retries,
         metrics.api_rate_limited,
@@ -161,17 +161,12 @@ class TaskExecutor:
         return list_objects(self.settings, obj, window, self.global_limit)
 
     def enrich(
-        self,
-        obj: SearchedObject,
-        batches: Sequence[Batch[Any]],
-        lineage: Lineage,
-        options: EnrichOptions,
+        self, batches: Sequence[Batch[Any]], lineage: Lineage, options: EnrichOptions
     ) -> Iterator[BatchResult]:
         step = self.batches_in_flight
         for first in range(0, len(batches), step):
             futures = enrich_object_batch.map(
                 unmapped(self.settings),
-                unmapped(obj),
                 batches[first : first + step],
                 unmapped(lineage),
                 unmapped(options),

@@ -41,6 +41,21 @@ def part(conv_id: str, part_id: str, created: float, **fields: Any) -> dict[str,
     return {"conversation_id": conv_id, "part_id": part_id, "created_at": at(created), **fields}
 
 
+def ticket(ticket_id: str, created: float, updated: float, **fields: Any) -> dict[str, Any]:
+    """A ticket row; times in hours after T0."""
+    return {
+        "ticket_id": ticket_id,
+        "created_at": at(created),
+        "updated_at": at(updated),
+        "ticket_type_id": "101",
+        "ticket_type_name": "Bug report",
+        "ticket_state_category": "submitted",
+        "open": True,
+        "enrichment_status": "enriched",
+        **fields,
+    }
+
+
 def write_window(
     output: str,
     window: Window,
@@ -48,21 +63,27 @@ def write_window(
     *,
     contacts: list[dict[str, Any]] = (),  # type: ignore[assignment]
     parts: list[dict[str, Any]] | None = None,
+    tickets: list[dict[str, Any]] | None = None,
+    ticket_parts: list[dict[str, Any]] | None = None,
     extracted: datetime | None = None,
     complete: bool = True,
 ) -> None:
-    """Publish one window the way a run does: files, then the manifest."""
+    """Publish one window the way a run does: files, then the manifest. A table given as None
+    is one the run did not write (its earlier files of the window go)."""
     extracted = extracted or datetime.now(UTC)
     lineage = {"window_start": window.start, "window_end": window.end, "extracted_at": extracted}
-    tables = ["conversations", "contacts"] + (["conversation_parts"] if parts is not None else [])
+    given = {
+        "conversations": conversations,
+        "contacts": contacts,
+        "conversation_parts": parts,
+        "tickets": tickets,
+        "ticket_parts": ticket_parts,
+    }
+    tables = [name for name, rows in given.items() if rows is not None]
     writer = WindowWriter(Storage(output), window, tables)
     writer.append(
         BatchRecords(
-            rows={
-                "conversations": [{**c, **lineage} for c in conversations],
-                "contacts": [{**c, **lineage} for c in contacts],
-                "conversation_parts": [{**p, **lineage} for p in parts or []],
-            }
+            rows={name: [{**r, **lineage} for r in rows or []] for name, rows in given.items()}
         )
     )
     writer.publish({"window": window.key, "finished_at": extracted.isoformat()}, complete=complete)

@@ -151,11 +151,11 @@ def test_tag_names_come_from_the_snapshot_and_cut_lists_are_fetched() -> None:
         token=TOKEN,
     )
     conv = Conversation.model_validate(conversation(1, 1_790_000_000, ["few", "many"]))
-    batch = Batch(0, [conv], conv.contact_ids)
+    batch = Batch(0, [(CONVERSATION, [conv])], conv.contact_ids)
     options = EnrichOptions(tag_names={f"t{k}": f"Tag {k}" for k in range(12)})
     lineage = Lineage(WINDOW, datetime.now(UTC))
     (records, metrics), client = _run(
-        fake, lambda c: enrich_batch(c, CONVERSATION, batch, lineage=lineage, options=options)
+        fake, lambda c: enrich_batch(c, batch, lineage=lineage, options=options)
     )
     rows = {r["contact_id"]: r for r in records.rows["contacts"]}
     assert rows["few"]["tag_names"] == ["Tag 0"] and rows["few"]["tags_truncated"] is False
@@ -176,7 +176,10 @@ def test_a_list_that_cannot_be_fetched_is_flagged_not_silently_cut() -> None:
     (records, metrics), _ = _run(
         fake,
         lambda c: enrich_batch(
-            c, CONVERSATION, Batch(0, [conv], ["many"]), lineage=lineage, options=EnrichOptions()
+            c,
+            Batch(0, [(CONVERSATION, [conv])], ["many"]),
+            lineage=lineage,
+            options=EnrichOptions(),
         ),
     )
     row = records.rows["contacts"][0]
@@ -208,7 +211,10 @@ def test_a_contact_s_companies_are_read_under_either_documented_key(
     (records, _), _ = _run(
         fake,
         lambda c: enrich_batch(
-            c, CONVERSATION, Batch(0, [conv], ["many"]), lineage=lineage, options=EnrichOptions()
+            c,
+            Batch(0, [(CONVERSATION, [conv])], ["many"]),
+            lineage=lineage,
+            options=EnrichOptions(),
         ),
         max_attempts=1,
     )
@@ -256,8 +262,7 @@ def test_truncated_parts_are_flagged_and_counted() -> None:
         fake,
         lambda c: enrich_batch(
             c,
-            CONVERSATION,
-            Batch(0, convs, []),
+            Batch(0, [(CONVERSATION, convs)], []),
             lineage=lineage,
             options=EnrichOptions(include_parts=True),
         ),

@@ -21,6 +21,7 @@ from intercom_enrichment.output.liveness import scope_tag
 from intercom_enrichment.output.storage import Storage
 from intercom_enrichment.quality.pii import PiiPolicy
 from intercom_enrichment.sandbox import FaultRule
+from intercom_enrichment.sandbox.ticket_records import TICKET_STATES, TICKET_TYPES
 from intercom_enrichment.sandbox.vocab import (
     ADMINS,
     CONTACT_TAGS,
@@ -121,7 +122,20 @@ def test_dimension_tables_are_complete_and_replaced(sandbox, tmp_path) -> None: 
     assert {t["tag_id"]: t["name"] for t in tags} == TAG_NAMES
     segments = pq.read_table(tmp_path / "dimensions/segments.parquet").to_pylist()
     assert {(s["segment_id"], s["name"]) for s in segments} == set(SEGMENTS)
-    assert snap.rows == {"admins": 12, "teams": 5, "tags": len(TAG_NAMES), "segments": 6}
+    assert snap.rows == {
+        "admins": 12,
+        "teams": 5,
+        "tags": len(TAG_NAMES),
+        "segments": 6,
+        "ticket_types": len(TICKET_TYPES),
+        "ticket_states": len(TICKET_STATES),
+    }
+    states = pq.read_table(tmp_path / "dimensions/ticket_states.parquet").to_pylist()
+    assert {(s["ticket_state_id"], s["category"], s["internal_label"]) for s in states} == {
+        s[:3] for s in TICKET_STATES
+    }
+    kinds = pq.read_table(tmp_path / "dimensions/ticket_types.parquet").to_pylist()
+    assert {(k["ticket_type_id"], k["name"]) for k in kinds} == {k[:2] for k in TICKET_TYPES}
     # A second run replaces the files whole; nothing staged is left behind.
     asyncio.run(_with(server, lambda c: snapshot_dimensions(c, storage, PiiPolicy())))
     kept = pq.read_table(tmp_path / "dimensions/admins.parquet").to_pylist()

@@ -134,7 +134,12 @@ def test_each_missing_contact_is_fetched_once_and_a_merge_followed_once(
 ) -> None:
     o = matrix[name]
     world = World(SandboxConfig(**o.case.world))  # the same world, to ask for its truth
-    ids = {c for r in o.result.tables["conversations"] for c in r["contact_ids"]}
+    ids = {
+        c
+        for table in ("conversations", "tickets")
+        for r in o.result.tables[table]
+        for c in r["contact_ids"]
+    }
     status = {c: world.contact_status(world.contact_index(c)) for c in ids}  # type: ignore[arg-type]
     not_searchable = [c for c, s in status.items() if s != "active"]
     merged = [c for c, s in status.items() if s == "merged"]

@@ -145,7 +145,9 @@ def test_a_spilled_batch_reads_its_conversations_only_when_reached() -> None:
     listed = ListedEntries()
     for c in convs:
         listed.add(c.id, c.updated_at, c.contact_ids, spill.add(c))
-    batches = SpilledBatches(plan_positions(listed.contacts, batch_size=200), spill, listed)
+    batches = SpilledBatches(
+        plan_positions(listed.contacts, batch_size=200), [(CONVERSATION, spill, listed)]
+    )
     try:
         batch = batches[0]
         reads: list[str] = []
@@ -158,15 +160,17 @@ def test_a_spilled_batch_reads_its_conversations_only_when_reached() -> None:
 
         spill.read = counted  # type: ignore[method-assign]
         assert batch.record_ids and not reads  # the parts fetch needs no reading
-        first = next(iter(batch.records))
+        (obj, group), *others = batch.groups
+        assert obj is CONVERSATION and not others
+        first = next(iter(group))
         assert reads == [first.id]  # one conversation read, not the batch
         spill.read = original  # type: ignore[method-assign]
         with ThreadPoolExecutor(4) as pool:  # tasks read concurrently from threads
             read = list(pool.map(lambda b: [c.id for c in b.records], batches))
         assert [i for b in read for i in b] == [i for b in batches for i in b.record_ids]
         assert sorted(i for b in read for i in b) == sorted(c.id for c in convs)
-        shipped = pickle.loads(pickle.dumps(batch.records))
-        assert type(shipped) is list and shipped == list(batch.records)
+        shipped = pickle.loads(pickle.dumps(group))
+        assert type(shipped) is list and shipped == list(group)
     finally:
         spill.close()
 

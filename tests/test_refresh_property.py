@@ -27,8 +27,10 @@ from .marts_fixtures import T0, at, full_rebuild, hour_window, rows_of, write_wi
 WINDOWS = [hour_window(h, h + 1) for h in range(4)]
 IDS = [str(i) for i in range(1, 7)]
 CONTACT_IDS = ["c1", "c2", "c3"]
-# Conversations created in two months, so refreshes touch one month or both.
+TICKET_IDS = ["t1", "t2", "t3", "t4"]
+# Conversations and tickets created in two months, so refreshes touch one month or both.
 CREATED = {cid: (-24.0 * 20 if int(cid) % 2 else 0.0) for cid in IDS}
+CREATED |= {tid: (-24.0 * 20 if int(tid[1:]) % 2 else 0.0) for tid in TICKET_IDS}
 
 
 class Crash(Exception):
@@ -95,6 +97,39 @@ def window_run(draw: st.DrawFn) -> dict[str, Any]:
         }
         for contact_id in draw(st.lists(st.sampled_from(CONTACT_IDS), unique=True, max_size=2))
     ]
+    tickets = None
+    ticket_parts = None
+    if draw(st.booleans()):  # a run with tickets (or one without: --no-tickets)
+        tickets = []
+        for tid in draw(st.lists(st.sampled_from(TICKET_IDS), unique=True, max_size=3)):
+            created = CREATED[tid] - (24.0 * 40 if draw(st.integers(0, 9)) == 0 else 0.0)
+            tickets.append(
+                {
+                    "ticket_id": tid,
+                    "created_at": at(created),
+                    "updated_at": at(window + draw(st.sampled_from([0.0, 0.5]))),
+                    "ticket_type_id": draw(st.sampled_from(["101", "102", None])),
+                    "ticket_type_name": draw(st.sampled_from(["Bug", "Bug report"])),
+                    "ticket_state_category": draw(st.sampled_from(["submitted", "resolved"])),
+                    "open": draw(st.booleans()),
+                    "enrichment_status": "enriched",
+                    "admin_assignee_id": draw(st.sampled_from(["11", None])),
+                    "title": "h(Login)" if hashed else "Cannot log in",
+                    "first_resolved_at": draw(st.sampled_from([None, at(window + 0.1)])),
+                }
+            )
+        if draw(st.booleans()):
+            ticket_parts = [
+                {
+                    "ticket_id": tk["ticket_id"],
+                    "part_id": f"{tk['ticket_id']}-{k}",
+                    "created_at": at(window),
+                    "body": "h(hi)" if hashed else "hi",
+                    "ticket_state": "resolved",
+                }
+                for tk in tickets
+                for k in range(draw(st.integers(0, 2)))
+            ]
     parts = None
     if draw(st.booleans()):
         parts = [
@@ -113,6 +148,8 @@ def window_run(draw: st.DrawFn) -> dict[str, Any]:
         "conversations": conversations,
         "contacts": contacts,
         "parts": parts,
+        "tickets": tickets,
+        "ticket_parts": ticket_parts,
         "complete": draw(st.booleans()),
     }
 
@@ -127,7 +164,7 @@ STEP = st.one_of(
 
 @pytest.mark.slow
 @settings(
-    max_examples=40,
+    max_examples=60,
     deadline=None,
     derandomize=True,  # the same sequences in every CI run
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
@@ -149,6 +186,8 @@ def test_incremental_refreshes_equal_a_full_rebuild(
                 arg["conversations"],
                 contacts=arg["contacts"],
                 parts=arg["parts"],
+                tickets=arg["tickets"],
+                ticket_parts=arg["ticket_parts"],
                 extracted=extracted,
                 complete=arg["complete"],
             )

@@ -375,10 +375,12 @@ class IntercomClient:
         return found, False
 
     async def list_all(
-        self, endpoint: str, path: str, key: str
+        self, endpoint: str, path: str, keys: tuple[str, ...]
     ) -> tuple[list[dict[str, Any]], bool]:
         """(items, complete) of a workspace list: ``GET /admins`` (``admins``), ``/teams``
-        (``teams``), ``/tags`` and ``/segments`` (``data`` / ``segments``). None of them is
+        (``teams``), ``/tags`` and ``/segments`` (``data`` / ``segments``), ``/ticket_types``
+        and ``/ticket_states`` (``data``; before 2.12 ``ticket_types``), read under the first
+        of ``keys`` the body has. None of them is
         paged in Intercom-OpenAPI descriptions/2.16; a ``pages.next.starting_after`` is
         followed all the same, at most ``LIST_MAX_PAGES`` times, never twice the same cursor."""
         found: list[dict[str, Any]] = []
@@ -386,8 +388,8 @@ class IntercomClient:
         seen: set[str] = set()
         for _ in range(LIST_MAX_PAGES):
             params = {"starting_after": cursor} if cursor else None
-            body = await self.request(endpoint, "GET", path, lists=(key,), params=params)
-            found.extend(_items(body, (key,)))
+            body = await self.request(endpoint, "GET", path, lists=keys, params=params)
+            found.extend(_items(body, keys))
             cursor = _next_cursor(body)
             if not cursor or cursor in seen:
                 return found, True

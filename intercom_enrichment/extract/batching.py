@@ -9,12 +9,14 @@ still has room, so that a few very active contacts do not make one batch much lo
 others (contact activity is skewed: a handful of customers write most conversations).
 """
 
+import bisect
 import heapq
+import itertools
 import math
 from array import array
 from collections import Counter
 from collections.abc import Sequence
-from typing import Any, Generic, Protocol, TypeVar
+from typing import Any, Generic, Protocol, TypeVar, overload
 
 from intercom_enrichment.api.settings import CONTACT_SEARCH_MAX_IDS
 
@@ -33,19 +35,20 @@ C = TypeVar("C", bound=HasContacts)
 
 
 class Batch(Generic[C]):
-    """One enrichment task's work: listed objects of one kind and the contacts it looks up.
+    """One enrichment task's work: listed records, in groups by object (conversations,
+    tickets), and the contacts it looks up — once, for every group.
 
     A plain class on purpose, not a dataclass: orchestrators walk dataclasses, pydantic models
     and containers passed to tasks (Prefect does, to find futures), which costs seconds for
-    thousands of conversations; they pass a plain object through untouched.
+    thousands of records; they pass a plain object through untouched.
     """
 
-    __slots__ = ("carried_ids", "carry", "contact_ids", "index", "known", "records")
+    __slots__ = ("carried_ids", "carry", "contact_ids", "groups", "index", "known")
 
     def __init__(
         self,
         index: int,
-        records: Sequence[C],
+        groups: Sequence[tuple[Any, Sequence[C]]],
         contact_ids: list[str],
         *,
         carry: list[str] | None = None,
@@ -53,24 +56,37 @@ class Batch(Generic[C]):
         known: Any = None,
     ):
         self.index = index
-        self.records = records  # a list, or read from the spill when reached
+        # (object declaration, its records): lists, or read from the spill when reached
+        self.groups = groups
         self.contact_ids = contact_ids  # the contacts this batch looks up
         self.carry = carry or []  # of those, the ones later batches need: hand their lookup on
         self.carried_ids = carried_ids  # a continuation: contacts an earlier batch looked up
         self.known = known  # …and their lookup (a ``ContactLookup``), once handed on
 
     @property
+    def records(self) -> list[C]:
+        """Every record of every group (reads spilled ones: small batches and tests)."""
+        return [record for _, records in self.groups for record in records]
+
+    @staticmethod
+    def ids_of(records: Sequence[C]) -> list[str]:
+        """Ids of a group's records, without reading spilled ones (``SpilledRecords.ids``)."""
+        ids = getattr(records, "ids", None)
+        return list(ids) if ids is not None else [c.id for c in records]
+
+    @property
     def record_ids(self) -> list[str]:
-        """Without reading spilled records (``spill.SpilledRecords.ids``)."""
-        ids = getattr(self.records, "ids", None)
-        return list(ids) if ids is not None else [c.id for c in self.records]
+        return [i for _, records in self.groups for i in self.ids_of(records)]
 
     @property
     def continuation(self) -> bool:
         return self.carried_ids is not None
 
+    def __len__(self) -> int:
+        return sum(len(records) for _, records in self.groups)
+
     def __repr__(self) -> str:
-        return f"Batch({self.index}, {len(self.records)} records, {len(self.contact_ids)} contacts)"
+        return f"Batch({self.index}, {len(self)} records, {len(self.contact_ids)} contacts)"
 
 
 def distinct_contact_ids(contacts: Sequence[Sequence[str]]) -> list[str]:
@@ -107,13 +123,14 @@ class BatchPlan:
         return self.carried_ids is not None
 
 
-def plan_batches(conversations: Sequence[C], *, batch_size: int) -> list[Batch[C]]:
-    """Batches of about ``batch_size`` conversations, each owning whole contact chunks."""
-    plans = plan_positions([c.contact_ids for c in conversations], batch_size=batch_size)
+def plan_batches(records: Sequence[C], *, batch_size: int, obj: Any = None) -> list[Batch[C]]:
+    """Batches of about ``batch_size`` records (of the object ``obj``), each owning whole
+    contact chunks."""
+    plans = plan_positions([c.contact_ids for c in records], batch_size=batch_size)
     return [
         Batch(
             plan.index,
-            [conversations[p] for p in plan.positions],
+            [(obj, [records[p] for p in plan.positions])],
             plan.contact_ids,
             carry=plan.carry,
             carried_ids=plan.carried_ids,
@@ -123,7 +140,9 @@ def plan_batches(conversations: Sequence[C], *, batch_size: int) -> list[Batch[C
 
 
 def plan_positions(contacts: Sequence[Sequence[str]], *, batch_size: int) -> list[BatchPlan]:
-    """``plan_batches`` on each conversation's contacts (primary first), by position."""
+    """``plan_batches`` on each record's contacts (primary first), by position: in a window,
+    the positions of every listed object one after another (``Concatenated``), so that a
+    contact of a conversation and of a ticket is looked up once."""
     if not contacts:
         return []
     ids = distinct_contact_ids(contacts)
@@ -187,3 +206,33 @@ def _bounded(
             out.append(BatchPlan(len(out), part, [], carried_ids=needs))
         owner.carry = sorted(carried)
     return out
+
+
+class Concatenated(Sequence[tuple[str, ...]]):
+    """Several listings' contact sequences as one, by position (no copy)."""
+
+    def __init__(self, parts: Sequence[Sequence[tuple[str, ...]]]) -> None:
+        self.parts = parts
+        self.starts = list(itertools.accumulate((len(p) for p in parts), initial=0))
+
+    def __len__(self) -> int:
+        return self.starts[-1]
+
+    def locate(self, position: int) -> tuple[int, int]:
+        """(which part, position within it)."""
+        part = bisect.bisect_right(self.starts, position) - 1
+        return part, position - self.starts[part]
+
+    @overload
+    def __getitem__(self, index: int) -> tuple[str, ...]: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[tuple[str, ...]]: ...
+
+    def __getitem__(self, index: int | slice) -> tuple[str, ...] | list[tuple[str, ...]]:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        if not 0 <= index < len(self):
+            raise IndexError(index)
+        part, within = self.locate(index)
+        return tuple(self.parts[part][within])

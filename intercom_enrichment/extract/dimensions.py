@@ -25,7 +25,7 @@ from pydantic import ValidationError
 from intercom_enrichment.api.client import IntercomClient
 from intercom_enrichment.api.contact_search import RUN_FATAL
 from intercom_enrichment.concurrency import gather_all
-from intercom_enrichment.errors import IntercomError
+from intercom_enrichment.errors import UNAVAILABLE, IntercomError
 from intercom_enrichment.layout import dimension_path
 from intercom_enrichment.metrics import EnrichmentMetrics
 from intercom_enrichment.objects.common import to_table
@@ -78,10 +78,13 @@ async def snapshot_dimensions(
 
     async def read(source: Snapshot) -> tuple[list[dict[str, Any]], bool] | IntercomError:
         try:
-            return await client.list_all(source.endpoint.key, source.endpoint.path, source.list_key)
+            endpoint = source.endpoint
+            return await client.list_all(endpoint.key, endpoint.path, source.list_keys)
+        except UNAVAILABLE as exc:  # 403, 404, 400 version: the list is not offered to us
+            return exc
         except RUN_FATAL:
             raise
-        except IntercomError as exc:  # e.g. 403: the token lacks that list's scope
+        except IntercomError as exc:  # still failing after the retries
             return exc
 
     lists = await gather_all(*(read(s) for s in snapshots))

@@ -5,7 +5,7 @@ Plain async Python, no Prefect: ``tasks/`` wraps ``enrich_batch`` and the tests 
 """
 
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -100,23 +100,28 @@ def _protect(pii: PiiPolicy, table: Table, rows: list[dict[str, Any]]) -> None:
 
 async def enrich_batch(
     client: IntercomClient,
-    obj: SearchedObject,
     batch: Batch[Any],
     *,
     lineage: Lineage,
     options: EnrichOptions,
 ) -> tuple[BatchRecords, EnrichmentMetrics]:
+    """Look up the batch's contacts once, fetch each group's parts (with parts on), and shape
+    the rows of every group (conversations, tickets) and of the contacts."""
     lookup_task = lookup_contacts(
         client, batch.contact_ids, include_segments=options.include_segments
     )
     if options.include_parts:
-        parts_task = _fetch_parts(client, obj, batch.record_ids)
-        lookup, parts = await both(lookup_task, parts_task)
+        parts_task = gather_all(
+            *(_fetch_parts(client, obj, batch.ids_of(records)) for obj, records in batch.groups)
+        )
+        lookup, fetched = await both(lookup_task, parts_task)
     else:
-        lookup, parts = await lookup_task, _Parts({}, Counter(), [])
+        lookup, fetched = await lookup_task, [_Parts({}, Counter(), []) for _ in batch.groups]
 
     records = BatchRecords(
-        quarantine=options.pii.scrub_quarantine(lookup.quarantine + parts.quarantine),
+        quarantine=options.pii.scrub_quarantine(
+            lookup.quarantine + [q for parts in fetched for q in parts.quarantine]
+        ),
         carried=lookup.subset(batch.carry) if batch.carry else None,
     )
     # The records' view of their contacts: this batch's lookup, plus what an earlier batch
@@ -126,7 +131,6 @@ async def enrich_batch(
         view = ContactLookup()
         view.update(batch.known)
         view.update(lookup)
-    statuses: Counter[Status] = Counter()
     segments_of = view.segments.get if options.include_segments else (lambda _id: None)
 
     def lists_of(contact: Contact) -> ContactLists:
@@ -137,24 +141,16 @@ async def enrich_batch(
             full_company_ids=view.full_company_ids.get(contact.id),
         )
 
-    rows, part_rows = records.of(obj.table.name), records.of(obj.parts.name)
-    incomplete_parts = 0
-    for record in batch.records:  # spilled ones are read here, one at a time (spill.py)
-        status = status_of(record, view)
-        statuses[status] += 1
+    def details(record: Searched) -> dict[str, Any]:
         primary = record.contact_ids[0] if record.contact_ids else None
         contact = view.found.get(primary) if primary else None
-        fetched = parts.by_id.get(record.id)
-        details = contact_details(
-            contact,
-            segments_of(primary) if contact and primary else None,
-            lists_of(contact) if contact else None,
-        )
-        row = obj.row(record, RowContext(status, lineage, details, fetched))
-        incomplete_parts += bool(row["parts_truncated"])
-        rows.append(row)
-        if fetched:
-            part_rows.extend(obj.part_rows(record.id, fetched.parts, lineage))
+        if contact is None or primary is None:
+            return contact_details(None)
+        return contact_details(contact, segments_of(primary), lists_of(contact))
+
+    counts: Counter[str] = Counter()
+    for (obj, group), parts in zip(batch.groups, fetched, strict=True):
+        counts.update(_rows(obj, group, parts, view, details, lineage, records))
     contacts = records.of(CONTACTS.name)
     seen: set[str] = set()
     lists_cut = 0
@@ -165,18 +161,9 @@ async def enrich_batch(
             lists = lists_of(contact)
             lists_cut += lists.tags_truncated or lists.companies_truncated
             contacts.append(contact_row(contact, lineage, segments_of(asked), lists))
-
-    for table in (obj.table, CONTACTS, obj.parts):
+    protected = [CONTACTS, *(t for obj, _ in batch.groups for t in (obj.table, obj.parts))]
+    for table in protected:
         _protect(options.pii, table, records.of(table.name))
-    names = obj.metrics
-    counts = {
-        names.written: len(batch.records),
-        names.parts_written: len(part_rows),
-        names.parts_fetch_failed: sum(parts.failures.values()),
-        names.parts_quarantined: len(parts.quarantine),
-        names.parts_incomplete: incomplete_parts,
-        **{names.of_status(s): n for s, n in statuses.items()},
-    }
     metrics = EnrichmentMetrics(
         counts={k: v for k, v in counts.items() if v},
         contacts_unique=len(batch.contact_ids),
@@ -189,9 +176,39 @@ async def enrich_batch(
         contact_search_chunk_size=lookup.search_chunk_size,
         segments_fetch_failed=len(lookup.segment_failures),
         **client.stats.metric_fields(),
-        failure_reasons=dict(lookup.reasons() + parts.failures),
+        failure_reasons=dict(lookup.reasons() + sum((p.failures for p in fetched), Counter())),
     )
     return records, metrics
+
+
+def _rows(
+    obj: SearchedObject,
+    group: Sequence[Any],
+    parts: _Parts,
+    view: ContactLookup,
+    details: Callable[[Any], dict[str, Any]],
+    lineage: Lineage,
+    records: BatchRecords,
+) -> Counter[str]:
+    """Shape one group's rows (and its parts'), appending them to ``records``; its counts."""
+    names = obj.metrics
+    counts: Counter[str] = Counter()
+    rows, part_rows = records.of(obj.table.name), records.of(obj.parts.name)
+    for record in group:  # spilled ones are read here, one at a time (spill.py)
+        status = status_of(record, view)
+        counts[names.of_status(status)] += 1
+        fetched = parts.by_id.get(record.id)
+        row = obj.row(record, RowContext(status, lineage, details(record), fetched))
+        counts[names.parts_incomplete] += bool(row["parts_truncated"])
+        rows.append(row)
+        if fetched:
+            new_parts = obj.part_rows(record.id, fetched.parts, lineage)
+            counts[names.parts_written] += len(new_parts)
+            part_rows.extend(new_parts)
+    counts[names.written] += len(group)
+    counts[names.parts_fetch_failed] += sum(parts.failures.values())
+    counts[names.parts_quarantined] += len(parts.quarantine)
+    return counts
 
 
 def listing_metrics(listing: Listing, client: IntercomClient) -> EnrichmentMetrics:

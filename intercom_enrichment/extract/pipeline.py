@@ -27,7 +27,7 @@ from intercom_enrichment.api.budget import RateBudget
 from intercom_enrichment.api.client import IntercomClient
 from intercom_enrichment.api.settings import SEARCH_PAGE_SIZE, IntercomSettings
 from intercom_enrichment.concurrency import gather_all
-from intercom_enrichment.errors import Forbidden
+from intercom_enrichment.errors import UNAVAILABLE
 from intercom_enrichment.metrics import EnrichmentMetrics
 from intercom_enrichment.objects.common import Lineage
 from intercom_enrichment.objects.contacts import CONTACTS
@@ -38,7 +38,7 @@ from intercom_enrichment.output.writer import BatchRecords, WindowWriter, Writte
 from intercom_enrichment.quality.pii import PiiPolicy
 from intercom_enrichment.windows import Window
 
-from .batching import Batch, plan_positions
+from .batching import Batch, Concatenated, plan_positions
 from .dimensions import DimensionSnapshot, snapshot_dimensions
 from .enrich import EnrichOptions, enrich_batch, listing_metrics
 from .listing import Listing, list_window
@@ -139,11 +139,7 @@ class WindowExecutor(Protocol):
         ...
 
     def enrich(
-        self,
-        obj: SearchedObject,
-        batches: Sequence[Batch[Any]],
-        lineage: Lineage,
-        options: EnrichOptions,
+        self, batches: Sequence[Batch[Any]], lineage: Lineage, options: EnrichOptions
     ) -> Iterator[BatchResult]:
         """Each batch's ``(records, metrics)``, yielded in batch order (so reruns write the
         same files), with a bounded number of batches in flight."""
@@ -212,12 +208,9 @@ def _run(
         dims, dims_metrics = executor.dimensions(job.output, job.options.pii, job.snapshots)
         options = replace(job.options, tag_names=dims.tag_names)
         parts.append(dims_metrics)
-        quarantined = []
-        for listing in listings:
-            quarantined += job.options.pii.scrub_quarantine(listing.quarantine)
-            _enrich(executor, listing, job.batch_size, lineage, options, writer, parts)
-            listing.close()
-        writer.append(BatchRecords(quarantine=quarantined))
+        _enrich(executor, listings, job.batch_size, lineage, options, writer, parts)
+        quarantined = [q for lst in listings for q in lst.quarantine]
+        writer.append(BatchRecords(quarantine=job.options.pii.scrub_quarantine(quarantined)))
         total = executor.reduce(parts)
         reason = incomplete_reason(total)
         manifest = job.manifest(settings, total, started=started, flow_run_id=flow_run_id)
@@ -238,35 +231,40 @@ def _tables(obj: SearchedObject) -> tuple[str, ...]:
 
 def _enrich(
     executor: WindowExecutor,
-    listing: Listing,
+    listings: list[Listing],
     batch_size: int,
     lineage: Lineage,
     options: EnrichOptions,
     writer: WindowWriter,
     parts: list[EnrichmentMetrics],
 ) -> None:
-    """Plan one listing's batches, enrich them and append their rows to the window's files.
+    """Plan the listings' batches together, enrich them and append their rows to the window's
+    files.
 
-    Planning needs only ids and contacts; each batch is read back from the listing's spill
-    file when its turn comes (spill.py), so memory follows the batch size. Batches are bounded
-    by the batch size too: a contact with more records is looked up by one batch and handed on
-    to continuation batches, enriched after every owner batch (batching._bounded).
+    Planned together, the listed objects of every kind (conversations, tickets) share their
+    contacts' lookups: a contact is looked up by one batch, whatever it is on. Planning needs
+    only ids and contacts; each batch is read back from the listings' spill files when its
+    turn comes (spill.py), so memory follows the batch size. Batches are bounded by the batch
+    size too: a contact with more records is looked up by one batch and handed on to
+    continuation batches, enriched after every owner batch (batching._bounded).
     """
-    plans = plan_positions(listing.entries.contacts, batch_size=batch_size)
+    contacts = Concatenated([listing.entries.contacts for listing in listings])
+    plans = plan_positions(contacts, batch_size=batch_size)
     owners = [p for p in plans if not p.continuation]
     continuations = [p for p in plans if p.continuation]
+    sources = [(listing.obj, listing.spill, listing.entries) for listing in listings]
     known = ContactLookup()  # what owner batches hand on to continuation batches
 
     def enrich(batches: SpilledBatches) -> None:
-        for records, metrics in executor.enrich(listing.obj, batches, lineage, options):
+        for records, metrics in executor.enrich(batches, lineage, options):
             if records.carried is not None:
                 known.update(records.carried)
             writer.append(records)
             parts.append(metrics)
 
-    enrich(SpilledBatches(owners, listing.spill, listing.entries))
+    enrich(SpilledBatches(owners, sources))
     if continuations:
-        enrich(SpilledBatches(continuations, listing.spill, listing.entries, known))
+        enrich(SpilledBatches(continuations, sources, known))
 
 
 async def list_measured(
@@ -276,22 +274,25 @@ async def list_measured(
     *,
     per_page: int = SEARCH_PAGE_SIZE,
 ) -> tuple[Listing, EnrichmentMetrics]:
-    """The listing step with ``client`` (opened and closed here), and what it cost. An object
-    the token may not read (``SearchedObject.may_be_forbidden``: 403) is *unavailable*: an
-    empty listing that says so, reported in the metrics, never a failure of the window."""
+    """The listing step with ``client`` (opened and closed here), and what it cost. An optional
+    object (``SearchedObject.optional``) whose search the token, workspace or API version
+    does not offer (``errors.UNAVAILABLE``) is *unavailable*: an empty listing that says so,
+    reported in the metrics, never a failure of the window."""
     async with client:
         try:
             listing = await list_window(client, obj, window, per_page=per_page)
-        except Forbidden as exc:
-            if not obj.may_be_forbidden:
+        except UNAVAILABLE as exc:
+            if not obj.optional:
                 raise
+            why = f"HTTP {exc.status}" + (f" {exc.code}" if exc.code else "")
             log.warning(
-                "%s unavailable (HTTP 403: the token cannot read them); "
+                "%s unavailable (%s: not offered to this token, workspace or API version); "
                 "the window's earlier %s files are kept",
                 obj.table.name,
+                why,
                 obj.table.name,
             )
-            listing = Listing.unavailable_for(obj, f"HTTP {exc.status}")
+            listing = Listing.unavailable_for(obj, why)
     return listing, listing_metrics(listing, client)
 
 
@@ -345,15 +346,11 @@ class AsyncioExecutor:
         return self._runner.run(list_measured(self._client(), obj, window, per_page=self.per_page))
 
     def enrich(
-        self,
-        obj: SearchedObject,
-        batches: Sequence[Batch[Any]],
-        lineage: Lineage,
-        options: EnrichOptions,
+        self, batches: Sequence[Batch[Any]], lineage: Lineage, options: EnrichOptions
     ) -> Iterator[BatchResult]:
         async def one(batch: Batch[Any]) -> BatchResult:
             async with self._client() as client:
-                return await enrich_batch(client, obj, batch, lineage=lineage, options=options)
+                return await enrich_batch(client, batch, lineage=lineage, options=options)
 
         async def group(chunk: Sequence[Batch[Any]]) -> list[BatchResult]:
             return await gather_all(*(one(b) for b in chunk))

@@ -28,7 +28,7 @@ import pyarrow.compute as pc
 
 from intercom_enrichment.objects.common import Record
 
-from .batching import Batch, BatchPlan
+from .batching import Batch, BatchPlan, Concatenated
 
 K = TypeVar("K")
 T = TypeVar("T")
@@ -272,30 +272,39 @@ class SpilledRecords(_Mapped[int, Record]):
 
 
 class SpilledBatches(_Mapped[BatchPlan, Batch[Any]]):
-    """Planned batches of listed objects, whose records stay in the spill until
-    they are reached (``SpilledRecords``)."""
+    """Planned batches over one or more listings (conversations, tickets: ``sources``, their
+    positions one after another as ``batching.Concatenated`` numbers them), whose records stay
+    in the spills until they are reached (``SpilledRecords``)."""
 
-    __slots__ = ("_known", "_listed", "_spill")
+    __slots__ = ("_known", "_positions", "_sources")
 
     def __init__(
         self,
         plans: list[BatchPlan],
-        spill: RecordSpill,
-        listed: ListedEntries,
+        sources: Sequence[tuple[Any, RecordSpill, ListedEntries]],
         known: Any = None,
     ) -> None:
         super().__init__(plans, self._load)
-        self._spill = spill
-        self._listed = listed
+        self._sources = sources  # (object declaration, its spill, its listed entries)
+        self._positions = Concatenated([listed.contacts for _, _, listed in sources])
         self._known = known  # a ContactLookup for continuation batches
 
     def _load(self, plan: BatchPlan) -> Batch[Any]:
         known = None
         if plan.carried_ids is not None and self._known is not None:
             known = self._known.subset(plan.carried_ids)
+        rows: list[array[int]] = [array("q") for _ in self._sources]
+        for position in plan.positions:
+            part, row = self._positions.locate(position)
+            rows[part].append(row)
+        groups = [
+            (obj, SpilledRecords(spill, listed, part_rows))
+            for (obj, spill, listed), part_rows in zip(self._sources, rows, strict=True)
+            if part_rows
+        ]
         return Batch(
             plan.index,
-            SpilledRecords(self._spill, self._listed, plan.positions),
+            groups,
             plan.contact_ids,
             carry=plan.carry,
             carried_ids=plan.carried_ids,

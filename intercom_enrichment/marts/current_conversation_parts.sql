@@ -1,9 +1,10 @@
 -- current_conversation_parts: the parts of each conversation's latest fetched version, one
 -- row per part id.
 --
--- Inputs: previous_parts (current/conversation_parts rows of the months being refreshed),
--- new_parts and new_conversations (rows of the window files folded in by this refresh),
--- current_conversations (the refreshed months' current rows, staged just before).
+-- Inputs: previous_conversation_parts (current/conversation_parts rows of the months being
+-- refreshed), new_conversation_parts and new_conversations (rows of the window files folded in
+-- by this refresh), current_conversations (the refreshed months' current rows, staged just
+-- before).
 --
 -- Columns: every column of the window table `conversation_parts`, plus
 --   conversation_updated_at  updated_at of the conversation row fetched with these parts
@@ -20,12 +21,12 @@ WITH new_versions AS (
     SELECT
         parts.*,
         conversations.updated_at AS conversation_updated_at
-    FROM new_parts AS parts
+    FROM new_conversation_parts AS parts
     JOIN new_conversations AS conversations
         USING (conversation_id, window_start, window_end)
 ),
 candidates AS (
-    SELECT * EXCLUDE (created_month) FROM previous_parts
+    SELECT * EXCLUDE (created_month) FROM previous_conversation_parts
     UNION ALL BY NAME
     SELECT * FROM new_versions
 ),

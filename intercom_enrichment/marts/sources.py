@@ -27,13 +27,14 @@ from intercom_enrichment.layout import (
     WINDOW_KEY,
     window_file_pattern,
 )
+from intercom_enrichment.objects.registry import TABLES
 from intercom_enrichment.output.storage import Storage
 
 log = logging.getLogger(__name__)
 
 STATE_PATH = REFRESH_STATE
 STATE_VERSION = 2
-WINDOW_TABLES = ("conversations", "conversation_parts", "contacts")
+WINDOW_TABLES = tuple(TABLES)
 _WINDOW_FILE = window_file_pattern(WINDOW_TABLES)
 
 

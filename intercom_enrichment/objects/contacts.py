@@ -29,7 +29,7 @@ from .common import (
     schema_of,
     utc,
 )
-from .declaration import Table
+from .declaration import CurrentState, Table
 
 
 class Location(Model):
@@ -141,6 +141,7 @@ CONTACTS = Table(
     free_form=("custom_attributes",),
     once_per_window=True,
 )
+CONTACTS_CURRENT = CurrentState(CONTACTS, "current_contacts", partitioned=False)
 
 
 @dataclass(frozen=True)

@@ -38,7 +38,15 @@ from .contacts import (
     contact_columns,
     prefixed,
 )
-from .declaration import Endpoint, FetchedParts, MetricNames, RowContext, SearchedObject, Table
+from .declaration import (
+    CurrentState,
+    Endpoint,
+    FetchedParts,
+    MetricNames,
+    RowContext,
+    SearchedObject,
+    Table,
+)
 
 MAX_RETURNED_PARTS = 500  # GET /conversations/{id} and /tickets/{id} return at most 500 parts
 
@@ -308,6 +316,15 @@ CONVERSATION = SearchedObject(
     read_parts=read_parts,
     row=conversation_row,
     part_rows=part_rows,
+    current=CurrentState(
+        CONVERSATIONS,
+        "current_conversations",
+        added=(("admin_assignee_name", STR), ("team_assignee_name", STR)),
+        parts=CONVERSATION_PARTS,
+        parts_sql="current_conversation_parts",
+        parts_version="conversation_updated_at",
+        marts=("support_daily", "admin_daily", "team_daily", "tag_daily"),
+    ),
     # The contract's names (docs/data-contract.md), older than tickets: unprefixed where the
     # generic names would say conversations_status_… and conversation_parts_….
     metrics=MetricNames(

@@ -20,7 +20,7 @@ from typing import Any, Literal, Protocol
 import pyarrow as pa
 from pydantic import BaseModel
 
-from .common import Lineage, Record
+from .common import Column, Lineage, Record
 
 
 class Status(StrEnum):
@@ -61,6 +61,47 @@ class Table:
             raise ValueError(f"{self.name}: columns not in its schema: {sorted(missing)}")
         if (self.day == "parent") != (self.parent is not None):
             raise ValueError(f"{self.name}: day='parent' and a parent go together")
+
+
+@dataclass(frozen=True)
+class CurrentState:
+    """How a table's current state is kept (``current/``, by ``marts/runner.py``): the latest
+    row of each ``table.key[0]``, computed by the model ``marts/<sql>.sql``.
+
+    ``partitioned``: by creation month (``current/<table>/created_month=YYYY-MM/``, a refresh
+    rewrites only the months it touches), with the model's ``added`` columns (names joined from
+    the dimension snapshots) and, for ``parts``, their current table (``marts/<parts_sql>.sql``,
+    each part with its parent's ``updated_at`` as ``parts_version``) in the parent's month;
+    else one file (``current/<table>.parquet``). ``marts``: the models over the partitioned
+    current rows, by created day (``marts/<name>.sql``, ``marts/<name>.parquet``).
+    """
+
+    table: Table
+    sql: str
+    partitioned: bool = True
+    added: tuple[Column, ...] = ()
+    parts: Table | None = None
+    parts_sql: str | None = None
+    parts_version: str | None = None
+    marts: tuple[str, ...] = ()
+
+    @property
+    def key(self) -> str:
+        return self.table.key[0]
+
+    @property
+    def schema(self) -> pa.Schema:
+        """Its current table's columns: the window table's, the model's, the partition."""
+        month = [pa.field("created_month", pa.string())] if self.partitioned else []
+        return pa.schema([*self.table.schema, *(pa.field(c[0], c[1]) for c in self.added), *month])
+
+    @property
+    def parts_schema(self) -> pa.Schema | None:
+        if self.parts is None or self.parts_version is None:
+            return None
+        version = pa.field(self.parts_version, self.table.schema.field("updated_at").type)
+        month = pa.field("created_month", pa.string())
+        return pa.schema([*self.parts.schema, version, month])
 
 
 @dataclass(frozen=True)
@@ -163,10 +204,12 @@ class SearchedObject:
     row: Callable[[Any, RowContext], dict[str, Any]]
     part_rows: Callable[[str, Sequence[Any], Lineage], list[dict[str, Any]]]
     metrics: MetricNames
+    current: CurrentState
     option: str | None = None  # the RunOptions field that turns it on; None: always on
-    # A 403 to its search makes it *unavailable* for the run (reported; the window's earlier
-    # files of its tables are kept), not a failure: a token may lack its scope.
-    may_be_forbidden: bool = False
+    # Optional: a search the token, workspace or API version does not offer (403, 404, 400
+    # intercom_version_invalid: errors.UNAVAILABLE) makes it *unavailable* for the run —
+    # reported, the window's earlier files of its tables kept — not a failure.
+    optional: bool = False
 
     def enabled(self, options: Mapping[str, Any]) -> bool:
         return self.option is None or bool(options.get(self.option))
@@ -174,12 +217,13 @@ class SearchedObject:
 
 @dataclass(frozen=True)
 class Snapshot:
-    """A workspace list (``GET <endpoint.path>``, items under ``list_key``), replaced whole by
-    every window run as ``dimensions/<name>.parquet``."""
+    """A workspace list (``GET <endpoint.path>``, items under the first of ``list_keys`` the
+    body has: every key the documented versions use), replaced whole by every window run as
+    ``dimensions/<name>.parquet``."""
 
     name: str
     endpoint: Endpoint
-    list_key: str
+    list_keys: tuple[str, ...]
     model: type[BaseModel]
     row: Callable[[Any], dict[str, Any]]  # its first column is the item's id
     schema: pa.Schema

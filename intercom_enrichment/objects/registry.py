@@ -5,18 +5,19 @@ declaration), a line here, its SQL files in ``marts/`` if it has current state o
 sandbox route and its tests (docs/design.md, "Adding an object").
 """
 
-from .contacts import CONTACTS
+from .contacts import CONTACTS, CONTACTS_CURRENT
 from .conversations import CONVERSATION
-from .declaration import SearchedObject, Snapshot, Table
+from .declaration import CurrentState, SearchedObject, Snapshot, Table
+from .tickets import TICKET, TICKET_STATES, TICKET_TYPES
 from .workspace import ADMINS, SEGMENTS, TAGS, TEAMS
 
 # Bump when a column is renamed, dropped or retyped (docs/data-contract.md).
 SCHEMA_VERSION = 1
 
-SEARCHED: tuple[SearchedObject, ...] = (CONVERSATION,)
+SEARCHED: tuple[SearchedObject, ...] = (CONVERSATION, TICKET)
 """Objects listed by searching ``updated_at``, in the order a window processes them."""
 
-SNAPSHOTS: tuple[Snapshot, ...] = (ADMINS, TEAMS, TAGS, SEGMENTS)
+SNAPSHOTS: tuple[Snapshot, ...] = (ADMINS, TEAMS, TAGS, SEGMENTS, TICKET_TYPES, TICKET_STATES)
 """Workspace lists replaced whole by every window run (``dimensions/<name>.parquet``)."""
 
 TABLES: dict[str, Table] = {t.name: t for obj in SEARCHED for t in (obj.table, obj.parts)} | {
@@ -25,6 +26,9 @@ TABLES: dict[str, Table] = {t.name: t for obj in SEARCHED for t in (obj.table, o
 """Every table of the window files, by name."""
 
 DIMENSIONS: dict[str, Snapshot] = {s.name: s for s in SNAPSHOTS}
+
+CURRENT: tuple[CurrentState, ...] = (*(o.current for o in SEARCHED), CONTACTS_CURRENT)
+"""Every current table a refresh keeps (``current/``), each with its marts."""
 
 
 def searched(name: str) -> SearchedObject:

@@ -44,7 +44,7 @@ EXTRACTED_AT = ("extracted_at", TS, False)
 ADMINS = Snapshot(
     "admins",
     Endpoint("admins.list", "/admins"),
-    "admins",
+    ("admins",),
     Admin,
     lambda a: {
         "admin_id": a.id,
@@ -68,7 +68,7 @@ ADMINS = Snapshot(
 TEAMS = Snapshot(
     "teams",
     Endpoint("teams.list", "/teams"),
-    "teams",
+    ("teams",),
     Team,
     lambda t: {"team_id": t.id, "name": t.name, "admin_ids": list(dict.fromkeys(t.admin_ids))},
     schema_of(("team_id", STR, False), ("name", STR), ("admin_ids", STRS), EXTRACTED_AT),
@@ -76,7 +76,7 @@ TEAMS = Snapshot(
 TAGS = Snapshot(
     "tags",
     Endpoint("tags.list", "/tags"),
-    "data",
+    ("data",),
     Tag,
     lambda t: {"tag_id": t.id, "name": t.name},
     schema_of(("tag_id", STR, False), ("name", STR), EXTRACTED_AT),
@@ -84,7 +84,7 @@ TAGS = Snapshot(
 SEGMENTS = Snapshot(
     "segments",
     Endpoint("segments.list", "/segments"),
-    "segments",
+    ("segments",),
     Segment,
     lambda s: {"segment_id": s.id, "name": s.name, "person_type": s.person_type},
     schema_of(("segment_id", STR, False), ("name", STR), ("person_type", STR), EXTRACTED_AT),
