@@ -44,6 +44,7 @@ def completed(root: Path) -> int:
     )
 
 
+@pytest.mark.slow
 def test_killed_backfill_resumes_to_the_same_dataset(sandbox, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     server = sandbox(
         conversations=400,

@@ -85,6 +85,7 @@ def assert_readers_see_only_complete_files(root: Path) -> int:
     return done
 
 
+@pytest.mark.slow
 @pytest.mark.usefixtures("prefect_harness")
 def test_backfill_killed_at_random_moments_resumes_to_the_same_dataset(
     sandbox, tmp_path: Path
@@ -141,6 +142,7 @@ class Crash(BaseException):
     """Stands for SIGKILL inside the process: nothing after it runs, no cleanup either."""
 
 
+@pytest.mark.slow
 def test_a_crash_at_any_step_of_publishing_leaves_readers_only_complete_files(
     sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:  # type: ignore[no-untyped-def]

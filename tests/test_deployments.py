@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow.parquet as pq
+import pytest
 
 from intercom_enrichment.objects.registry import TABLES
 
@@ -51,6 +52,7 @@ def rows_by_file(root: Path) -> dict[str, list[dict]]:
     }
 
 
+@pytest.mark.slow
 def test_deploy_schedule_run_and_rerun(sandbox, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     from prefect.blocks.system import Secret
     from prefect.settings import PREFECT_API_URL, temporary_settings

@@ -116,6 +116,7 @@ def completed(root: Path) -> int:
     return sum(json.loads(p.read_text()).get("status") == "completed" for p in manifests)
 
 
+@pytest.mark.slow
 def test_a_killed_and_resumed_backfill_keeps_current_exact(sandbox, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     hours = 6
     server = sandbox(

@@ -78,6 +78,7 @@ def backfill(server, output: str, env: dict[str, str]) -> subprocess.Popen[str]:
     return start_backfill(server, output, START, HOURS, env=env)
 
 
+@pytest.mark.slow
 def test_killed_backfill_resumes_on_s3(s3, sandbox, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     server = sandbox(
         conversations=240,

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pyarrow.dataset as ds
+import pytest
 
 from .prefect_server import BIN, prefect_cli, prefect_env, prefect_server, process_worker
 
@@ -23,6 +24,7 @@ def rows(root: Path, table: str) -> list[dict]:
     return sorted(data.drop_columns(["extracted_at"]).to_pylist(), key=lambda r: str(r))
 
 
+@pytest.mark.slow
 def test_fan_out_over_two_workers_matches_a_single_process(sandbox, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     from prefect.blocks.system import Secret
     from prefect.settings import PREFECT_API_URL, temporary_settings
@@ -80,6 +82,7 @@ def test_fan_out_over_two_workers_matches_a_single_process(sandbox, tmp_path: Pa
     assert stats["rate_limited"] < 0.02 * requests
 
 
+@pytest.mark.slow
 def test_dask_task_runner_with_two_worker_processes(
     sandbox, prefect_harness, tmp_path: Path, monkeypatch
 ) -> None:  # type: ignore[no-untyped-def]

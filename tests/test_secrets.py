@@ -108,6 +108,7 @@ def _exception_texts(state: Any) -> str:
     return "".join(traceback.format_exception(exc)) + repr(exc) + str(state.message)
 
 
+@pytest.mark.slow
 @pytest.mark.usefixtures("prefect_harness")
 def test_the_token_appears_nowhere(
     sandbox,

@@ -185,6 +185,7 @@ def test_sigterm_stops_the_flow_in_the_main_thread_as_under_a_worker(tmp_path: P
     assert list(states.values()) == ["CRASHED"], states
 
 
+@pytest.mark.slow
 def test_ctrl_c_stops_a_backfill_stuck_listing_in_ephemeral_mode(tmp_path: Path) -> None:
     """SIGINT to the whole process group, as Ctrl-C in a terminal sends it: Prefect's ephemeral
     API server (a child) must outlive the run long enough to record that it ended."""
