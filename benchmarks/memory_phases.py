@@ -25,6 +25,7 @@ from typing import Any
 
 from benchmarks.memory_timeline import rss_mb
 from benchmarks.run import START, start_sandbox
+from intercom_enrichment.api.settings import CALLS_PER_10S
 
 
 class Sampler:
@@ -92,7 +93,7 @@ def then_report_pools(owner: Any, name: str) -> None:
 
 def main() -> None:
     total = int(sys.argv[1])
-    sandbox = start_sandbox(total, total * 3 // 10, 1, 1666)
+    sandbox = start_sandbox(total, total * 3 // 10, 1, CALLS_PER_10S)
     os.environ.update(INTERCOM_BASE_URL=sandbox.url, INTERCOM_ACCESS_TOKEN=sandbox.token)
     import intercom_enrichment_flows.enrich_conversations as flow_module
     import intercom_enrichment_tasks.marts as marts_task

@@ -18,6 +18,7 @@ import time
 from datetime import timedelta
 
 from benchmarks.run import START, start_sandbox
+from intercom_enrichment.api.settings import CALLS_PER_10S
 
 
 def rss_mb() -> float:
@@ -31,7 +32,7 @@ def rss_mb() -> float:
 def main() -> None:
     mode, total = sys.argv[1], int(sys.argv[2])
     days = int(sys.argv[3]) if len(sys.argv) > 3 else 1
-    sandbox = start_sandbox(total, total * 3 // 10, days, 1666)
+    sandbox = start_sandbox(total, total * 3 // 10, days, CALLS_PER_10S)
     os.environ.update(INTERCOM_BASE_URL=sandbox.url, INTERCOM_ACCESS_TOKEN=sandbox.token)
     samples: list[tuple[float, float, int]] = []
     done = threading.Event()

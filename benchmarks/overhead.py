@@ -21,6 +21,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from benchmarks.run import ROOT, START, Sandbox, cli_run, start_sandbox
+from intercom_enrichment.api.settings import CALLS_PER_10S
 from tests.cpu import busy_cores
 from tests.prefect_server import prefect_env, prefect_server
 
@@ -45,7 +46,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--busy", action="store_true", help="every core busy meanwhile")
     args = parser.parse_args()
-    sb = start_sandbox(100, 30, 1, 1666)
+    sb = start_sandbox(100, 30, 1, CALLS_PER_10S)
     rows = []
     load = busy_cores() if args.busy else contextlib.nullcontext()
     try:

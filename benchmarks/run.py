@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.naive import run_naive
+from intercom_enrichment.api.settings import CALLS_PER_10S as LIMIT
 from tests.prefect_server import prefect_env, prefect_server
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -151,7 +152,7 @@ def s1(env: dict[str, str], out: Path) -> list[dict]:
     ephemeral = {k: v for k, v in env.items() if k != "PREFECT_API_URL"}
     ephemeral["PREFECT_HOME"] = str(out / "ephemeral-home")
     (out / "ephemeral-home").mkdir(parents=True, exist_ok=True)
-    sb = start_sandbox(20_000, 6_000, 1, 1666)
+    sb = start_sandbox(20_000, 6_000, 1, LIMIT)
     window = ["--start", START.isoformat(), "--end", (START + timedelta(days=1)).isoformat()]
     try:
         # A first ephemeral run creates and migrates the home's database, as on a machine's
@@ -168,12 +169,12 @@ def s1(env: dict[str, str], out: Path) -> list[dict]:
     finally:
         sb.stop()
     rows = [
-        row("S1 CLI run, running Prefect server", server["wall"], server["result"], 1666, None,
+        row("S1 CLI run, running Prefect server", server["wall"], server["result"], LIMIT, None,
             False),
-        row("S1 CLI run, ephemeral Prefect", eph["wall"], eph["result"], 1666, None, False),
-        row("S1 plain asyncio (no Prefect, after imports)", plain["wall"], plain["result"], 1666,
+        row("S1 CLI run, ephemeral Prefect", eph["wall"], eph["result"], LIMIT, None, False),
+        row("S1 plain asyncio (no Prefect, after imports)", plain["wall"], plain["result"], LIMIT,
             plain["peak_rss_mb"], False),
-        row("S1 naive baseline", naive["wall"], naive, 1666, None, False),
+        row("S1 naive baseline", naive["wall"], naive, LIMIT, None, False),
     ]  # fmt: skip
     result = server["result"]
     speedup = naive["wall"] / server["wall"], naive["wall"] / eph["wall"]
@@ -229,7 +230,7 @@ def s2(env: dict[str, str], out: Path) -> list[dict]:
 def s3(env: dict[str, str], out: Path) -> list[dict]:
     rows, peaks = [], {}
     for total, days in ((50_000, 2.5), (200_000, 10.0)):
-        sb = start_sandbox(total, total * 3 // 10, days, 1666)
+        sb = start_sandbox(total, total * 3 // 10, days, LIMIT)
         try:
             params = {
                 "start": START,
@@ -261,7 +262,7 @@ def s4(env: dict[str, str], out: Path) -> list[dict]:
     """Issue 12: peak memory of one window follows the batch, not the window's size."""
     rows, peaks = [], {}
     for total in (20_000, 200_000):
-        sb = start_sandbox(total, total * 3 // 10, 1, 1666)
+        sb = start_sandbox(total, total * 3 // 10, 1, LIMIT)
         try:
             params = {"start": START, "end": START + timedelta(days=1)}
             job = run_job("window", {**params, "output": str(out / f"s4-{total}")}, sb, env)
@@ -270,7 +271,12 @@ def s4(env: dict[str, str], out: Path) -> list[dict]:
         peaks[total] = job["peak_rss_mb"]
         rows.append(
             row(
-                f"S4 one window of {total:,}", job["wall"], job["result"], 1666, peaks[total], False
+                f"S4 one window of {total:,}",
+                job["wall"],
+                job["result"],
+                LIMIT,
+                peaks[total],
+                False,
             )
         )
     checks = {
@@ -285,7 +291,7 @@ def s5(env: dict[str, str], out: Path) -> list[dict]:
     rows, peaks = [], {}
     for per_day in (5_000, 20_000):
         total = per_day * 10
-        sb = start_sandbox(total, total * 3 // 10, 10.0, 1666)
+        sb = start_sandbox(total, total * 3 // 10, 10.0, LIMIT)
         try:
             params = {
                 "start": START,

@@ -18,6 +18,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from benchmarks.run import ROOT, START, start_sandbox
+from intercom_enrichment.api.settings import CALLS_PER_10S
 from tests.prefect_server import BIN, prefect_cli, prefect_env, prefect_server, process_worker
 
 WINDOWS = 12
@@ -25,7 +26,7 @@ WINDOWS = 12
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rate-limit", type=int, default=1666)
+    parser.add_argument("--rate-limit", type=int, default=CALLS_PER_10S)
     args = parser.parse_args()
     rows = []
     with tempfile.TemporaryDirectory() as tmp:

@@ -16,7 +16,7 @@ from typing import Annotated, Any
 import typer
 
 from intercom_enrichment.api.client import check_access
-from intercom_enrichment.api.settings import IntercomSettings
+from intercom_enrichment.api.settings import CALLS_PER_10S, IntercomSettings
 from intercom_enrichment.errors import (
     ConfigError,
     FatalError,
@@ -259,7 +259,7 @@ def budget(
     name: Annotated[str, typer.Argument(help="Name of the global concurrency limit.")],
     calls_per_10s: Annotated[
         int, typer.Option(min=1, help="The app's limit: calls per 10 s (1666 = 10,000/min).")
-    ] = 1666,
+    ] = CALLS_PER_10S,
 ) -> None:
     """Create or update the Prefect global concurrency limit that every run of one Intercom
     app shares (pass its name as --global-limit). Needs PREFECT_API_URL."""
@@ -274,6 +274,18 @@ def budget(
     typer.echo(f"global concurrency limit {name!r}: {calls_per_10s} calls per 10 s")
 
 
+def _need_sandbox() -> None:
+    """The sandbox's web server comes with the ``sandbox`` extra: say so in one line."""
+    import importlib.util
+
+    missing = [m for m in ("starlette", "uvicorn") if importlib.util.find_spec(m) is None]
+    if missing:
+        _fail(
+            f"the sandbox needs {', '.join(missing)}: pip install 'intercom-enrichment[sandbox]'",
+            EXIT_USAGE,
+        )
+
+
 @app.command()
 def sandbox(
     port: Annotated[int, typer.Option(help="Port on 127.0.0.1 (0: any free port).")] = 8765,
@@ -284,12 +296,15 @@ def sandbox(
     ),
     days: Annotated[float, typer.Option(min=0.001, help="Length of the data's range.")] = 1.0,
     seed: Annotated[int, typer.Option(help="Seed of the generated data.")] = 7,
-    rate_limit: Annotated[int, typer.Option(help="Calls per 10 s (0: unlimited).")] = 1666,
+    rate_limit: Annotated[int, typer.Option(help="Calls per 10 s (0: unlimited).")] = (
+        CALLS_PER_10S
+    ),
     latency_ms: Annotated[
         str, typer.Option(help="Latency range per request, LOW:HIGH in ms.")
     ] = "0:0",
 ) -> None:
     """Serve the simulated Intercom API on 127.0.0.1 until interrupted."""
+    _need_sandbox()
     from intercom_enrichment.sandbox import SandboxConfig, SandboxServer, serve_forever
 
     try:
@@ -322,6 +337,7 @@ def demo(
     conversations: Annotated[int, typer.Option(help="Conversations in the sandbox.")] = 2000,
 ) -> None:
     """Start the sandbox, enrich its day of conversations with parts, and show the result."""
+    _need_sandbox()
     from intercom_enrichment.demo import print_summary
     from intercom_enrichment.sandbox import SandboxConfig, SandboxServer
 

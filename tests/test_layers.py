@@ -165,3 +165,12 @@ def test_every_package_folder_is_installed_under_its_own_name() -> None:
         "intercom_enrichment_tasks": "tasks",
     }
     assert not {"flows", "tasks"} & set(setuptools["packages"])
+
+
+def test_the_sandbox_s_default_limit_is_intercom_s_as_the_client_knows_it() -> None:
+    from intercom_enrichment.api.settings import CALLS_PER_10S
+    from intercom_enrichment.sandbox.config import DEFAULT_RATE_LIMIT
+
+    deployments = (ROOT / "deployments" / "prefect.yaml").read_text()
+    assert DEFAULT_RATE_LIMIT == CALLS_PER_10S
+    assert f"--limit {CALLS_PER_10S} " in deployments

@@ -39,6 +39,10 @@ KNOWN_API_VERSIONS = frozenset(
 )
 
 SEARCH_PAGE_SIZE = 150  # POST /conversations/search: max per_page
+# Intercom's default rate limit of an app: 10,000 calls a minute, enforced per 10 seconds
+# (developers.intercom.com, "Rate limiting"). The shared budget's default and the benchmarks'
+# simulated server use it; the sandbox mirrors it with its own constant (it stands alone).
+CALLS_PER_10S = 1666
 # POST /contacts/search: ids per `IN` filter. The size is undocumented (IN is "a shortcut for OR"
 # and a group allows 15 filters), so 150 (the per_page cap) is only where the client starts: on a
 # 400 it halves down to the floor and remembers what works (contacts.ChunkSizer).

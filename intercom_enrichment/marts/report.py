@@ -5,9 +5,10 @@ from typing import Any
 
 import pyarrow.parquet as pq
 
+from intercom_enrichment.layout import mart_path
 from intercom_enrichment.output.storage import Storage
 
-SUPPORT_DAILY = "marts/support_daily.parquet"
+SUPPORT_DAILY = mart_path("support_daily")
 BAR_WIDTH = 20
 COLUMNS = (  # (column, header)
     ("day", "day"),

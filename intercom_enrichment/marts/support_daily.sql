@@ -13,17 +13,26 @@
 --   rated                        conversations with a rating
 --   mean_rating                  mean rating (1–5) of the rated ones
 --   ai_agent_share               share (0–1) of conversations with ai_agent_participated
+-- The measures shared with admin_daily, team_daily and tag_daily are measures.sql's, named
+-- there `conversations` (here `conversations_created`).
 SELECT
-    CAST(created_at AS DATE) AS day,
-    count(*) AS conversations_created,
-    count(*) FILTER (WHERE state = 'closed') AS conversations_closed,
-    quantile_cont(time_to_admin_reply, 0.5) AS median_time_to_admin_reply,
-    quantile_cont(time_to_admin_reply, 0.9) AS p90_time_to_admin_reply,
-    quantile_cont(time_to_first_close, 0.5) AS median_time_to_first_close,
-    count(*) FILTER (WHERE count_reopens > 0) AS reopened,
-    count(rating) AS rated,
-    avg(rating) AS mean_rating,
-    avg(CASE WHEN ai_agent_participated THEN 1.0 ELSE 0.0 END) AS ai_agent_share
-FROM current_conversations
-GROUP BY day
+    day,
+    conversations AS conversations_created,
+    conversations_closed,
+    median_time_to_admin_reply,
+    p90_time_to_admin_reply,
+    median_time_to_first_close,
+    reopened,
+    rated,
+    mean_rating,
+    ai_agent_share
+FROM (
+    SELECT
+        CAST(created_at AS DATE) AS day,
+        quantile_cont(time_to_admin_reply, 0.9) AS p90_time_to_admin_reply,
+        avg(CASE WHEN ai_agent_participated THEN 1.0 ELSE 0.0 END) AS ai_agent_share,
+        -- include: measures.sql
+    FROM current_conversations
+    GROUP BY day
+)
 ORDER BY day

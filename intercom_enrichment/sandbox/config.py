@@ -67,7 +67,9 @@ def at_least(version: str, minimum: str) -> bool:
 
 
 DEFAULT_RATE_LIMIT = 1666
-"""Intercom's default per-app limit: 10,000 calls per minute, enforced per 10 seconds."""
+"""Intercom's default per-app limit: 10,000 calls per minute, enforced per 10 seconds (the
+client's own constant is ``api.settings.CALLS_PER_10S``; the sandbox stands alone, so it
+mirrors it; tests/test_layers.py checks that the two agree)."""
 MAX_PARTS = 5000
 """Upper bound for `parts_max`: part ids are derived from (conversation, part number)."""
 
