@@ -13,6 +13,10 @@
 --   rated                        conversations with a rating
 --   mean_rating                  mean rating (1–5) of the rated ones
 --   ai_agent_share               share (0–1) of conversations with ai_agent_participated
+--   fin_participated             conversations Fin took part in (ai_agent_participated)
+--   fin_resolved                 of those, resolved by Fin: ai_agent_resolution_state
+--                                assumed_resolution or confirmed_resolution
+--   fin_resolution_rate          fin_resolved / fin_participated (null when Fin took part in none)
 -- The measures shared with admin_daily, team_daily and tag_daily are measures.sql's, named
 -- there `conversations` (here `conversations_created`).
 SELECT
@@ -25,12 +29,20 @@ SELECT
     reopened,
     rated,
     mean_rating,
-    ai_agent_share
+    ai_agent_share,
+    fin_participated,
+    fin_resolved,
+    fin_resolved / nullif(fin_participated, 0) AS fin_resolution_rate
 FROM (
     SELECT
         CAST(created_at AS DATE) AS day,
         quantile_cont(time_to_admin_reply, 0.9) AS p90_time_to_admin_reply,
         avg(CASE WHEN ai_agent_participated THEN 1.0 ELSE 0.0 END) AS ai_agent_share,
+        count(*) FILTER (WHERE ai_agent_participated) AS fin_participated,
+        count(*) FILTER (
+            WHERE ai_agent_participated
+            AND ai_agent_resolution_state IN ('assumed_resolution', 'confirmed_resolution')
+        ) AS fin_resolved,
         -- include: measures.sql
     FROM current_conversations
     GROUP BY day

@@ -5,6 +5,7 @@ Intercom-OpenAPI descriptions/2.14–2.16 (docs/intercom-api.md)."""
 from collections.abc import Sequence
 from typing import Annotated, Any
 
+import pyarrow as pa
 from pydantic import BeforeValidator, Field
 
 from .common import (
@@ -48,6 +49,7 @@ from .declaration import (
     Table,
 )
 
+TEAM_TIMES = pa.list_(pa.struct([("team_id", STR), ("team_name", STR), ("response_time", INT)]))
 MAX_RETURNED_PARTS = 500  # GET /conversations/{id} and /tickets/{id} return at most 500 parts
 
 
@@ -62,16 +64,82 @@ class TagList(Model):
     tags: list[Tag] = Field(default_factory=list)
 
 
+class TeamResponseTime(Model):
+    team_id: Id | None = None
+    team_name: str | None = None
+    response_time: int | None = None  # seconds
+
+
+TeamResponseTimes = Annotated[
+    list[TeamResponseTime], BeforeValidator(lambda v: [] if v is None else v)
+]
+
+
 class Statistics(Model):
+    """``conversation_statistics`` (OpenAPI 2.16 schema, 2.16:27584): its 22 fields besides
+    ``type``, identical in 2.13–2.16 (2.12 and 2.13 added the last four); durations in seconds,
+    times as UNIX seconds, ``last_closed_by_id`` a string."""
+
     time_to_assignment: int | None = None
     time_to_admin_reply: int | None = None
     time_to_first_close: int | None = None
+    time_to_last_close: int | None = None
     median_time_to_reply: int | None = None
+    first_contact_reply_at: Unix | None = None
+    first_assignment_at: Unix | None = None
     first_admin_reply_at: Unix | None = None
+    first_close_at: Unix | None = None
+    last_assignment_at: Unix | None = None
+    last_assignment_admin_reply_at: Unix | None = None
+    last_contact_reply_at: Unix | None = None
+    last_admin_reply_at: Unix | None = None
     last_close_at: Unix | None = None
+    last_closed_by_id: Id | None = None
     count_reopens: int | None = None
     count_assignments: int | None = None
     count_conversation_parts: int | None = None
+    assigned_team_first_response_time: TeamResponseTimes = Field(default_factory=list)
+    assigned_team_first_response_time_in_office_hours: TeamResponseTimes = Field(
+        default_factory=list
+    )
+    handling_time: int | None = None
+    adjusted_handling_time: int | None = None
+
+
+# Fin's resolution_state changed names in 2.15 (OpenAPI 2.14:15261 vs 2.15:15894): the rows
+# carry the 2.15+ names whatever version was asked. The spec states no mapping; the pairs are
+# those the names say (routed_to_team is an escalation to a team, abandoned ended without
+# resolution: the 2.15 enum's negative_feedback), and 2.14 has no procedure_handoff.
+RESOLUTION_STATE_2_15 = {"routed_to_team": "escalated", "abandoned": "negative_feedback"}
+
+
+def _resolution_state(value: Any) -> Any:
+    return RESOLUTION_STATE_2_15.get(value, value) if isinstance(value, str) else value
+
+
+class ContentSource(Model):
+    content_type: str | None = None
+    url: str | None = None
+    title: str | None = None
+    locale: str | None = None
+
+
+class ContentSources(Model):
+    content_sources: list[ContentSource] = Field(default_factory=list)
+
+
+class AiAgent(Model):
+    """Fin's part in a conversation (``ai_agent``, since 2.11; OpenAPI 2.16:23116)."""
+
+    source_type: str | None = None
+    source_title: str | None = None
+    last_answer_type: str | None = None
+    resolution_state: Annotated[str | None, BeforeValidator(_resolution_state)] = None
+    rating: int | None = None
+    rating_remark: str | None = None
+    content_sources: Annotated[ContentSources, BeforeValidator(empty_if_null)] = Field(
+        default_factory=ContentSources
+    )
 
 
 class Rating(Model):
@@ -120,6 +188,7 @@ class Conversation(Record):
     conversation_rating: Rating | None = None
     sla_applied: SlaApplied | None = None
     ai_agent_participated: bool | None = None
+    ai_agent: AiAgent | None = None
     custom_attributes: Attributes = Field(default_factory=dict)
     conversation_parts: PartList | None = None
 
@@ -182,11 +251,31 @@ CONVERSATIONS = Table(
         ("count_conversation_parts", INT),
         ("first_admin_reply_at", TS),
         ("last_close_at", TS),
+        ("time_to_last_close", INT),
+        ("first_contact_reply_at", TS),
+        ("first_assignment_at", TS),
+        ("first_close_at", TS),
+        ("last_assignment_at", TS),
+        ("last_assignment_admin_reply_at", TS),
+        ("last_contact_reply_at", TS),
+        ("last_admin_reply_at", TS),
+        ("last_closed_by_id", STR),
+        ("assigned_team_first_response_time", TEAM_TIMES),
+        ("assigned_team_first_response_time_in_office_hours", TEAM_TIMES),
+        ("handling_time", INT),
+        ("adjusted_handling_time", INT),
         ("rating", INT),
         ("rating_remark", STR),
         ("sla_name", STR),
         ("sla_status", STR),
         ("ai_agent_participated", BOOL),
+        ("ai_agent_source_type", STR),
+        ("ai_agent_source_title", STR),
+        ("ai_agent_last_answer_type", STR),
+        ("ai_agent_resolution_state", STR),
+        ("ai_agent_rating", INT),
+        ("ai_agent_rating_remark", STR),
+        ("ai_agent_content_source_ids", STRS),
         ("custom_attributes", STR),
         ("parts_total_count", INT),
         ("parts_truncated", BOOL),
@@ -194,7 +283,13 @@ CONVERSATIONS = Table(
     ),
     key=("conversation_id",),
     day="updated_at",
-    personal=(*CONTACT_COLUMNS_PERSONAL, "title", "source_subject", "rating_remark"),
+    personal=(
+        *CONTACT_COLUMNS_PERSONAL,
+        "title",
+        "source_subject",
+        "rating_remark",
+        "ai_agent_rating_remark",
+    ),
     free_form=("custom_attributes", *CONTACT_COLUMNS_FREE_FORM),
 )
 
@@ -260,14 +355,86 @@ def conversation_row(conv: Conversation, ctx: RowContext) -> dict[str, Any]:
         "count_conversation_parts": stats.count_conversation_parts if stats else None,
         "first_admin_reply_at": utc(stats.first_admin_reply_at) if stats else None,
         "last_close_at": utc(stats.last_close_at) if stats else None,
+        **_statistics(stats),
         "rating": rating.rating if rating else None,
         "rating_remark": rating.remark if rating else None,
         "sla_name": sla.sla_name if sla else None,
         "sla_status": sla.sla_status if sla else None,
         "ai_agent_participated": conv.ai_agent_participated,
+        **_fin(conv.ai_agent),
         "custom_attributes": json_text(conv.custom_attributes),
         **parts_columns(ctx.parts, stats.count_conversation_parts if stats else None),
         **ctx.lineage.columns(),
+    }
+
+
+def _statistics(stats: Statistics | None) -> dict[str, Any]:
+    """The statistics beyond the first nine (``conversation_row`` has those inline)."""
+    if stats is None:
+        return dict.fromkeys(_LATER_STATISTICS)
+
+    def teams(items: list[TeamResponseTime]) -> list[dict[str, Any]]:
+        return [i.model_dump() for i in items]
+
+    return {
+        "time_to_last_close": stats.time_to_last_close,
+        "first_contact_reply_at": utc(stats.first_contact_reply_at),
+        "first_assignment_at": utc(stats.first_assignment_at),
+        "first_close_at": utc(stats.first_close_at),
+        "last_assignment_at": utc(stats.last_assignment_at),
+        "last_assignment_admin_reply_at": utc(stats.last_assignment_admin_reply_at),
+        "last_contact_reply_at": utc(stats.last_contact_reply_at),
+        "last_admin_reply_at": utc(stats.last_admin_reply_at),
+        "last_closed_by_id": stats.last_closed_by_id,
+        "assigned_team_first_response_time": teams(stats.assigned_team_first_response_time),
+        "assigned_team_first_response_time_in_office_hours": teams(
+            stats.assigned_team_first_response_time_in_office_hours
+        ),
+        "handling_time": stats.handling_time,
+        "adjusted_handling_time": stats.adjusted_handling_time,
+    }
+
+
+_LATER_STATISTICS = (
+    "time_to_last_close",
+    "first_contact_reply_at",
+    "first_assignment_at",
+    "first_close_at",
+    "last_assignment_at",
+    "last_assignment_admin_reply_at",
+    "last_contact_reply_at",
+    "last_admin_reply_at",
+    "last_closed_by_id",
+    "assigned_team_first_response_time",
+    "assigned_team_first_response_time_in_office_hours",
+    "handling_time",
+    "adjusted_handling_time",
+)
+_FIN_COLUMNS = (
+    "ai_agent_source_type",
+    "ai_agent_source_title",
+    "ai_agent_last_answer_type",
+    "ai_agent_resolution_state",
+    "ai_agent_rating",
+    "ai_agent_rating_remark",
+    "ai_agent_content_source_ids",
+)
+
+
+def _fin(agent: AiAgent | None) -> dict[str, Any]:
+    """Fin's columns; ``ai_agent_resolution_state`` in the 2.15+ names."""
+    if agent is None:
+        return dict.fromkeys(_FIN_COLUMNS)
+    sources = agent.content_sources.content_sources
+    return {
+        "ai_agent_source_type": agent.source_type,
+        "ai_agent_source_title": agent.source_title,
+        "ai_agent_last_answer_type": agent.last_answer_type,
+        "ai_agent_resolution_state": agent.resolution_state,
+        "ai_agent_rating": agent.rating,
+        "ai_agent_rating_remark": agent.rating_remark,
+        # a content source has no id: its url (an article's path) identifies it
+        "ai_agent_content_source_ids": [s.url for s in sources if s.url],
     }
 
 
@@ -323,7 +490,7 @@ CONVERSATION = SearchedObject(
         parts=CONVERSATION_PARTS,
         parts_sql="current_conversation_parts",
         parts_version="conversation_updated_at",
-        marts=("support_daily", "admin_daily", "team_daily", "tag_daily"),
+        marts=("support_daily", "admin_daily", "team_daily", "tag_daily", "closed_by_daily"),
     ),
     # The contract's names (docs/data-contract.md), older than tickets: unprefixed where the
     # generic names would say conversations_status_… and conversation_parts_….
