@@ -116,6 +116,16 @@ MAX_PAGES_UNCOUNTED = Limit(
     "pages of one search that reports no `total_count`",
     integer=True,
 )
+MAX_NUMBERED_PAGES = Limit(
+    "pages of a numbered list",
+    "",
+    "INTERCOM_MAX_LIST_PAGES",
+    500,
+    "pages",
+    "pages read of a list paged by number (`GET /conversations/deleted`, 60 a page: 30,000 "
+    "deletions); beyond, the list counts as incomplete (its snapshot is not replaced)",
+    integer=True,
+)
 MAX_ID_LENGTH = Limit(
     "id length",
     "",
@@ -182,6 +192,7 @@ LIMITS: tuple[Limit, ...] = (
     MAX_EMPTY_PAGES,
     PAGE_SLACK,
     MAX_PAGES_UNCOUNTED,
+    MAX_NUMBERED_PAGES,
     MAX_ID_LENGTH,
     LEASE_SECONDS,
     LEASE_WAIT,

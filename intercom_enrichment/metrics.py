@@ -84,9 +84,11 @@ class EnrichmentMetrics:
         for obj in SEARCHED:
             names = obj.metrics
             listed, written = self.count(names.listed), self.count(names.written)
-            accounted = written + self.count(names.quarantined)
+            accounted = written + self.count(names.quarantined) + self.count(names.deleted)
             if listed != accounted:
-                problems.append(f"{names.listed}={listed} != written+quarantined={accounted}")
+                problems.append(
+                    f"{names.listed}={listed} != written+quarantined+deleted={accounted}"
+                )
             statuses = sum(self.status_counts(obj).values())
             if statuses != written:
                 problems.append(

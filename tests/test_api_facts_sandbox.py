@@ -8,6 +8,7 @@ from typing import Any
 import pyarrow.parquet as pq
 from pydantic import SecretStr
 
+from intercom_enrichment.api.budget import RateBudget
 from intercom_enrichment.api.client import IntercomClient
 from intercom_enrichment.api.contact_search import ChunkSizer
 from intercom_enrichment.api.settings import IntercomSettings
@@ -21,6 +22,7 @@ from intercom_enrichment.output.liveness import scope_tag
 from intercom_enrichment.output.storage import Storage
 from intercom_enrichment.quality.pii import PiiPolicy
 from intercom_enrichment.sandbox import FaultRule
+from intercom_enrichment.sandbox.attributes import DEFINITIONS
 from intercom_enrichment.sandbox.ticket_records import TICKET_STATES, TICKET_TYPES
 from intercom_enrichment.sandbox.vocab import (
     ADMINS,
@@ -129,7 +131,23 @@ def test_dimension_tables_are_complete_and_replaced(sandbox, tmp_path) -> None: 
         "segments": 6,
         "ticket_types": len(TICKET_TYPES),
         "ticket_states": len(TICKET_STATES),
+        # the definitions not archived (GET …?include_archived=false, the default)
+        "conversation_attributes": sum(not d[4] for d in DEFINITIONS["conversation"]),
+        "contact_attributes": sum(not d[4] for d in DEFINITIONS["contact"]),
+        "company_attributes": sum(not d[4] for d in DEFINITIONS["company"]),
     }
+    contact_attrs = pq.read_table(tmp_path / "dimensions/contact_attributes.parquet").to_pylist()
+    plan = next(a for a in contact_attrs if a["full_name"] == "custom_attributes.plan")
+    assert (plan["data_type"], plan["custom"], plan["options"]) == (
+        "string",
+        True,
+        ["free", "pro", "enterprise"],
+    )
+    conversation_attrs = pq.read_table(
+        tmp_path / "dimensions/conversation_attributes.parquet"
+    ).to_pylist()
+    issue = next(a for a in conversation_attrs if a["name"] == "issue_type")
+    assert issue["data_type"] == "list" and issue["options"] == ["billing", "bug", "question"]
     states = pq.read_table(tmp_path / "dimensions/ticket_states.parquet").to_pylist()
     assert {(s["ticket_state_id"], s["category"], s["internal_label"]) for s in states} == {
         s[:3] for s in TICKET_STATES
@@ -241,3 +259,31 @@ def test_a_killed_run_s_staged_snapshot_is_cleared_a_live_one_kept(sandbox, tmp_
         _with(server, lambda c: snapshot_dimensions(c, Storage(str(tmp_path)), PiiPolicy()))
     )
     assert not dead.exists() and live.exists() and elsewhere.exists()
+
+
+def test_conversation_attributes_before_2_16_keep_their_snapshot(sandbox, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """``GET /conversations/attributes`` exists from 2.16: on 2.14 it answers 400
+    intercom_version_invalid, the earlier snapshot stays and the run says so."""
+    server = sandbox(conversations=1, contacts=1)
+    storage = Storage(str(tmp_path))
+
+    def snapshot(version: str) -> Any:
+        settings = IntercomSettings(
+            token=SecretStr(server.token), base_url=server.url, api_version=version
+        )
+
+        async def go() -> Any:
+            async with IntercomClient(settings, budget=RateBudget()) as client:
+                return await snapshot_dimensions(client, storage, PiiPolicy())
+
+        return asyncio.run(go())
+
+    first = snapshot("2.16")
+    path = tmp_path / "dimensions/conversation_attributes.parquet"
+    before = path.read_bytes()
+    assert first.rows["conversation_attributes"] > 0
+    old = snapshot("2.14")
+    assert "conversation_attributes" not in old.rows
+    assert old.unavailable["conversation_attributes"] == "HTTP 400"
+    assert path.read_bytes() == before
+    assert old.rows["contact_attributes"] == first.rows["contact_attributes"]

@@ -9,7 +9,7 @@ import asyncio
 import logging
 import time
 from collections import Counter
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, Protocol
@@ -357,25 +357,56 @@ class IntercomClient:
         descriptions/2.16/api.intercom.io.yaml line 25473; 2.14 and 2.15 alike) and under
         ``data`` in its example (line 7065): both are read (``COMPANY_LISTS``)."""
         segment = path_segment("contact", contact_id, template="/contacts/{id}/companies")
+        return await self.numbered_pages(
+            "contacts.companies",
+            f"/contacts/{segment}/companies",
+            COMPANY_LISTS,
+            per_page=LIST_PER_PAGE,
+            max_pages=LIST_MAX_PAGES,
+        )
+
+    async def numbered_pages(
+        self,
+        endpoint: str,
+        path: str,
+        keys: tuple[str, ...],
+        *,
+        per_page: int,
+        max_pages: int,
+        params: Mapping[str, str] | None = None,
+    ) -> tuple[list[dict[str, Any]], bool]:
+        """(items, complete) of a list paged by page number (``page``, ``per_page``;
+        ``pages.total_pages`` and ``pages.next``, a URL: "a response that does not contain a
+        next link does not have further data", OpenAPI 2.16 ``pages_link``): pages 1, 2, …
+        until a page is empty, the last by ``total_pages``, or names no next page — at most
+        ``max_pages``; ``complete`` is False when that bound stopped it. The next link itself
+        is never followed (it may name another host): only the page number moves."""
         found: list[dict[str, Any]] = []
-        for page in range(1, LIST_MAX_PAGES + 1):
+        for page in range(1, max_pages + 1):
             body = await self.request(
-                "contacts.companies",
+                endpoint,
                 "GET",
-                f"/contacts/{segment}/companies",
-                lists=COMPANY_LISTS,
-                params={"page": page, "per_page": LIST_PER_PAGE},
+                path,
+                lists=keys,
+                params={**(params or {}), "page": page, "per_page": per_page},
             )
-            items = _items(body, COMPANY_LISTS)
+            items = _items(body, keys)
             found.extend(items)
             pages = body.get("pages")
-            total_pages = pages.get("total_pages") if isinstance(pages, dict) else None
-            if not items or not isinstance(total_pages, int) or page >= total_pages:
+            pages = pages if isinstance(pages, dict) else {}
+            total = pages.get("total_pages")
+            total_pages = total if isinstance(total, int) and not isinstance(total, bool) else None
+            done = page >= total_pages if total_pages is not None else not pages.get("next")
+            if not items or done:
                 return found, True
         return found, False
 
     async def list_all(
-        self, endpoint: str, path: str, keys: tuple[str, ...]
+        self,
+        endpoint: str,
+        path: str,
+        keys: tuple[str, ...],
+        params: Mapping[str, str] | None = None,
     ) -> tuple[list[dict[str, Any]], bool]:
         """(items, complete) of a workspace list: ``GET /admins`` (``admins``), ``/teams``
         (``teams``), ``/tags`` and ``/segments`` (``data`` / ``segments``), ``/ticket_types``
@@ -387,8 +418,8 @@ class IntercomClient:
         cursor: str | None = None
         seen: set[str] = set()
         for _ in range(LIST_MAX_PAGES):
-            params = {"starting_after": cursor} if cursor else None
-            body = await self.request(endpoint, "GET", path, lists=keys, params=params)
+            query = {**(params or {}), **({"starting_after": cursor} if cursor else {})}
+            body = await self.request(endpoint, "GET", path, lists=keys, params=query or None)
             found.extend(_items(body, keys))
             cursor = _next_cursor(body)
             if not cursor or cursor in seen:

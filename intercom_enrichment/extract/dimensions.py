@@ -25,8 +25,9 @@ from pydantic import ValidationError
 from intercom_enrichment.api.client import IntercomClient
 from intercom_enrichment.api.contact_search import RUN_FATAL
 from intercom_enrichment.concurrency import gather_all
-from intercom_enrichment.errors import UNAVAILABLE, IntercomError
+from intercom_enrichment.errors import UNAVAILABLE, IntercomError, VersionTooOld
 from intercom_enrichment.layout import dimension_path
+from intercom_enrichment.limits import MAX_NUMBERED_PAGES
 from intercom_enrichment.metrics import EnrichmentMetrics
 from intercom_enrichment.objects.common import to_table
 from intercom_enrichment.objects.declaration import Snapshot
@@ -39,11 +40,21 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class DimensionSnapshot:
-    tag_names: dict[str, str] = field(default_factory=dict)  # tag id → name
+    # rows read of the snapshots the run needs (``Snapshot.in_memory``), complete or not
+    kept: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     rows: dict[str, int] = field(default_factory=dict)  # published tables → rows
     invalid: dict[str, int] = field(default_factory=dict)  # table → records skipped
     incomplete: list[str] = field(default_factory=list)  # tables not replaced (cut short)
     unavailable: dict[str, str] = field(default_factory=dict)  # tables not read → why
+
+    @property
+    def tag_names(self) -> dict[str, str]:
+        """Tag id → name (contacts' tags are references without names)."""
+        return {r["tag_id"]: r["name"] for r in self.kept.get("tags", []) if r["name"]}
+
+    def ids(self, name: str) -> frozenset[str]:
+        """The ids (first column) of a kept snapshot's rows: e.g. the deleted conversations."""
+        return frozenset(str(next(iter(r.values()))) for r in self.kept.get(name, []))
 
     def metrics(self, client: IntercomClient) -> EnrichmentMetrics:
         reasons = {
@@ -79,7 +90,18 @@ async def snapshot_dimensions(
     async def read(source: Snapshot) -> tuple[list[dict[str, Any]], bool] | IntercomError:
         try:
             endpoint = source.endpoint
-            return await client.list_all(endpoint.key, endpoint.path, source.list_keys)
+            if source.paging == "number":
+                return await client.numbered_pages(
+                    endpoint.key,
+                    endpoint.path,
+                    source.list_keys,
+                    per_page=source.per_page,
+                    max_pages=int(MAX_NUMBERED_PAGES.value()),
+                    params=endpoint.params,
+                )
+            return await client.list_all(
+                endpoint.key, endpoint.path, source.list_keys, endpoint.params
+            )
         except UNAVAILABLE as exc:  # 403, 404, 400 version: the list is not offered to us
             return exc
         except RUN_FATAL:
@@ -94,7 +116,20 @@ async def snapshot_dimensions(
             # The names are an aid, not the window's data: a list that cannot be read keeps
             # its previous snapshot, is reported, and does not fail the window.
             status = f"HTTP {answer.status}" if answer.status is not None else "no response"
-            log.warning("GET %s failed (%s): %s not replaced", source.endpoint.path, status, name)
+            if isinstance(answer, VersionTooOld):
+                log.warning(
+                    "GET %s is not in Intercom-Version %s (%s): %s cannot be read with it; "
+                    "%s not replaced",
+                    source.endpoint.path,
+                    client.settings.api_version,
+                    answer.code,
+                    name.replace("_", " "),
+                    name,
+                )
+            else:
+                log.warning(
+                    "GET %s failed (%s): %s not replaced", source.endpoint.path, status, name
+                )
             snapshot.unavailable[name] = status
             continue
         raw, complete = answer
@@ -109,8 +144,8 @@ async def snapshot_dimensions(
                 snapshot.invalid[name] = snapshot.invalid.get(name, 0) + 1
                 continue
             rows.setdefault(key, {**row, "extracted_at": extracted_at})
-        if name == "tags":
-            snapshot.tag_names = {r["tag_id"]: r["name"] for r in rows.values() if r["name"]}
+        if source.in_memory:
+            snapshot.kept[name] = list(rows.values())
         if not complete:
             log.warning(
                 "GET %s had more pages than read: %s not replaced", source.endpoint.path, name

@@ -17,7 +17,7 @@ the de-duplication makes the pages seen twice harmless.
 import logging
 import math
 from collections.abc import AsyncGenerator, AsyncIterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from pydantic import ValidationError
@@ -51,11 +51,20 @@ class Listing:
     pages: int = 0
     cursor_restarts: int = 0
     unavailable: str | None = None  # why the object could not be listed at all (e.g. HTTP 403)
+    deleted: int = 0  # listed, then left out: deleted in Intercom (``without``)
 
     @classmethod
     def unavailable_for(cls, obj: SearchedObject, why: str) -> "Listing":
         spill = RecordSpill()
         return cls(obj, ListedEntries().sorted_by_id(), spill, unavailable=why)
+
+    def without(self, ids: frozenset[str]) -> "Listing":
+        """This listing less the records whose id is in ``ids`` (deleted since); ``deleted``
+        counts them."""
+        entries = self.entries.without(ids)
+        if entries is self.entries:
+            return self
+        return replace(self, entries=entries, deleted=len(self.entries) - len(entries))
 
     @property
     def records(self) -> list[Record]:

@@ -27,12 +27,13 @@ from intercom_enrichment.api.budget import RateBudget
 from intercom_enrichment.api.client import IntercomClient
 from intercom_enrichment.api.settings import SEARCH_PAGE_SIZE, IntercomSettings
 from intercom_enrichment.concurrency import gather_all
-from intercom_enrichment.errors import UNAVAILABLE
+from intercom_enrichment.errors import UNAVAILABLE, OutputError
 from intercom_enrichment.metrics import EnrichmentMetrics
 from intercom_enrichment.objects.common import Lineage
 from intercom_enrichment.objects.contacts import CONTACTS
-from intercom_enrichment.objects.declaration import SearchedObject, Snapshot, Status
+from intercom_enrichment.objects.declaration import SearchedObject, Snapshot, Status, Table
 from intercom_enrichment.objects.registry import SCHEMA_VERSION, SEARCHED, SNAPSHOTS
+from intercom_enrichment.output.purge import PurgeResult, purge_deleted
 from intercom_enrichment.output.storage import Storage
 from intercom_enrichment.output.writer import BatchRecords, WindowWriter, WrittenFile
 from intercom_enrichment.quality.pii import PiiPolicy
@@ -161,6 +162,7 @@ class WindowResult:
     metrics: EnrichmentMetrics
     files: list[WrittenFile]
     incomplete: str | None  # why the window is not complete, or None
+    purged: dict[str, PurgeResult] = field(default_factory=dict)  # by object table
 
 
 def run_pipeline(
@@ -208,6 +210,13 @@ def _run(
         dims, dims_metrics = executor.dimensions(job.output, job.options.pii, job.snapshots)
         options = replace(job.options, tag_names=dims.tag_names)
         parts.append(dims_metrics)
+        # What was deleted in Intercom since it was listed is never written (objects/deletions)
+        listings = [lst.without(_deleted(lst.obj, dims)) for lst in listings]
+        parts += [
+            EnrichmentMetrics(counts={lst.obj.metrics.deleted: lst.deleted})
+            for lst in listings
+            if lst.deleted
+        ]
         _enrich(executor, listings, job.batch_size, lineage, options, writer, parts)
         quarantined = [q for lst in listings for q in lst.quarantine]
         writer.append(BatchRecords(quarantine=job.options.pii.scrub_quarantine(quarantined)))
@@ -222,11 +231,43 @@ def _run(
     finally:
         for listing in listings:
             listing.close()
-    return WindowResult(total, files, reason)
+    purged = {obj.table.name: _purge(storage, obj, dims) for obj in job.objects if obj.deleted}
+    return WindowResult(total, files, reason, {k: v for k, v in purged.items() if v.ids})
 
 
 def _tables(obj: SearchedObject) -> tuple[str, ...]:
     return (obj.table.name, obj.parts.name)
+
+
+def _deleted(obj: SearchedObject, dims: DimensionSnapshot) -> frozenset[str]:
+    return dims.ids(obj.deleted) if obj.deleted else frozenset()
+
+
+def _purge(storage: Storage, obj: SearchedObject, dims: DimensionSnapshot) -> PurgeResult:
+    """Purge the object's deleted ids from the other windows' files, after this window's
+    publication (its own files never held them). A purge that fails is retried by the next
+    run; it never fails this window."""
+    try:
+        result = purge_deleted(storage, _tables_of(obj), _deleted(obj, dims))
+    except (OSError, OutputError, ValueError) as exc:
+        log.warning(
+            "purge of deleted %s failed (%s); the next run retries it", obj.kind, type(exc).__name__
+        )
+        return PurgeResult()
+    if result.windows or result.busy:
+        log.info(
+            "purged %d deleted %ss from %d windows (%s rows)%s",
+            result.ids,
+            obj.kind,
+            len(result.windows),
+            result.rows,
+            f"; {len(result.busy)} windows busy, left for the next run" if result.busy else "",
+        )
+    return result
+
+
+def _tables_of(obj: SearchedObject) -> tuple[Table, ...]:
+    return (obj.table, obj.parts)
 
 
 def _enrich(

@@ -128,9 +128,7 @@ class ListedEntries(Sequence[ListedEntry]):
         first listed), ordered by id with numeric ids in numeric order; read-only. Sorted by
         Arrow, on the columns' own buffers: no Python object per record here either."""
         n = len(self)
-        ids = pa.Array.from_buffers(
-            pa.large_string(), n, [None, pa.py_buffer(self._id_ends), pa.py_buffer(self._ids)]
-        )
+        ids = self._arrow_ids()
         order = pc.sort_indices(
             pa.table(
                 {"length": pc.utf8_length(ids), "id": ids, "updated": _arrow(self._updated_at)}
@@ -140,6 +138,16 @@ class ListedEntries(Sequence[ListedEntry]):
         ordered = ids.take(order)
         starts = pc.not_equal(ordered.slice(1), ordered.slice(0, max(n - 1, 0)))
         rows = order.filter(pa.concat_arrays([pa.array([True] if n else [], pa.bool_()), starts]))
+        return self._take(ids, rows)
+
+    def _arrow_ids(self) -> pa.Array:
+        n = len(self)
+        return pa.Array.from_buffers(
+            pa.large_string(), n, [None, pa.py_buffer(self._id_ends), pa.py_buffer(self._ids)]
+        )
+
+    def _take(self, ids: pa.Array, rows: pa.Array) -> "ListedEntries":
+        """A sealed listing of ``rows`` (positions in this one), in that order."""
         out = ListedEntries()
         out._sealed = True
         kept = ids.take(rows)
@@ -154,6 +162,16 @@ class ListedEntries(Sequence[ListedEntry]):
             self._contact_index,
         )
         return out
+
+    def without(self, ids: frozenset[str] | set[str]) -> "ListedEntries":
+        """This listing less the records whose id is in ``ids`` (deleted meanwhile), in the
+        same order."""
+        if not ids or not len(self):
+            return self
+        listed = self._arrow_ids()
+        gone = pc.is_in(listed, value_set=pa.array(sorted(ids), pa.large_string()))
+        rows = pc.indices_nonzero(pc.invert(gone))
+        return self._take(listed, rows)
 
     def __len__(self) -> int:
         return len(self._updated_at)

@@ -25,17 +25,16 @@ from intercom_enrichment.layout import (
     MANIFEST_DIR,
     REFRESH_STATE,
     WINDOW_KEY,
-    window_file_pattern,
 )
 from intercom_enrichment.objects.registry import TABLES
 from intercom_enrichment.output.storage import Storage
+from intercom_enrichment.output.writer import WINDOW_FILE
 
 log = logging.getLogger(__name__)
 
 STATE_PATH = REFRESH_STATE
 STATE_VERSION = 2
 WINDOW_TABLES = tuple(TABLES)
-_WINDOW_FILE = window_file_pattern(WINDOW_TABLES)
 
 
 @dataclass(frozen=True)
@@ -141,23 +140,6 @@ def manifest_fingerprints(storage: Storage) -> dict[str, str]:
     return found
 
 
-def window_files(storage: Storage, table: str, keys: set[str]) -> list[str]:
-    """The published files of ``table`` of the windows ``keys`` (relative paths), found by a
-    listing: while a window's manifest is unchanged, its files are those it lists (the
-    writer publishes files only after replacing the manifest by its ``publishing`` marker)."""
-    if not keys:
-        return []
-    pattern = storage.path(f"{table}/*/*.parquet")
-    root = storage.path("")
-    found = []
-    for path in sorted(storage.fs.glob(pattern)):
-        rel = str(path)[len(root) :]
-        match = _WINDOW_FILE.match(rel)
-        if match and match.group(1) == table and match.group(2) in keys:
-            found.append(rel)
-    return found
-
-
 def _parse(key: str, text: str, fingerprint: str) -> WindowRun | None:
     try:
         manifest: Any = json.loads(text)
@@ -170,7 +152,7 @@ def _parse(key: str, text: str, fingerprint: str) -> WindowRun | None:
     files: dict[str, list[str]] = {t: [] for t in WINDOW_TABLES}
     for entry in entries if isinstance(entries, list) else []:
         rel = entry.get("path") if isinstance(entry, dict) else None
-        match = _WINDOW_FILE.match(rel) if isinstance(rel, str) else None
+        match = WINDOW_FILE.match(rel) if isinstance(rel, str) else None
         if match and match.group(2) == key:
             files[match.group(1)].append(match.group(0))
     return WindowRun(key, fingerprint, {t: tuple(f) for t, f in files.items()})

@@ -26,8 +26,9 @@ from intercom_enrichment.layout import (
 from intercom_enrichment.objects.declaration import CurrentState
 from intercom_enrichment.objects.registry import CURRENT, TABLES
 from intercom_enrichment.output.storage import Storage
+from intercom_enrichment.output.writer import window_files
 
-from .sources import LocalCopies, RefreshState, WindowChanges, window_changes, window_files
+from .sources import LocalCopies, RefreshState, WindowChanges, window_changes
 from .staging import quote
 
 log = logging.getLogger(__name__)

@@ -121,6 +121,7 @@ class MetricNames:
     listed: str
     written: str
     quarantined: str
+    deleted: str  # listed, but deleted in Intercom since (``SearchedObject.deleted``): not written
     status: str  # prefix of the per-status counts: ``<status>`` + the status name
     parts_written: str
     parts_fetch_failed: str
@@ -133,6 +134,7 @@ class MetricNames:
             listed=f"{plural}_listed",
             written=f"{plural}_written",
             quarantined=f"{plural}_quarantined",
+            deleted=f"{plural}_deleted",
             status=f"{plural}_status_",
             parts_written=f"{parts}_written",
             parts_fetch_failed=f"{parts}_fetch_failed",
@@ -145,7 +147,7 @@ class MetricNames:
 
     @property
     def names(self) -> tuple[str, ...]:
-        counts = (self.listed, self.written, self.quarantined)
+        counts = (self.listed, self.written, self.quarantined, self.deleted)
         parts = (
             self.parts_written,
             self.parts_fetch_failed,
@@ -206,6 +208,9 @@ class SearchedObject:
     metrics: MetricNames
     current: CurrentState
     option: str | None = None  # the RunOptions field that turns it on; None: always on
+    # the snapshot that lists its deleted ids (its rows' first column): a deleted record is
+    # never written, and is purged from every window file that holds it (output/purge.py)
+    deleted: str | None = None
     # Optional: a search the token, workspace or API version does not offer (403, 404, 400
     # intercom_version_invalid: errors.UNAVAILABLE) makes it *unavailable* for the run —
     # reported, the window's earlier files of its tables kept — not a failure.
@@ -229,6 +234,12 @@ class Snapshot:
     schema: pa.Schema
     personal: tuple[str, ...] = ()
     option: str | None = None  # the RunOptions field that turns it on; None: always on
+    # how the list is paged: a cursor (``pages.next.starting_after``, followed when present)
+    # or page numbers (``page``/``per_page``, ``pages.total_pages``; ``per_page`` at most)
+    paging: Literal["cursor", "number"] = "cursor"
+    per_page: int = 0
+    # the run needs its rows (tag names for contacts' tags, deleted ids to leave out)
+    in_memory: bool = False
 
     def enabled(self, options: Mapping[str, Any]) -> bool:
         return self.option is None or bool(options.get(self.option))

@@ -5,9 +5,11 @@ declaration), a line here, its SQL files in ``marts/`` if it has current state o
 sandbox route and its tests (docs/design.md, "Adding an object").
 """
 
+from .attributes import COMPANY_ATTRIBUTES, CONTACT_ATTRIBUTES, CONVERSATION_ATTRIBUTES
 from .contacts import CONTACTS, CONTACTS_CURRENT
 from .conversations import CONVERSATION
 from .declaration import CurrentState, SearchedObject, Snapshot, Table
+from .deletions import DELETED_CONVERSATIONS
 from .tickets import TICKET, TICKET_STATES, TICKET_TYPES
 from .workspace import ADMINS, SEGMENTS, TAGS, TEAMS
 
@@ -17,7 +19,18 @@ SCHEMA_VERSION = 1
 SEARCHED: tuple[SearchedObject, ...] = (CONVERSATION, TICKET)
 """Objects listed by searching ``updated_at``, in the order a window processes them."""
 
-SNAPSHOTS: tuple[Snapshot, ...] = (ADMINS, TEAMS, TAGS, SEGMENTS, TICKET_TYPES, TICKET_STATES)
+SNAPSHOTS: tuple[Snapshot, ...] = (
+    ADMINS,
+    TEAMS,
+    TAGS,
+    SEGMENTS,
+    TICKET_TYPES,
+    TICKET_STATES,
+    CONVERSATION_ATTRIBUTES,
+    CONTACT_ATTRIBUTES,
+    COMPANY_ATTRIBUTES,
+    DELETED_CONVERSATIONS,
+)
 """Workspace lists replaced whole by every window run (``dimensions/<name>.parquet``)."""
 
 TABLES: dict[str, Table] = {t.name: t for obj in SEARCHED for t in (obj.table, obj.parts)} | {

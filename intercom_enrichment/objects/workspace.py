@@ -80,6 +80,7 @@ TAGS = Snapshot(
     Tag,
     lambda t: {"tag_id": t.id, "name": t.name},
     schema_of(("tag_id", STR, False), ("name", STR), EXTRACTED_AT),
+    in_memory=True,  # contacts' tags are references without names
 )
 SEGMENTS = Snapshot(
     "segments",

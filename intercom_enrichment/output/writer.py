@@ -20,7 +20,13 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from intercom_enrichment.layout import data_path, lease_path, manifest_path, quarantine_path
+from intercom_enrichment.layout import (
+    data_path,
+    lease_path,
+    manifest_path,
+    quarantine_path,
+    window_file_pattern,
+)
 from intercom_enrichment.limits import LEASE_WAIT
 from intercom_enrichment.objects.common import to_table
 from intercom_enrichment.objects.declaration import Table
@@ -43,6 +49,9 @@ class BatchRecords:
     def of(self, table: str) -> list[dict[str, Any]]:
         """The rows of ``table`` (a list this batch appends to)."""
         return self.rows.setdefault(table, [])
+
+
+WINDOW_FILE = window_file_pattern(tuple(TABLES))  # a window file: its table and key
 
 
 @dataclass(frozen=True)
@@ -71,6 +80,24 @@ def data_paths(window: Window) -> list[str]:
 def window_paths(window: Window) -> list[str]:
     """Every file a window may own, of every table: what a rerun replaces or removes."""
     return [*data_paths(window), manifest_path(window), quarantine_path(window)]
+
+
+def window_files(storage: Storage, table: str, keys: set[str] | None = None) -> list[str]:
+    """The published files of ``table`` of the windows ``keys`` (every window: None; relative
+    paths), found by a listing: while a window's manifest is unchanged, its files are those it
+    lists (the writer publishes files only after replacing the manifest by its ``publishing``
+    marker)."""
+    if keys is not None and not keys:
+        return []
+    pattern = storage.path(f"{table}/*/*.parquet")
+    root = storage.path("")
+    found = []
+    for path in sorted(storage.fs.glob(pattern)):
+        rel = str(path)[len(root) :]
+        match = WINDOW_FILE.match(rel)
+        if match and match.group(1) == table and (keys is None or match.group(2) in keys):
+            found.append(rel)
+    return found
 
 
 def window_completed(storage: Storage, window: Window) -> bool:
