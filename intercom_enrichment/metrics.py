@@ -31,6 +31,11 @@ class EnrichmentMetrics:
     contact_search_chunk_size: int = field(default=0, metadata={"combine": "min"})
     cursor_restarts: int = 0  # listings restarted after a rejected cursor
     segments_fetch_failed: int = 0
+    companies_referenced: int = 0  # distinct companies the window's contacts name
+    companies_fetched: int = 0
+    companies_not_found: int = 0  # 404: gone, no row
+    company_lookups_failed: int = 0  # still failing after the retries: the window is incomplete
+    companies_quarantined: int = 0
     listing_pages: int = 0
     api_requests: int = 0
     api_retries: int = 0

@@ -23,6 +23,7 @@ from intercom_enrichment.extract.listing import Listing
 from intercom_enrichment.extract.pipeline import (
     BATCHES_IN_FLIGHT,
     BatchResult,
+    companies_measured,
     list_measured,
     snapshot_measured,
 )
@@ -136,6 +137,30 @@ async def enrich_object_batch(
     return records, metrics
 
 
+@task(name="fetch-companies", **RETRY)
+def fetch_companies_task(
+    settings: IntercomSettings,
+    ids: Sequence[str],
+    lineage: Lineage,
+    pii: PiiPolicy,
+    global_limit: str | None = None,
+) -> BatchResult:
+    """The companies the window's contacts reference, once each (its result holds rows: never
+    persisted)."""
+    records, metrics = asyncio.run(
+        companies_measured(client_for(settings, global_limit), ids, lineage, pii)
+    )
+    get_run_logger().info(
+        "companies: %d asked, %d read, %d not found, %d failed%s",
+        metrics.companies_referenced,
+        metrics.companies_fetched,
+        metrics.companies_not_found,
+        metrics.company_lookups_failed,
+        f"; unavailable: {', '.join(metrics.unavailable)}" if metrics.unavailable else "",
+    )
+    return records, metrics
+
+
 @task(name="reduce-metrics", cache_policy=NO_CACHE, persist_result=False)
 def reduce_metrics(parts: list[EnrichmentMetrics]) -> EnrichmentMetrics:
     return EnrichmentMetrics.total(parts)
@@ -176,6 +201,9 @@ class TaskExecutor:
                 yield future.result()
             del futures
             release_memory()  # the group's records are written: give their pages back
+
+    def companies(self, ids: Sequence[str], lineage: Lineage, pii: PiiPolicy) -> BatchResult:
+        return fetch_companies_task(self.settings, ids, lineage, pii, self.global_limit)
 
     def dimensions(
         self, output: str, pii: PiiPolicy, snapshots: Sequence[Snapshot]

@@ -65,6 +65,7 @@ def write_window(
     parts: list[dict[str, Any]] | None = None,
     tickets: list[dict[str, Any]] | None = None,
     ticket_parts: list[dict[str, Any]] | None = None,
+    companies: list[dict[str, Any]] = (),  # type: ignore[assignment]
     extracted: datetime | None = None,
     complete: bool = True,
 ) -> None:
@@ -78,6 +79,7 @@ def write_window(
         "conversation_parts": parts,
         "tickets": tickets,
         "ticket_parts": ticket_parts,
+        "companies": companies,
     }
     tables = [name for name, rows in given.items() if rows is not None]
     writer = WindowWriter(Storage(output), window, tables)

@@ -28,6 +28,7 @@ WINDOWS = [hour_window(h, h + 1) for h in range(4)]
 IDS = [str(i) for i in range(1, 7)]
 CONTACT_IDS = ["c1", "c2", "c3"]
 TICKET_IDS = ["t1", "t2", "t3", "t4"]
+FIN = [None, "escalated", "assumed_resolution"]
 # Conversations and tickets created in two months, so refreshes touch one month or both.
 CREATED = {cid: (-24.0 * 20 if int(cid) % 2 else 0.0) for cid in IDS}
 CREATED |= {tid: (-24.0 * 20 if int(tid[1:]) % 2 else 0.0) for tid in TICKET_IDS}
@@ -87,6 +88,12 @@ def window_run(draw: st.DrawFn) -> dict[str, Any]:
                 "rating": draw(st.sampled_from([None, 2, 5])),
                 "time_to_admin_reply": draw(st.sampled_from([None, 60, 3600])),
                 "count_reopens": draw(st.sampled_from([0, 1])),
+                "contact_company_ids": draw(st.sampled_from([[], ["k1"], ["k1", "k2"]])),
+                "last_closed_by_id": draw(st.sampled_from(["11", None])),
+                "ai_agent_participated": draw(st.booleans()),
+                "ai_agent_resolution_state": draw(
+                    st.sampled_from([None, "escalated", "assumed_resolution"])
+                ),
             }
         )
     contacts = [
@@ -96,6 +103,14 @@ def window_run(draw: st.DrawFn) -> dict[str, Any]:
             "name": "h(Grace)" if hashed else "Grace Hopper",
         }
         for contact_id in draw(st.lists(st.sampled_from(CONTACT_IDS), unique=True, max_size=2))
+    ]
+    companies = [
+        {
+            "company_id": company_id,
+            "updated_at": at(draw(st.sampled_from([-5.0, 0.5]))),
+            "name": draw(st.sampled_from(["Acme", "Acme Inc", "Globex"])),  # renamed at times
+        }
+        for company_id in draw(st.lists(st.sampled_from(["k1", "k2"]), unique=True, max_size=2))
     ]
     tickets = None
     ticket_parts = None
@@ -150,6 +165,7 @@ def window_run(draw: st.DrawFn) -> dict[str, Any]:
         "parts": parts,
         "tickets": tickets,
         "ticket_parts": ticket_parts,
+        "companies": companies,
         "complete": draw(st.booleans()),
     }
 
@@ -188,6 +204,7 @@ def test_incremental_refreshes_equal_a_full_rebuild(
                 parts=arg["parts"],
                 tickets=arg["tickets"],
                 ticket_parts=arg["ticket_parts"],
+                companies=arg["companies"],
                 extracted=extracted,
                 complete=arg["complete"],
             )

@@ -30,6 +30,7 @@ from intercom_enrichment.concurrency import gather_all
 from intercom_enrichment.errors import UNAVAILABLE, OutputError
 from intercom_enrichment.metrics import EnrichmentMetrics
 from intercom_enrichment.objects.common import Lineage
+from intercom_enrichment.objects.companies import COMPANIES
 from intercom_enrichment.objects.contacts import CONTACTS
 from intercom_enrichment.objects.declaration import SearchedObject, Snapshot, Status, Table
 from intercom_enrichment.objects.registry import SCHEMA_VERSION, SEARCHED, SNAPSHOTS
@@ -40,6 +41,7 @@ from intercom_enrichment.quality.pii import PiiPolicy
 from intercom_enrichment.windows import Window
 
 from .batching import Batch, Concatenated, plan_positions
+from .companies import COMPANIES_PER_STEP, fetch_companies
 from .dimensions import DimensionSnapshot, snapshot_dimensions
 from .enrich import EnrichOptions, enrich_batch, listing_metrics
 from .listing import Listing, list_window
@@ -68,7 +70,7 @@ class WindowJob:
     @property
     def tables(self) -> list[str]:
         """The tables this run writes: each object's, its parts' with parts on, contacts."""
-        names = [o.table.name for o in self.objects] + [CONTACTS.name]
+        names = [o.table.name for o in self.objects] + [CONTACTS.name, COMPANIES.name]
         if self.options.include_parts:
             names += [o.parts.name for o in self.objects]
         return names
@@ -114,7 +116,8 @@ def incomplete_reason(metrics: EnrichmentMetrics) -> str | None:
         )
         for obj in SEARCHED
     }
-    if any(a or b for a, b in failed.values()) or metrics.segments_fetch_failed:
+    others = metrics.segments_fetch_failed or metrics.company_lookups_failed
+    if any(a or b for a, b in failed.values()) or others:
         objects = ", ".join(
             f"{a} {kind}s could not be enriched and {b} could not get their parts"
             for kind, (a, b) in failed.items()
@@ -122,7 +125,8 @@ def incomplete_reason(metrics: EnrichmentMetrics) -> str | None:
         )
         return (
             f"{objects or 'every object was enriched'}; "
-            f"{metrics.segments_fetch_failed} contacts could not get their segments after "
+            f"{metrics.segments_fetch_failed} contacts could not get their segments and "
+            f"{metrics.company_lookups_failed} companies could not be read after "
             f"retries ({dict(metrics.failure_reasons)}); rows are written with "
             "enrichment_status=failed; rerun the window to repair it"
         )
@@ -144,6 +148,10 @@ class WindowExecutor(Protocol):
     ) -> Iterator[BatchResult]:
         """Each batch's ``(records, metrics)``, yielded in batch order (so reruns write the
         same files), with a bounded number of batches in flight."""
+        ...
+
+    def companies(self, ids: Sequence[str], lineage: Lineage, pii: PiiPolicy) -> BatchResult:
+        """The rows of the companies ``ids`` (extract/companies.py)."""
         ...
 
     def dimensions(
@@ -217,13 +225,14 @@ def _run(
             for lst in listings
             if lst.deleted
         ]
-        _enrich(executor, listings, job.batch_size, lineage, options, writer, parts)
+        companies = _enrich(executor, listings, job.batch_size, lineage, options, writer, parts)
+        unavailable = _companies(executor, sorted(companies), lineage, options.pii, writer, parts)
         quarantined = [q for lst in listings for q in lst.quarantine]
         writer.append(BatchRecords(quarantine=job.options.pii.scrub_quarantine(quarantined)))
         total = executor.reduce(parts)
         reason = incomplete_reason(total)
         manifest = job.manifest(settings, total, started=started, flow_run_id=flow_run_id)
-        unavailable = {t for lst in listings if lst.unavailable for t in _tables(lst.obj)}
+        unavailable |= {t for lst in listings if lst.unavailable for t in _tables(lst.obj)}
         files = writer.publish(manifest, complete=reason is None, keep=unavailable)
     except BaseException:
         writer.abort()
@@ -278,7 +287,7 @@ def _enrich(
     options: EnrichOptions,
     writer: WindowWriter,
     parts: list[EnrichmentMetrics],
-) -> None:
+) -> set[str]:
     """Plan the listings' batches together, enrich them and append their rows to the window's
     files.
 
@@ -287,8 +296,10 @@ def _enrich(
     only ids and contacts; each batch is read back from the listings' spill files when its
     turn comes (spill.py), so memory follows the batch size. Batches are bounded by the batch
     size too: a contact with more records is looked up by one batch and handed on to
-    continuation batches, enriched after every owner batch (batching._bounded).
+    continuation batches, enriched after every owner batch (batching._bounded). Returns the
+    companies the contacts reference.
     """
+    companies: set[str] = set()
     contacts = Concatenated([listing.entries.contacts for listing in listings])
     plans = plan_positions(contacts, batch_size=batch_size)
     owners = [p for p in plans if not p.continuation]
@@ -300,12 +311,33 @@ def _enrich(
         for records, metrics in executor.enrich(batches, lineage, options):
             if records.carried is not None:
                 known.update(records.carried)
+            for contact in records.rows.get(CONTACTS.name, ()):
+                companies.update(contact["company_ids"] or ())
             writer.append(records)
             parts.append(metrics)
 
     enrich(SpilledBatches(owners, sources))
     if continuations:
         enrich(SpilledBatches(continuations, sources, known))
+    return companies
+
+
+def _companies(
+    executor: WindowExecutor,
+    ids: list[str],
+    lineage: Lineage,
+    pii: PiiPolicy,
+    writer: WindowWriter,
+    parts: list[EnrichmentMetrics],
+) -> set[str]:
+    """Read the companies once each, in steps; the tables to keep if they are unavailable."""
+    for first in range(0, len(ids), COMPANIES_PER_STEP):
+        records, metrics = executor.companies(ids[first : first + COMPANIES_PER_STEP], lineage, pii)
+        writer.append(records)
+        parts.append(metrics)
+        if metrics.unavailable:  # e.g. 403: no point asking for the rest
+            return {COMPANIES.name}
+    return set()
 
 
 async def list_measured(
@@ -345,6 +377,14 @@ async def snapshot_measured(
         async with client:
             dims = await snapshot_dimensions(client, storage, pii, snapshots=snapshots)
     return dims, dims.metrics(client)
+
+
+async def companies_measured(
+    client: IntercomClient, ids: Sequence[str], lineage: Lineage, pii: PiiPolicy
+) -> BatchResult:
+    """The companies step with ``client`` (opened and closed here)."""
+    async with client:
+        return await fetch_companies(client, ids, lineage=lineage, pii=pii)
 
 
 TransportFactory = Callable[[], httpx.AsyncBaseTransport | None]
@@ -399,6 +439,9 @@ class AsyncioExecutor:
         step = self.batches_in_flight
         for first in range(0, len(batches), step):
             yield from self._runner.run(group(batches[first : first + step]))
+
+    def companies(self, ids: Sequence[str], lineage: Lineage, pii: PiiPolicy) -> BatchResult:
+        return self._runner.run(companies_measured(self._client(), ids, lineage, pii))
 
     def dimensions(
         self, output: str, pii: PiiPolicy, snapshots: Sequence[Snapshot]

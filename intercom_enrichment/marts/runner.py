@@ -195,12 +195,16 @@ class _Refresh:
         if not (changes.runs or changes.stale or names_changed or self.full):
             return RefreshResult(0, [], 0)
         views.inputs(changes)
-        staged = {c.table.name: self._partitioned(c, names_changed) for c in PARTITIONED}
         files = {}
-        for current in FILES:
-            if self.full or views.any(f"window_{current.table.name}", f"orphan_{current.key}s"):
+        for current in FILES:  # first: the marts may join their names (a company's)
+            name = current.table.name
+            if self.full or views.any(f"window_{name}", f"orphan_{current.key}s"):
                 self._reconnect()
-                files[current.table.name] = self._file(current)
+                files[name] = self._file(current)
+            published = self.views.local([current_file(name)])
+            now = [files[name]] if name in files else published
+            views.files(f"current_{name}", now, current.schema, False)
+        staged = {c.table.name: self._partitioned(c, names_changed) for c in PARTITIONED}
         self.con.close()
         self._publish(changes, dims, before, staged, files)
         months = sorted({m for s in staged.values() for m in s.months})
@@ -263,16 +267,24 @@ class _Refresh:
             )
         staged = []
         for mart in current.marts:
-            rel = mart_path(mart)
-            query = model_sql(mart)
+            rel = mart_path(mart.name)
+            query = model_sql(mart.name)
             old = None if self.full else self.views.copies.get(rel)
+            named = f" EXCLUDE ({mart.names[0]})" if mart.names else ""
             if old is not None:
                 query = (
-                    f"SELECT * FROM read_parquet({quote(old)}) WHERE strftime(day, '%Y-%m') "
-                    f"NOT IN (SELECT month FROM scope_months) "
-                    f"UNION ALL BY NAME SELECT * FROM ({query}) ORDER BY ALL"
+                    f"SELECT *{named} FROM read_parquet({quote(old)}) "
+                    f"WHERE strftime(day, '%Y-%m') NOT IN (SELECT month FROM scope_months) "
+                    f"UNION ALL BY NAME SELECT * FROM ({query})"
                 )
-            staged.append(self.stager.file(query, rel))
+            if mart.names:  # joined on every refresh: the current name in every row
+                column, view, key, source = mart.names
+                query = (
+                    f"SELECT merged.*, names.{source} AS {column} FROM ({query}) AS merged "
+                    f"LEFT JOIN (SELECT {key}, max({source}) AS {source} FROM {view} "
+                    f"GROUP BY {key}) AS names USING ({key})"
+                )
+            staged.append(self.stager.file(f"SELECT * FROM ({query}) ORDER BY ALL", rel))
         return staged
 
     # -- publication ------------------------------------------------------------------------

@@ -43,6 +43,7 @@ from .declaration import (
     CurrentState,
     Endpoint,
     FetchedParts,
+    Mart,
     MetricNames,
     RowContext,
     SearchedObject,
@@ -491,7 +492,14 @@ CONVERSATION = SearchedObject(
         parts=CONVERSATION_PARTS,
         parts_sql="current_conversation_parts",
         parts_version="conversation_updated_at",
-        marts=("support_daily", "admin_daily", "team_daily", "tag_daily", "closed_by_daily"),
+        marts=(
+            *(Mart(name) for name in ("support_daily", "admin_daily", "team_daily", "tag_daily")),
+            Mart("closed_by_daily"),
+            # a conversation counts for each company of its primary contact
+            Mart(
+                "company_daily", names=("company_name", "current_companies", "company_id", "name")
+            ),
+        ),
     ),
     # The contract's names (docs/data-contract.md), older than tickets: unprefixed where the
     # generic names would say conversations_status_… and conversation_parts_….

@@ -64,6 +64,18 @@ class Table:
 
 
 @dataclass(frozen=True)
+class Mart:
+    """A mart (``marts/<name>.sql`` → ``marts/<name>.parquet``) over a partitioned current
+    table, by created day. ``names``: a column the refresh joins on every refresh, after the
+    model's rows of the refreshed months are merged with its other rows — ``(column, current
+    table, key, source column)`` — so that a name that changed (a company renamed) is the
+    current one in every row, as a full rebuild would have it."""
+
+    name: str
+    names: tuple[str, str, str, str] | None = None
+
+
+@dataclass(frozen=True)
 class CurrentState:
     """How a table's current state is kept (``current/``, by ``marts/runner.py``): the latest
     row of each ``table.key[0]``, computed by the model ``marts/<sql>.sql``.
@@ -83,7 +95,7 @@ class CurrentState:
     parts: Table | None = None
     parts_sql: str | None = None
     parts_version: str | None = None
-    marts: tuple[str, ...] = ()
+    marts: tuple[Mart, ...] = ()
 
     @property
     def key(self) -> str:

@@ -6,6 +6,7 @@ sandbox route and its tests (docs/design.md, "Adding an object").
 """
 
 from .attributes import COMPANY_ATTRIBUTES, CONTACT_ATTRIBUTES, CONVERSATION_ATTRIBUTES
+from .companies import COMPANIES, COMPANIES_CURRENT
 from .contacts import CONTACTS, CONTACTS_CURRENT
 from .conversations import CONVERSATION
 from .declaration import CurrentState, SearchedObject, Snapshot, Table
@@ -33,14 +34,20 @@ SNAPSHOTS: tuple[Snapshot, ...] = (
 )
 """Workspace lists replaced whole by every window run (``dimensions/<name>.parquet``)."""
 
-TABLES: dict[str, Table] = {t.name: t for obj in SEARCHED for t in (obj.table, obj.parts)} | {
-    CONTACTS.name: CONTACTS
+TABLES: dict[str, Table] = {
+    **{t.name: t for obj in SEARCHED for t in (obj.table, obj.parts)},
+    CONTACTS.name: CONTACTS,
+    COMPANIES.name: COMPANIES,
 }
 """Every table of the window files, by name."""
 
 DIMENSIONS: dict[str, Snapshot] = {s.name: s for s in SNAPSHOTS}
 
-CURRENT: tuple[CurrentState, ...] = (*(o.current for o in SEARCHED), CONTACTS_CURRENT)
+CURRENT: tuple[CurrentState, ...] = (
+    *(o.current for o in SEARCHED),
+    CONTACTS_CURRENT,
+    COMPANIES_CURRENT,
+)
 """Every current table a refresh keeps (``current/``), each with its marts."""
 
 

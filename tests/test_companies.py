@@ -1,0 +1,95 @@
+"""Companies: every company the window's contacts reference, read once by id (requests ≤ 1.1 ×
+the companies referenced), a company that answers 404 counted and never invented, every
+referenced company once in ``current/companies``, and ``company_daily`` attributing each
+conversation to each company of its primary contact."""
+
+from collections import defaultdict
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pyarrow.dataset as ds
+import pyarrow.parquet as pq
+from pydantic import SecretStr
+
+from intercom_enrichment.api.budget import RateBudget
+from intercom_enrichment.api.settings import IntercomSettings
+from intercom_enrichment.extract.enrich import EnrichOptions
+from intercom_enrichment.extract.pipeline import AsyncioExecutor, WindowJob, run_pipeline
+from intercom_enrichment.marts import refresh
+from intercom_enrichment.windows import Window
+
+from .fake_intercom import FakeIntercom, company, contact, conversation
+
+WINDOW = Window(datetime(2026, 10, 1, tzinfo=UTC), datetime(2026, 10, 2, tzinfo=UTC))
+
+
+def table(root: Path, name: str) -> list[dict[str, Any]]:
+    return ds.dataset(root / name, format="parquet", partitioning="hive").to_table().to_pylist()
+
+
+def run(settings: IntercomSettings, out: Path, transport: Any = None) -> Any:
+    factory = (lambda: transport) if transport is not None else None
+    with AsyncioExecutor(settings, budget=RateBudget(), transport=factory) as executor:
+        job = WindowJob(WINDOW, str(out), 100, EnrichOptions())
+        return run_pipeline(settings, job, executor)
+
+
+def test_every_referenced_company_once_by_id(sandbox, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    server = sandbox(conversations=500, contacts=150, tickets=60, many_tags_share=0.2)
+    settings = IntercomSettings(token=SecretStr(server.token), base_url=server.url)
+    result = run(settings, tmp_path)
+    assert result.incomplete is None
+    referenced = {c for row in table(tmp_path, "contacts") for c in row["company_ids"] or []}
+    rows = table(tmp_path, "companies")
+    assert sorted(r["company_id"] for r in rows) == sorted(referenced)  # each once
+    requests = result.metrics.requests_by_endpoint["companies.get"]
+    assert requests <= 1.1 * len(referenced)
+    assert (
+        result.metrics.companies_referenced == len(referenced) == result.metrics.companies_fetched
+    )
+    world = server.world
+    some = rows[0]
+    truth = world.companies.company(world.companies.index(some["company_id"]), "2.16")
+    assert (some["name"], some["company_external_id"], some["industry"]) == (
+        truth["name"],
+        truth["company_id"],
+        truth["industry"],
+    )
+    refresh(str(tmp_path))
+    current = pq.read_table(tmp_path / "current" / "companies.parquet").to_pylist()
+    assert sorted(r["company_id"] for r in current) == sorted(referenced)
+    # company_daily: each conversation counted for each company of its primary contact
+    conversations = [
+        r for r in table(tmp_path / "current", "conversations") if r["contact_company_ids"]
+    ]
+    expected: dict[tuple[str, str], int] = defaultdict(int)
+    for r in conversations:
+        for company_id in set(r["contact_company_ids"]):
+            expected[(str(r["created_at"].date()), company_id)] += 1
+    daily = pq.read_table(tmp_path / "marts" / "company_daily.parquet").to_pylist()
+    assert {(str(d["day"]), d["company_id"]): d["conversations"] for d in daily} == expected
+    names = {r["company_id"]: r["name"] for r in current}
+    assert all(d["company_name"] == names[d["company_id"]] for d in daily)
+
+
+def test_a_company_that_answers_404_is_counted_never_invented(tmp_path: Path) -> None:
+    start = int(WINDOW.start.timestamp())
+    person = contact("c1")
+    person["companies"] = {
+        "type": "list",
+        "data": [{"type": "company", "id": "co1"}, {"type": "company", "id": "gone"}],
+        "has_more": False,
+        "total_count": 2,
+    }
+    fake = FakeIntercom(
+        [conversation(1, start + 60, ["c1"])],
+        contacts={"c1": person},
+        companies={"co1": company("co1", name="Acme")},
+    )
+    settings = IntercomSettings(token=SecretStr(fake.token), base_url="http://fake.test")
+    result = run(settings, tmp_path, fake.transport())
+    assert result.incomplete is None
+    assert result.metrics.companies_not_found == 1 and result.metrics.companies_fetched == 1
+    assert [r["company_id"] for r in table(tmp_path, "companies")] == ["co1"]
+    assert fake.requests.count("GET /companies/co1") == 1
