@@ -66,7 +66,13 @@ def test_free_form_attributes_keep_their_shape_but_not_their_strings() -> None:
 
 # -- the whole output, against the sandbox's people ---------------------------------------
 
-WORLD = {"conversations": 60, "contacts": 25, "parts_max": 4, "no_contact_share": 0.1}
+WORLD = {
+    "conversations": 60,
+    "contacts": 25,
+    "tickets": 20,
+    "parts_max": 4,
+    "no_contact_share": 0.1,
+}
 SPOILED_CONVERSATION = 3
 
 
@@ -82,6 +88,15 @@ def people(world) -> set[str]:  # type: ignore[no-untyped-def]
         values.add(source.get("body"))
         values.update((source.get("author") or {}).get(k) for k in ("name", "email"))
         for part in (conv.get("conversation_parts") or {}).get("conversation_parts") or []:
+            values.add(part.get("body"))
+            values.update((part.get("author") or {}).get(k) for k in ("name", "email"))
+        values.add((conv.get("ai_agent") or {}).get("rating_remark"))  # what people wrote Fin
+    tickets = world.tickets
+    for k in range(tickets.count):
+        ticket = tickets.ticket(k, "2.16")
+        attributes = ticket.get("ticket_attributes") or {}
+        values.update(attributes.get(a) for a in ("_default_title_", "_default_description_"))
+        for part in (ticket.get("ticket_parts") or {}).get("ticket_parts") or []:
             values.add(part.get("body"))
             values.update((part.get("author") or {}).get(k) for k in ("name", "email"))
     return {v for v in values if isinstance(v, str) and v}
