@@ -175,7 +175,9 @@ def enrich_conversations(
         raise EnrichmentIncomplete(result.incomplete)
     return {
         "window": window.key,
+        "objects": [o.table.name for o in job.objects],
         "files": [f.path for f in result.files],
+        "purged": {k: v.rows for k, v in result.purged.items()},
         **result.metrics.to_dict(),
     }
 

@@ -5,18 +5,24 @@ from typing import Any
 
 import pyarrow.dataset as ds
 
-from .metrics import STATUSES
+from .objects.declaration import Status
+from .objects.registry import SEARCHED
 
 
 def print_summary(result: dict[str, Any], output: str) -> None:
     root = Path(output).resolve()
-    print(f"\nwindow {result['window']}: {result['conversations_written']} conversations written")
-    for status in STATUSES:
-        print(f"  {status:<21} {result[f'status_{status}']}")
+    objects = [o for o in SEARCHED if o.table.name in result.get("objects", ["conversations"])]
+    print(f"\nwindow {result['window']}:")
+    print(f"  {'enrichment status':<21} " + " ".join(f"{o.table.name:>13}" for o in objects))
+    for status in Status:
+        counts = " ".join(f"{result[o.metrics.of_status(status)]:>13}" for o in objects)
+        print(f"  {status.value:<21} {counts}")
+    parts = ", ".join(f"{o.parts.name} {result[o.metrics.parts_written]}" for o in objects)
     print(
         f"  contacts {result['contacts_unique']} distinct, {result['contacts_fetched']} fetched; "
-        f"parts {result['parts_written']}; API requests {result['api_requests']} "
-        f"({result['api_retries']} retries, {result['api_rate_limited']} answered 429)"
+        f"companies {result['companies_fetched']} of {result['companies_referenced']}; {parts}; "
+        f"API requests {result['api_requests']} ({result['api_retries']} retries, "
+        f"{result['api_rate_limited']} answered 429)"
     )
     print(f"\nfiles under {root}:")
     for rel in result["files"]:

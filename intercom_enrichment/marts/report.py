@@ -21,6 +21,7 @@ COLUMNS = (  # (column, header)
     ("rated", "rated"),
     ("mean_rating", "rating"),
     ("ai_agent_share", "AI share"),
+    ("fin_resolution_rate", "Fin resolved"),
 )
 
 
@@ -60,7 +61,7 @@ def _cell(column: str, value: Any) -> str:
         return _duration(float(value))
     if column == "mean_rating":
         return f"{value:.2f}"
-    if column == "ai_agent_share":
+    if column in ("ai_agent_share", "fin_resolution_rate"):
         return f"{100 * value:.0f}%"
     return str(value)
 
@@ -74,7 +75,7 @@ def table_lines(rows: list[dict[str, Any]], *, markdown: bool) -> list[str]:
     headers = [h for _, h in COLUMNS] + ["volume"]
     largest = max((r["conversations_created"] for r in rows), default=0)
     body = [
-        [_cell(c, r[c]) for c, _ in COLUMNS] + [_bar(r["conversations_created"], largest)]
+        [_cell(c, r.get(c)) for c, _ in COLUMNS] + [_bar(r["conversations_created"], largest)]
         for r in rows
     ]
     if markdown:
