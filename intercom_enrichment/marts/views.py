@@ -198,20 +198,27 @@ class Views:
                     schema,
                     True,
                 )
-                sources.append(f"SELECT {key}, created_month, window_start, window_end FROM {view}")
+                sources.append(
+                    f"SELECT {key}, created_month, window_start, window_end, extracted_at "
+                    f"FROM {view}"
+                )
             located = " UNION ALL ".join(sources)
-            self.con.execute(
-                f"CREATE OR REPLACE TABLE orphan_{key}s AS "
-                f"SELECT DISTINCT {key}, created_month FROM ({located}) "
-                "SEMI JOIN stale_windows USING (window_start, window_end)"
-            )
+            columns = f"{key}, created_month"
         else:
             view = f"all_current_{name}"
             self.files(view, published([current_file(name)]), current.schema, False)
-            self.con.execute(
-                f"CREATE OR REPLACE TABLE orphan_{key}s AS SELECT DISTINCT {key} "
-                f"FROM {view} SEMI JOIN stale_windows USING (window_start, window_end)"
-            )
+            located = f"SELECT {key}, window_start, window_end, extracted_at FROM {view}"
+            columns = key
+        # A row of a stale window whose very version (the same run's row: the same key,
+        # window and extracted_at) is folded again now — the window's manifest changed, not
+        # this row (a purge of other rows) — is not orphaned: it comes back as it was.
+        self.con.execute(
+            f"CREATE OR REPLACE TABLE orphan_{key}s AS "
+            f"SELECT DISTINCT {columns} FROM ({located}) AS located "
+            "SEMI JOIN stale_windows USING (window_start, window_end) "
+            f"ANTI JOIN window_{name} AS again USING ({key}, window_start, window_end, "
+            "extracted_at)"
+        )
         (orphans,) = self.con.execute(f"SELECT count(*) FROM orphan_{key}s").fetchone() or (0,)
         keys = set(changes.unchanged) if orphans else set()
         for table in tables:
