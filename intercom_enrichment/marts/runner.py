@@ -233,20 +233,23 @@ class _Refresh:
                 f"SELECT (SELECT count(*) FROM previous_{name}) + (SELECT count(*) FROM new_{name})"
             ).fetchone() or (0,)
             chunks = min(MAX_CHUNKS, max(1, math.ceil(candidates / self.chunk_rows)))
-        staged.current = self.stager.partitioned(model_sql(current.sql), name, chunks)
+        staged.current = self.stager.partitioned(
+            model_sql(current.model, current.model_values), name, chunks
+        )
         self.views.files(f"current_{name}", list(staged.current.values()), current.schema, True)
         rows = self.con.execute(f"SELECT count(*) FROM current_{name}").fetchone()
         staged.rows = int(rows[0]) if rows else 0
         staged.marts = self._marts(current, months)
         parts, schema = current.parts, current.parts_schema
-        if parts is None or schema is None or current.parts_sql is None:
+        if parts is None or schema is None:
             return staged
         staged.parts_existing = self.views.partitions(parts.name)
         rebuild = self.full and bool(staged.parts_existing)
         if rebuild or moved or self.views.any(f"window_{parts.name}", f"orphan_{current.key}s"):
             self._reconnect()
             self.views.previous(parts.name, staged.parts_existing, months, schema)
-            staged.parts = self.stager.partitioned(model_sql(current.parts_sql), parts.name)
+            sql = model_sql(current.PARTS_MODEL, current.model_values)
+            staged.parts = self.stager.partitioned(sql, parts.name)
         return staged
 
     def _file(self, current: CurrentState) -> str:
@@ -254,7 +257,7 @@ class _Refresh:
         rel = current_file(name)
         previous = [] if self.full else self.views.local([rel])
         self.views.files(f"previous_{name}", previous, current.schema, False, self.views.UNSTALE)
-        local, _ = self.stager.file(model_sql(current.sql), rel)
+        local, _ = self.stager.file(model_sql(current.model, current.model_values), rel)
         return local
 
     def _marts(self, current: CurrentState, months: set[str]) -> list[tuple[str, str]]:

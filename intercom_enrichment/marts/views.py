@@ -10,8 +10,9 @@ months being refreshed, without the rows of stale windows.
 """
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
+from string import Template
 
 import duckdb
 import pyarrow as pa
@@ -42,9 +43,10 @@ DIMENSIONS = {
 }
 
 
-def model_sql(name: str) -> str:
+def model_sql(name: str, values: Mapping[str, str] | None = None) -> str:
     """A model's SQL, each ``-- include: <file>`` line replaced by that file's SQL lines (the
-    shared select list ``measures.sql``; its header comments are left out)."""
+    shared select list ``measures.sql``; its header comments are left out), and each
+    ``$name`` by ``values[name]`` (the current-state models, written once for every object)."""
     lines = []
     for line in (MODELS / f"{name}.sql").read_text(encoding="utf-8").splitlines():
         included = line.strip().removeprefix(INCLUDE)
@@ -53,7 +55,8 @@ def model_sql(name: str) -> str:
             lines += [sql for sql in part if not sql.startswith("--")]
         else:
             lines.append(line)
-    return "\n".join(lines) + "\n"
+    text = "\n".join(lines) + "\n"
+    return Template(text).substitute(values) if values else text
 
 
 class Views:

@@ -102,7 +102,7 @@ COMPANIES = Table(
     free_form=("custom_attributes",),
     once_per_window=True,
 )
-COMPANIES_CURRENT = CurrentState(COMPANIES, "current_companies", partitioned=False)
+COMPANIES_CURRENT = CurrentState(COMPANIES, partitioned=False)
 GET_COMPANY = Endpoint("companies.get", "/companies/{id}")
 KIND = "company"
 

@@ -141,7 +141,7 @@ CONTACTS = Table(
     free_form=("custom_attributes",),
     once_per_window=True,
 )
-CONTACTS_CURRENT = CurrentState(CONTACTS, "current_contacts", partitioned=False)
+CONTACTS_CURRENT = CurrentState(CONTACTS, partitioned=False)
 
 
 @dataclass(frozen=True)

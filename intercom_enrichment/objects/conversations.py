@@ -487,10 +487,8 @@ CONVERSATION = SearchedObject(
     part_rows=part_rows,
     current=CurrentState(
         CONVERSATIONS,
-        "current_conversations",
         added=(("admin_assignee_name", STR), ("team_assignee_name", STR)),
         parts=CONVERSATION_PARTS,
-        parts_sql="current_conversation_parts",
         parts_version="conversation_updated_at",
         marts=(
             *(Mart(name) for name in ("support_daily", "admin_daily", "team_daily", "tag_daily")),

@@ -78,24 +78,39 @@ class Mart:
 @dataclass(frozen=True)
 class CurrentState:
     """How a table's current state is kept (``current/``, by ``marts/runner.py``): the latest
-    row of each ``table.key[0]``, computed by the model ``marts/<sql>.sql``.
+    row of each ``table.key[0]``.
 
     ``partitioned``: by creation month (``current/<table>/created_month=YYYY-MM/``, a refresh
-    rewrites only the months it touches), with the model's ``added`` columns (names joined from
-    the dimension snapshots) and, for ``parts``, their current table (``marts/<parts_sql>.sql``,
-    each part with its parent's ``updated_at`` as ``parts_version``) in the parent's month;
-    else one file (``current/<table>.parquet``). ``marts``: the models over the partitioned
-    current rows, by created day (``marts/<name>.sql``, ``marts/<name>.parquet``).
+    rewrites only the months it touches; the model ``marts/current_partitioned.sql``), with the
+    model's ``added`` columns (assignee names joined from the dimension snapshots) and, for
+    ``parts``, their current table (``marts/current_partitioned_parts.sql``, each part with
+    its parent's ``updated_at`` as ``parts_version``) in the parent's month; else one file
+    (``current/<table>.parquet``, ``marts/current_file.sql``). The models are written once for
+    every object: ``$table``, ``$key``, ``$parts`` and ``$version`` in them are this
+    declaration's (``model_values``). ``marts``: the models over the partitioned current rows,
+    by created day (``marts/<name>.sql``, ``marts/<name>.parquet``).
     """
 
     table: Table
-    sql: str
     partitioned: bool = True
     added: tuple[Column, ...] = ()
     parts: Table | None = None
-    parts_sql: str | None = None
     parts_version: str | None = None
     marts: tuple[Mart, ...] = ()
+
+    @property
+    def model(self) -> str:
+        return "current_partitioned" if self.partitioned else "current_file"
+
+    PARTS_MODEL = "current_partitioned_parts"
+
+    @property
+    def model_values(self) -> dict[str, str]:
+        """What the models' ``$names`` stand for."""
+        values = {"table": self.table.name, "key": self.key}
+        if self.parts is not None and self.parts_version is not None:
+            values |= {"parts": self.parts.name, "version": self.parts_version}
+        return values
 
     @property
     def key(self) -> str:

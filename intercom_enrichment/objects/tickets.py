@@ -295,10 +295,8 @@ TICKET = SearchedObject(
     metrics=MetricNames.of("tickets", "ticket_parts"),
     current=CurrentState(
         TICKETS,
-        "current_tickets",
         added=(("admin_assignee_name", STR), ("team_assignee_name", STR)),
         parts=TICKET_PARTS,
-        parts_sql="current_ticket_parts",
         parts_version="ticket_updated_at",
         marts=(Mart("ticket_daily"),),
     ),
