@@ -146,6 +146,57 @@ class Author(Model):
     email: str | None = None
 
 
+class Part(Model):
+    """What every part (of a conversation, of a ticket) has: ``conversation_part`` and
+    ``ticket_part`` (OpenAPI 2.16) share these fields."""
+
+    id: Id
+    part_type: str | None = None
+    body: str | None = None
+    created_at: Unix | None = None
+    updated_at: Unix | None = None
+    author: Author | None = None
+    assigned_to: Ref | None = None
+    redacted: bool | None = None
+
+
+# The columns of a part shared by every parts table (after its parent's key), their values of
+# a part, and the personal ones among them.
+PART_COLUMNS: list[Column] = [
+    ("part_id", STR, False),
+    ("part_type", STR),
+    ("created_at", TS),
+    ("updated_at", TS),
+    ("author_type", STR),
+    ("author_id", STR),
+    ("author_name", STR),
+    ("author_email", STR),
+    ("body", STR),
+    ("assigned_to_type", STR),
+    ("assigned_to_id", STR),
+    ("redacted", BOOL),
+]
+PART_PERSONAL = ("body", "author_name", "author_email")
+
+
+def part_fields(part: Part) -> dict[str, Any]:
+    author, assigned = part.author, part.assigned_to
+    return {
+        "part_id": part.id,
+        "part_type": part.part_type,
+        "created_at": utc(part.created_at),
+        "updated_at": utc(part.updated_at),
+        "author_type": author.type if author else None,
+        "author_id": author.id if author else None,
+        "author_name": author.name if author else None,
+        "author_email": author.email if author else None,
+        "body": part.body,
+        "assigned_to_type": assigned.type if assigned else None,
+        "assigned_to_id": assigned.id if assigned else None,
+        "redacted": part.redacted,
+    }
+
+
 class Tag(Model):
     id: Id | None = None
     name: str | None = None

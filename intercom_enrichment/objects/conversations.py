@@ -12,6 +12,8 @@ from .common import (
     BOOL,
     INT,
     LINEAGE,
+    PART_COLUMNS,
+    PART_PERSONAL,
     STR,
     STRS,
     TS,
@@ -23,13 +25,14 @@ from .common import (
     Id,
     Lineage,
     Model,
+    Part,
     PlainId,
     Record,
-    Ref,
     Tag,
     Unix,
     empty_if_null,
     json_text,
+    part_fields,
     schema_of,
     utc,
 )
@@ -153,15 +156,8 @@ class SlaApplied(Model):
     sla_status: str | None = None
 
 
-class ConversationPart(Model):
-    id: Id
-    part_type: str | None = None
-    body: str | None = None
-    created_at: Unix | None = None
-    updated_at: Unix | None = None
-    author: Author | None = None
-    assigned_to: Ref | None = None
-    redacted: bool | None = None
+class ConversationPart(Part):
+    """A ``conversation_part``."""
 
 
 class PartList(Record):
@@ -298,24 +294,13 @@ CONVERSATION_PARTS = Table(
     "conversation_parts",
     schema_of(
         ("conversation_id", STR, False),
-        ("part_id", STR, False),
-        ("part_type", STR),
-        ("created_at", TS),
-        ("updated_at", TS),
-        ("author_type", STR),
-        ("author_id", STR),
-        ("author_name", STR),
-        ("author_email", STR),
-        ("body", STR),
-        ("assigned_to_type", STR),
-        ("assigned_to_id", STR),
-        ("redacted", BOOL),
+        *PART_COLUMNS,
         *LINEAGE,
     ),
     key=("conversation_id", "part_id"),
     day="parent",
     parent="conversations",
-    personal=("body", "author_name", "author_email"),
+    personal=PART_PERSONAL,
 )
 
 
@@ -441,25 +426,7 @@ def _fin(agent: AiAgent | None) -> dict[str, Any]:
 
 def part_rows(conv_id: str, parts: Sequence[Any], lineage: Lineage) -> list[dict[str, Any]]:
     lineage_cols = lineage.columns()
-    return [
-        {
-            "conversation_id": conv_id,
-            "part_id": part.id,
-            "part_type": part.part_type,
-            "created_at": utc(part.created_at),
-            "updated_at": utc(part.updated_at),
-            "author_type": part.author.type if part.author else None,
-            "author_id": part.author.id if part.author else None,
-            "author_name": part.author.name if part.author else None,
-            "author_email": part.author.email if part.author else None,
-            "body": part.body,
-            "assigned_to_type": part.assigned_to.type if part.assigned_to else None,
-            "assigned_to_id": part.assigned_to.id if part.assigned_to else None,
-            "redacted": part.redacted,
-            **lineage_cols,
-        }
-        for part in parts
-    ]
+    return [{"conversation_id": conv_id, **part_fields(part), **lineage_cols} for part in parts]
 
 
 def read_parts(raw: dict[str, Any]) -> FetchedParts:

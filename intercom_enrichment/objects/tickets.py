@@ -22,23 +22,25 @@ from .common import (
     BOOL,
     INT,
     LINEAGE,
+    PART_COLUMNS,
+    PART_PERSONAL,
     STR,
     STRS,
     TS,
     AssigneeId,
     Attributes,
-    Author,
     ContactRefList,
     ContactRefs,
     Id,
     Lineage,
     Model,
+    Part,
     PlainId,
     Record,
-    Ref,
     Unix,
     empty_if_null,
     json_text,
+    part_fields,
     schema_of,
     utc,
 )
@@ -86,17 +88,11 @@ class LinkedObjects(Model):
     data: list[LinkedObject] = Field(default_factory=list)
 
 
-class TicketPart(Model):
-    id: Id
-    part_type: str | None = None
-    body: str | None = None
+class TicketPart(Part):
+    """A ``ticket_part``: a part, and the state it moved the ticket from and to."""
+
     previous_ticket_state: str | None = None  # categories, on state changes
     ticket_state: str | None = None
-    created_at: Unix | None = None
-    updated_at: Unix | None = None
-    author: Author | None = None
-    assigned_to: Ref | None = None
-    redacted: bool | None = None
 
 
 class TicketPartList(Record):
@@ -172,26 +168,15 @@ TICKET_PARTS = Table(
     "ticket_parts",
     schema_of(
         ("ticket_id", STR, False),
-        ("part_id", STR, False),
-        ("part_type", STR),
-        ("created_at", TS),
-        ("updated_at", TS),
-        ("author_type", STR),
-        ("author_id", STR),
-        ("author_name", STR),
-        ("author_email", STR),
-        ("body", STR),
+        *PART_COLUMNS,
         ("previous_ticket_state", STR),
         ("ticket_state", STR),
-        ("assigned_to_type", STR),
-        ("assigned_to_id", STR),
-        ("redacted", BOOL),
         *LINEAGE,
     ),
     key=("ticket_id", "part_id"),
     day="parent",
     parent="tickets",
-    personal=("body", "author_name", "author_email"),
+    personal=PART_PERSONAL,
 )
 
 
@@ -255,20 +240,9 @@ def ticket_part_rows(
     return [
         {
             "ticket_id": ticket_id,
-            "part_id": part.id,
-            "part_type": part.part_type,
-            "created_at": utc(part.created_at),
-            "updated_at": utc(part.updated_at),
-            "author_type": part.author.type if part.author else None,
-            "author_id": part.author.id if part.author else None,
-            "author_name": part.author.name if part.author else None,
-            "author_email": part.author.email if part.author else None,
-            "body": part.body,
+            **part_fields(part),
             "previous_ticket_state": part.previous_ticket_state,
             "ticket_state": part.ticket_state,
-            "assigned_to_type": part.assigned_to.type if part.assigned_to else None,
-            "assigned_to_id": part.assigned_to.id if part.assigned_to else None,
-            "redacted": part.redacted,
             **lineage_cols,
         }
         for part in parts
