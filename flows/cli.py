@@ -6,12 +6,15 @@ A run that fails: one line on stderr, exit 1. Times without a zone are taken as 
 
 import asyncio
 import contextlib
+import functools
+import inspect
 import logging
 import os
 import sys
-from collections.abc import Iterator
+import typing
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import typer
 
@@ -26,7 +29,7 @@ from intercom_enrichment.errors import (
 )
 from intercom_enrichment.limits import PREFECT_STARTUP
 from intercom_enrichment.memory import limit_malloc_arenas
-from intercom_enrichment.options import RUN_DEFAULTS, RunOptions
+from intercom_enrichment.options import CLI_OPTIONS, RUN_DEFAULTS, RunOptions
 from intercom_enrichment.output.storage import Storage
 from intercom_enrichment.quality.pii import PiiPolicy
 from intercom_enrichment.signals import interruptible
@@ -149,41 +152,74 @@ DaskOpt = Annotated[
     str | None, typer.Option(help="Dask scheduler address (tcp://…); else a local cluster.")
 ]
 OutputOpt = Annotated[str, typer.Option(**_from_model("output"))]
-PartsOpt = Annotated[bool, typer.Option("--include-parts", **_from_model("include_parts"))]
-SegmentsOpt = Annotated[bool, typer.Option("--include-segments", **_from_model("include_segments"))]
-TicketsOpt = Annotated[
-    bool, typer.Option("--include-tickets/--no-tickets", **_from_model("include_tickets"))
-]
-BatchOpt = Annotated[int, typer.Option(**_from_model("batch_size"))]
-PiiOpt = Annotated[str, typer.Option(**_from_model("pii"))]
-LimitOpt = Annotated[str | None, typer.Option(**_from_model("global_limit"))]
-_D = RUN_DEFAULTS
+
+
+def _cli_option(name: str) -> Any:
+    """The typed typer option of the run option ``name``, derived from its one definition in
+    ``RunOptions``: ``--include-x`` for a flag that is off by default, ``--include-x/--no-x``
+    for one that is on (``--no-tickets``); a choice among literals is a string checked where
+    it is used (``PiiPolicy``: one-line errors)."""
+    info = RunOptions.model_fields[name]
+    kind: Any = info.annotation
+    flag = "--" + name.replace("_", "-")
+    if kind is bool:
+        off = "--no-" + name.removeprefix("include_").replace("_", "-")
+        decls = [flag] if not info.default else [f"{flag}/{off}"]
+    else:
+        decls = [flag]
+        kind = str if typing.get_origin(kind) is Literal else kind
+    return Annotated[kind, typer.Option(*decls, **_from_model(name))]
+
+
+def with_run_options(command: Callable[..., None]) -> Callable[..., None]:
+    """``command`` takes the run options (``CLI_OPTIONS``: its ``output`` by name, the others
+    added here) and receives them as ``options: RunOptions``, validated in one line."""
+    own = [p for p in inspect.signature(command).parameters.values() if p.name != "options"]
+    added = [
+        inspect.Parameter(
+            name,
+            inspect.Parameter.KEYWORD_ONLY,
+            default=getattr(RUN_DEFAULTS, name),
+            annotation=_cli_option(name),
+        )
+        for name in CLI_OPTIONS
+        if name not in {p.name for p in own}
+    ]
+
+    extra = {p.name for p in added}
+
+    @functools.wraps(command)
+    def wrapper(**values: Any) -> None:
+        picked = {n: v for n, v in values.items() if n in RunOptions.model_fields}
+        own_values = {n: v for n, v in values.items() if n not in extra}
+        command(**own_values, options=_options(picked))
+
+    parameters = [*own, *added]
+    wrapper.__signature__ = inspect.Signature(parameters)  # type: ignore[attr-defined]
+    wrapper.__annotations__ = {p.name: p.annotation for p in parameters}
+    return wrapper
 
 
 @app.command()
 @interruptible
+@with_run_options
 def run(
     start: StartOpt,
     end: EndOpt,
     output: OutputOpt,
-    include_parts: PartsOpt = _D.include_parts,
-    include_tickets: TicketsOpt = _D.include_tickets,
-    include_segments: SegmentsOpt = _D.include_segments,
-    batch_size: BatchOpt = _D.batch_size,
-    pii: PiiOpt = _D.pii,
-    global_limit: LimitOpt = _D.global_limit,
     task_runner: RunnerOpt = "threads",
     dask_address: DaskOpt = None,
+    *,
+    options: RunOptions,
 ) -> None:
     """Enrich the conversations updated in [START, END) and write Parquet to OUTPUT.
 
     The token comes from INTERCOM_ACCESS_TOKEN; the API from INTERCOM_BASE_URL or
     INTERCOM_REGION (us, eu, au).
     """
-    options = _options(locals())
     window = _preflight(start, end, options, task_runner)
     result = run_flow(window, options, task_runner, dask_address)
-    typer.echo(f"wrote {len(result['files'])} files for {result['window']} to {output}")
+    typer.echo(f"wrote {len(result['files'])} files for {result['window']} to {options.output}")
 
 
 def _options(values: dict[str, Any]) -> RunOptions:
@@ -201,6 +237,7 @@ def _options(values: dict[str, Any]) -> RunOptions:
 
 @app.command()
 @interruptible
+@with_run_options
 def backfill(
     start: StartOpt,
     end: EndOpt,
@@ -208,20 +245,15 @@ def backfill(
     every: Annotated[str, typer.Option(help="Window length: 1h or 1d.")] = "1d",
     max_concurrent: Annotated[int, typer.Option(min=1, max=16, help="Windows at once.")] = 2,
     force: Annotated[bool, typer.Option("--force", help="Redo completed windows.")] = False,
-    include_parts: PartsOpt = _D.include_parts,
-    include_tickets: TicketsOpt = _D.include_tickets,
-    include_segments: SegmentsOpt = _D.include_segments,
-    batch_size: BatchOpt = _D.batch_size,
-    pii: PiiOpt = _D.pii,
-    global_limit: LimitOpt = _D.global_limit,
     task_runner: RunnerOpt = "threads",
     dask_address: DaskOpt = None,
+    *,
+    options: RunOptions,
 ) -> None:
     """Walk [START, END) window by window; completed windows are skipped, so a killed
     backfill resumes where it stopped."""
     if every not in ("1h", "1d"):
         _fail(f"--every must be 1h or 1d, not {every!r}", EXIT_USAGE)
-    options = _options(locals())
     window = _preflight(start, end, options, task_runner)
     _quiet_prefect()
     from tqdm import tqdm

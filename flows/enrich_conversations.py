@@ -30,6 +30,7 @@ from intercom_enrichment.options import (
     RUN_DEFAULTS,
     BatchSize,
     GlobalLimit,
+    IncludeCompanies,
     IncludeParts,
     IncludeSegments,
     IncludeTickets,
@@ -76,7 +77,9 @@ def window_job(window: Window, options: RunOptions) -> WindowJob:
         pii=PiiPolicy.from_env(options.pii, key=_secret(options.pii_key_secret_block)),
     )
     objects = tuple(o for o in SEARCHED if o.enabled(options.model_dump()))
-    return WindowJob(window, options.output, options.batch_size, enrich, objects)
+    return WindowJob(
+        window, options.output, options.batch_size, enrich, objects, options.include_companies
+    )
 
 
 def prefect_api_configured() -> bool:
@@ -132,6 +135,7 @@ def enrich_conversations(
     batch_size: BatchSize = RUN_DEFAULTS.batch_size,
     include_parts: IncludeParts = RUN_DEFAULTS.include_parts,
     include_tickets: IncludeTickets = RUN_DEFAULTS.include_tickets,
+    include_companies: IncludeCompanies = RUN_DEFAULTS.include_companies,
     include_segments: IncludeSegments = RUN_DEFAULTS.include_segments,
     pii: Pii = RUN_DEFAULTS.pii,
     token_secret_block: TokenSecretBlock = RUN_DEFAULTS.token_secret_block,

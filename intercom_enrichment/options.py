@@ -6,7 +6,9 @@ derived from it or checked against it by ``tests/test_parameters.py``:
 - the flows' parameters (and so the form in the Prefect UI) use the field types below, with
   their descriptions and bounds, and ``RUN_DEFAULTS`` for defaults;
 - the backfill passes ``RunOptions.model_dump()`` through to every window, so it cannot forget one;
-- the CLI's ``run`` and ``backfill`` options are built from the same fields (``CLI_OPTIONS``);
+- the CLI's ``run`` and ``backfill`` take the same fields (``CLI_OPTIONS``) as options built from
+  their definition here (``flows/cli.py``: ``with_run_options``; ``--no-tickets`` for a flag
+  on by default);
 - ``deployments/prefect.yaml``'s parameters are validated against the flows.
 
 The secret-block names are options too (names, never values), but only for Prefect runs: the CLI
@@ -35,6 +37,13 @@ IncludeTickets = Annotated[
     Field(
         description="Read tickets too (search, contacts, parts with include_parts, ticket "
         "types and states); a token without the tickets scope is reported, not fatal."
+    ),
+]
+IncludeCompanies = Annotated[
+    bool,
+    Field(
+        description="Read the companies the window's contacts reference (one call each); a "
+        "token that may not read them is reported, not fatal."
     ),
 ]
 IncludeSegments = Annotated[
@@ -82,6 +91,7 @@ class RunOptions(BaseModel):
     batch_size: BatchSize = 2000
     include_parts: IncludeParts = False
     include_tickets: IncludeTickets = True
+    include_companies: IncludeCompanies = True
     include_segments: IncludeSegments = False
     pii: Pii = "keep"
     token_secret_block: TokenSecretBlock = None
@@ -102,6 +112,7 @@ CLI_OPTIONS = (
     "batch_size",
     "include_parts",
     "include_tickets",
+    "include_companies",
     "include_segments",
     "pii",
     "global_limit",

@@ -82,3 +82,13 @@ def test_deployment_parameters_are_flow_parameters_and_valid() -> None:
         assert not unknown, f"{deployment['name']}: {unknown}"
         given_at_run = {name: WHEN for name in schema.get("required", []) if name not in params}
         flow.validate_parameters({**params, **given_at_run})  # types and bounds, as enforced
+
+
+def test_flags_on_by_default_are_turned_off_by_no_flags() -> None:
+    """``--no-tickets``, ``--no-companies`` (on by default), ``--include-parts`` (off)."""
+    for command in ("run", "backfill"):
+        params = _cli_params(command)
+        assert params["include_tickets"].secondary_opts == ["--no-tickets"]
+        assert params["include_companies"].secondary_opts == ["--no-companies"]
+        assert params["include_parts"].opts == ["--include-parts"]
+        assert not params["include_parts"].secondary_opts

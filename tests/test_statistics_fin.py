@@ -26,32 +26,10 @@ from .fake_intercom import (
     conversation_statistics,
     fin_ai_agent,
 )
+from .test_fake_intercom_objects import STATISTICS_2_16
 
 WINDOW = Window(datetime(2026, 10, 1, tzinfo=UTC), datetime(2026, 10, 2, tzinfo=UTC))
-STATISTICS = [
-    "time_to_assignment",
-    "time_to_admin_reply",
-    "time_to_first_close",
-    "time_to_last_close",
-    "median_time_to_reply",
-    "first_contact_reply_at",
-    "first_assignment_at",
-    "first_admin_reply_at",
-    "first_close_at",
-    "last_assignment_at",
-    "last_assignment_admin_reply_at",
-    "last_contact_reply_at",
-    "last_admin_reply_at",
-    "last_close_at",
-    "last_closed_by_id",
-    "count_reopens",
-    "count_assignments",
-    "count_conversation_parts",
-    "assigned_team_first_response_time",
-    "assigned_team_first_response_time_in_office_hours",
-    "handling_time",
-    "adjusted_handling_time",
-]
+STATISTICS = STATISTICS_2_16 - {"type"}  # the 22 fields of conversation_statistics, 2.16
 
 
 def rows(root: Path, name: str = "conversations") -> list[dict[str, Any]]:
@@ -66,7 +44,7 @@ def run(settings: IntercomSettings, out: Path, transport: Any = None) -> Any:
 
 
 def test_the_22_statistics_are_columns_under_their_own_names() -> None:
-    assert set(STATISTICS) <= set(CONVERSATIONS.schema.names) and len(STATISTICS) == 22
+    assert set(CONVERSATIONS.schema.names) >= STATISTICS and len(STATISTICS) == 22
     fin = {n for n in CONVERSATIONS.schema.names if n.startswith("ai_agent_")}
     assert fin == {
         "ai_agent_participated",

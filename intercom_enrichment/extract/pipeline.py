@@ -60,6 +60,7 @@ class WindowJob:
     batch_size: int = 2000
     options: EnrichOptions = field(default_factory=EnrichOptions)
     objects: tuple[SearchedObject, ...] = SEARCHED  # the searched objects this run reads
+    companies: bool = True  # read the companies the contacts reference
 
     @property
     def snapshots(self) -> tuple[Snapshot, ...]:
@@ -70,7 +71,8 @@ class WindowJob:
     @property
     def tables(self) -> list[str]:
         """The tables this run writes: each object's, its parts' with parts on, contacts."""
-        names = [o.table.name for o in self.objects] + [CONTACTS.name, COMPANIES.name]
+        names = [o.table.name for o in self.objects] + [CONTACTS.name]
+        names += [COMPANIES.name] if self.companies else []
         if self.options.include_parts:
             names += [o.parts.name for o in self.objects]
         return names
@@ -91,6 +93,7 @@ class WindowJob:
                 "output": self.output,
                 "batch_size": self.batch_size,
                 "objects": [o.table.name for o in self.objects],
+                "companies": self.companies,
                 "include_parts": self.options.include_parts,
                 "include_segments": self.options.include_segments,
                 "pii": self.options.pii.mode,
@@ -226,7 +229,8 @@ def _run(
             if lst.deleted
         ]
         companies = _enrich(executor, listings, job.batch_size, lineage, options, writer, parts)
-        unavailable = _companies(executor, sorted(companies), lineage, options.pii, writer, parts)
+        read = sorted(companies) if job.companies else []
+        unavailable = _companies(executor, read, lineage, options.pii, writer, parts)
         quarantined = [q for lst in listings for q in lst.quarantine]
         writer.append(BatchRecords(quarantine=job.options.pii.scrub_quarantine(quarantined)))
         total = executor.reduce(parts)
