@@ -523,6 +523,8 @@ class FakeIntercom:
     boundary: str = "strict"  # or "inclusive"
     order: str = "descending"  # or "scrambled", "ascending"
     duplicate_across_pages: bool = False
+    total_count: bool = True  # search pages say how many results there are (optional)
+    searches: list[dict[str, Any]] = field(default_factory=list)  # conversation search bodies
     unsearchable: set[str] = field(default_factory=set)  # contacts only GET finds
     token: str = "fake-token"
     requests: list[str] = field(default_factory=list)
@@ -569,7 +571,9 @@ class FakeIntercom:
         if path == "/conversations/search":
             version = api_version(request)
             alive = [as_of(c, version) for c in self.conversations if c["id"] not in self.deleted]
-            return self._search(json.loads(request.content), alive, "conversations", _top_level)
+            body = json.loads(request.content)
+            self.searches.append(body)
+            return self._search(body, alive, "conversations", _top_level)
         if path == "/conversations/deleted":
             return too_old(request, (2, 16)) or self._deleted(request)
         if path == "/contacts/search":
@@ -751,12 +755,7 @@ class FakeIntercom:
         }
         if offset + per_page < len(hits):
             pages["next"] = {"per_page": per_page, "starting_after": f"opaque:{offset + per_page}"}
-        return httpx.Response(
-            200,
-            json={
-                "type": f"{kind[:-1]}.list",
-                kind: page,
-                "total_count": len(hits),
-                "pages": pages,
-            },
-        )
+        body: dict[str, Any] = {"type": f"{kind[:-1]}.list", kind: page, "pages": pages}
+        if self.total_count:
+            body["total_count"] = len(hits)
+        return httpx.Response(200, json=body)

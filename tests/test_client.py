@@ -9,7 +9,7 @@ from pydantic import SecretStr
 
 from intercom_enrichment import errors
 from intercom_enrichment.api.budget import RateBudget
-from intercom_enrichment.api.client import IntercomClient
+from intercom_enrichment.api.client import IntercomClient, tls_context
 from intercom_enrichment.api.settings import IntercomSettings
 from intercom_enrichment.objects.conversations import CONVERSATION
 
@@ -176,3 +176,16 @@ def test_429_without_any_hint_backs_off_instead_of_spinning() -> None:
     body, client = run(fake, lambda c: c.get_contact("c1"))
     assert body["id"] == "c1" and client.stats.rate_limited == 2
     assert time.monotonic() - started >= 0.5  # two exponential back-offs, not two instant retries
+
+
+def test_every_client_of_a_process_shares_one_tls_context() -> None:
+    """Building a TLS context costs ~30 ms of CPU; a window opens a client per step."""
+    settings = IntercomSettings(token=SecretStr("t"), base_url="https://api.intercom.io")
+
+    async def context() -> object:
+        async with IntercomClient(settings, budget=RateBudget()) as client:
+            assert client._http is not None
+            return client._http._transport._pool._ssl_context  # type: ignore[attr-defined]
+
+    first, second = asyncio.run(context()), asyncio.run(context())
+    assert first is second is tls_context()

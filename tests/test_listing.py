@@ -81,6 +81,17 @@ def test_sub_windows_page_concurrently_and_lose_nothing() -> None:
     assert len(fake.requests) >= 7  # first page, then six sub-window searches
 
 
+def test_a_search_that_gives_no_total_count_is_paged_concurrently_all_the_same() -> None:
+    """Without ``total_count`` the listing cannot size the window: it splits it anyway, rather
+    than fetch every page one after another (issue 22's 138 sequential pages)."""
+    convs = world()
+    fake = FakeIntercom(convs, boundary="inclusive", total_count=False)
+    listing = list_with(fake, per_page=10, max_parallel=6)
+    assert [c.id for c in listing.records] == expected_ids(convs)
+    first_pages = [s for s in fake.searches if "starting_after" not in s["pagination"]]
+    assert len(first_pages) == 1 + 6  # the window's first page, then six sub-windows
+
+
 def test_invalid_items_are_quarantined_with_their_reason() -> None:
     convs = world()
     broken = conversation(99, START + 10, [])

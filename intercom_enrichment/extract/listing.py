@@ -193,8 +193,11 @@ async def _list_into(
     assert isinstance(pages, AsyncGenerator)
     first = await anext(pages)
     sink.add(first, window)
-    total_pages = math.ceil((first.total_count or 0) / per_page)
-    parts = min(max_parallel, math.ceil(total_pages / pages_per_subwindow))
+    if first.total_count is None:  # undocumented size: assume a long listing, page it at once
+        parts = max_parallel
+    else:
+        total_pages = math.ceil(first.total_count / per_page)
+        parts = min(max_parallel, math.ceil(total_pages / pages_per_subwindow))
     if first.next_cursor and parts > 1:
         await pages.aclose()
         subs = window.split(parts)
