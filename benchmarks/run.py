@@ -23,6 +23,7 @@ from typing import Any
 
 from benchmarks.naive import run_naive
 from intercom_enrichment.api.settings import CALLS_PER_10S as LIMIT
+from intercom_enrichment.objects.registry import SNAPSHOTS
 from tests.prefect_server import prefect_env, prefect_server
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -61,6 +62,9 @@ def start_sandbox(conversations: int, contacts: int, days: float, rate_limit: in
             str(rate_limit),
             "--latency-ms",
             "20:60",
+            # The scenarios are issue 12's (conversations and their contacts): no tickets.
+            "--tickets",
+            "0",
         ],
         cwd=ROOT,
         stdout=subprocess.PIPE,
@@ -99,17 +103,18 @@ def wait_for_fresh_rate_window() -> None:
 
 
 def minimal_requests(result: dict, include_parts: bool) -> int:
-    """Listing pages + ⌈distinct contacts ÷ 150⌉ + fallbacks (+ one GET per conversation), plus
-    what the documented API leaves no way around: the 4 dimension lists, and the full tag and
-    company lists of contacts whose embedded lists say ``has_more``."""
+    """Listing pages (a ticket search too, empty here) + ⌈distinct contacts ÷ 150⌉ + fallbacks
+    (+ one GET per conversation), plus what the documented API leaves no way around: one request
+    a dimension snapshot (`objects.registry.SNAPSHOTS`), the full tag and company lists of
+    contacts whose embedded lists say ``has_more``, and one GET per referenced company."""
     by = result["requests_by_endpoint"]
-    pages = math.ceil(result["conversations_listed"] / 150)
+    pages = math.ceil(result["conversations_listed"] / 150) + by.get("tickets.search", 0)
     bulk = math.ceil(result["contacts_unique"] / 150)
     parts = result["conversations_written"] if include_parts else 0
     lists = sum(by.get(k, 0) for k in ("contacts.tags", "contacts.companies"))
-    dimensions = sum(by.get(k, 0) for k in ("admins.list", "teams.list", "tags.list"))
-    dimensions += by.get("segments.list", 0)
-    return pages + bulk + by.get("contacts.get", 0) + parts + lists + dimensions
+    dimensions = sum(by.get(key, 0) for key in {s.endpoint.key for s in SNAPSHOTS})
+    companies = result.get("companies_referenced", 0)
+    return pages + bulk + by.get("contacts.get", 0) + parts + lists + dimensions + companies
 
 
 def row(name: str, wall: float, result: dict, limit: int, rss: float | None, parts: bool) -> dict:

@@ -323,6 +323,10 @@ def sandbox(
     port: Annotated[int, typer.Option(help="Port on 127.0.0.1 (0: any free port).")] = 8765,
     conversations: Annotated[int, typer.Option(help="Conversations in the world.")] = 2000,
     contacts: Annotated[int, typer.Option(help="Distinct contacts in the world.")] = 600,
+    tickets: Annotated[
+        int | None,
+        typer.Option(min=0, help="Tickets in the world (default: a quarter of the conversations)."),
+    ] = None,
     start: Annotated[str, typer.Option(help="Start of the data's time range (UTC).")] = (
         "2026-10-01T00:00:00Z"
     ),
@@ -346,6 +350,7 @@ def sandbox(
             seed=seed,
             conversations=conversations,
             contacts=contacts,
+            tickets=tickets,
             window_start=first,
             window_end=first + timedelta(days=days),
             rate_limit=rate_limit,
