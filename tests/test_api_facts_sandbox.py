@@ -135,6 +135,7 @@ def test_dimension_tables_are_complete_and_replaced(sandbox, tmp_path) -> None: 
         "conversation_attributes": sum(not d[4] for d in DEFINITIONS["conversation"]),
         "contact_attributes": sum(not d[4] for d in DEFINITIONS["contact"]),
         "company_attributes": sum(not d[4] for d in DEFINITIONS["company"]),
+        "deleted_conversations": 0,  # the sandbox deletes none unless told
     }
     contact_attrs = pq.read_table(tmp_path / "dimensions/contact_attributes.parquet").to_pylist()
     plan = next(a for a in contact_attrs if a["full_name"] == "custom_attributes.plan")
