@@ -32,7 +32,7 @@ from intercom_enrichment.metrics import EnrichmentMetrics
 from intercom_enrichment.objects.common import Lineage
 from intercom_enrichment.objects.companies import COMPANIES
 from intercom_enrichment.objects.contacts import CONTACTS
-from intercom_enrichment.objects.declaration import SearchedObject, Snapshot, Status, Table
+from intercom_enrichment.objects.declaration import SearchedObject, Snapshot, Status
 from intercom_enrichment.objects.registry import SCHEMA_VERSION, SEARCHED, SNAPSHOTS
 from intercom_enrichment.output.purge import PurgeResult, purge_deleted
 from intercom_enrichment.output.storage import Storage
@@ -261,7 +261,7 @@ def _purge(storage: Storage, obj: SearchedObject, dims: DimensionSnapshot) -> Pu
     publication (its own files never held them). A purge that fails is retried by the next
     run; it never fails this window."""
     try:
-        result = purge_deleted(storage, _tables_of(obj), _deleted(obj, dims))
+        result = purge_deleted(storage, (obj.table, obj.parts), _deleted(obj, dims))
     except (OSError, OutputError, ValueError) as exc:
         log.warning(
             "purge of deleted %s failed (%s); the next run retries it", obj.kind, type(exc).__name__
@@ -277,10 +277,6 @@ def _purge(storage: Storage, obj: SearchedObject, dims: DimensionSnapshot) -> Pu
             f"; {len(result.busy)} windows busy, left for the next run" if result.busy else "",
         )
     return result
-
-
-def _tables_of(obj: SearchedObject) -> tuple[Table, ...]:
-    return (obj.table, obj.parts)
 
 
 def _enrich(
