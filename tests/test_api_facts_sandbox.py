@@ -2,6 +2,7 @@
 merges by version, tag names, dimension tables, an IN limit of 15, the cursor error, 408s."""
 
 import asyncio
+import json
 import math
 from typing import Any
 
@@ -288,3 +289,32 @@ def test_conversation_attributes_before_2_16_keep_their_snapshot(sandbox, tmp_pa
     assert old.unavailable["conversation_attributes"] == "HTTP 400"
     assert path.read_bytes() == before
     assert old.rows["contact_attributes"] == first.rows["contact_attributes"]
+
+
+def test_a_snapshot_item_that_cannot_be_written_is_skipped_not_fatal(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A ticket type whose name holds a lone surrogate (the model takes it; Parquet cannot) is
+    counted invalid; the others are written, the run goes on."""
+    import httpx
+
+    from tests.fake_intercom import FakeIntercom, ticket_type
+
+    bad_name = {"type": "ticket_type", "id": "8", "name": "Bug \ud800"}  # valid for pydantic
+    fake = FakeIntercom([], ticket_types=[ticket_type("7", "Bug"), bad_name])
+    settings = IntercomSettings(token=SecretStr(fake.token), base_url="http://fake.test")
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        if request.url.path != "/ticket_types":
+            return fake.handle(request)
+        body = {"type": "list", "data": fake.ticket_types}  # the surrogate escaped, as JSON
+        headers = {"content-type": "application/json"}
+        return httpx.Response(200, content=json.dumps(body).encode(), headers=headers)
+
+    async def go() -> Any:
+        transport = httpx.MockTransport(handle)
+        async with IntercomClient(settings, budget=RateBudget(), transport=transport) as client:
+            return await snapshot_dimensions(client, Storage(str(tmp_path)), PiiPolicy())
+
+    snap = asyncio.run(go())
+    assert snap.invalid["ticket_types"] == 1 and snap.rows["ticket_types"] == 1
+    kinds = pq.read_table(tmp_path / "dimensions/ticket_types.parquet").to_pylist()
+    assert [k["ticket_type_id"] for k in kinds] == ["7"]

@@ -93,3 +93,34 @@ def test_a_company_that_answers_404_is_counted_never_invented(tmp_path: Path) ->
     assert result.metrics.companies_not_found == 1 and result.metrics.companies_fetched == 1
     assert [r["company_id"] for r in table(tmp_path, "companies")] == ["co1"]
     assert fake.requests.count("GET /companies/co1") == 1
+
+
+def test_companies_that_become_unavailable_part_way_keep_the_earlier_files_whole(
+    sandbox, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    """A 403 to some company GETs: none of this run's company rows are written; the window's
+    earlier companies file stays, listed once in the manifest, and current/ has each company
+    once."""
+    from intercom_enrichment.output.storage import Storage
+    from intercom_enrichment.output.writer import read_manifest
+    from intercom_enrichment.sandbox import FaultRule
+
+    world = {"conversations": 300, "contacts": 100, "tickets": 0}
+    first = sandbox(**world)
+    settings = IntercomSettings(token=SecretStr(first.token), base_url=first.url)
+    assert run(settings, tmp_path).incomplete is None
+    before = read_manifest(Storage(str(tmp_path)), WINDOW)
+    assert before is not None
+    companies_before = [f for f in before["files"] if f["table"] == "companies"]
+    blocked = sandbox(**world, faults=(FaultRule("companies.get", "403", probability=0.3),))
+    settings = IntercomSettings(token=SecretStr(blocked.token), base_url=blocked.url)
+    result = run(settings, tmp_path)
+    assert result.incomplete is None and result.metrics.unavailable
+    after = read_manifest(Storage(str(tmp_path)), WINDOW)
+    assert after is not None
+    assert [f for f in after["files"] if f["table"] == "companies"] == companies_before
+    rows = table(tmp_path, "companies")
+    assert len(rows) == companies_before[0]["rows"] == len({r["company_id"] for r in rows})
+    refresh(str(tmp_path))
+    current = pq.read_table(tmp_path / "current" / "companies.parquet").to_pylist()
+    assert len(current) == len({r["company_id"] for r in current}) == len(rows)

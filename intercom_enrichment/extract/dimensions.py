@@ -33,6 +33,7 @@ from intercom_enrichment.objects.common import to_table
 from intercom_enrichment.objects.declaration import Snapshot
 from intercom_enrichment.objects.registry import SNAPSHOTS
 from intercom_enrichment.output.storage import Storage, discard_staging
+from intercom_enrichment.quality.guards import unwritable_reason
 from intercom_enrichment.quality.pii import PiiPolicy
 
 log = logging.getLogger(__name__)
@@ -135,8 +136,10 @@ async def snapshot_dimensions(
         raw, complete = answer
         rows: dict[str, dict[str, Any]] = {}  # by id: a repeated item counts once
         for item in raw:
-            try:
-                row = source.row(source.model.model_validate(item))
+            try:  # a record that cannot be written exactly is skipped (counted), never fatal
+                row = (
+                    {} if unwritable_reason(item) else source.row(source.model.model_validate(item))
+                )
             except ValidationError:
                 row = {}
             key = next(iter(row.values()), None)

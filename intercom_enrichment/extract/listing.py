@@ -62,9 +62,11 @@ class Listing:
         """This listing less the records whose id is in ``ids`` (deleted since); ``deleted``
         counts them."""
         entries = self.entries.without(ids)
-        if entries is self.entries:
+        quarantine = [q for q in self.quarantine if q.get("id") not in ids]  # raw records too
+        if entries is self.entries and len(quarantine) == len(self.quarantine):
             return self
-        return replace(self, entries=entries, deleted=len(self.entries) - len(entries))
+        deleted = len(self.entries) - len(entries) + len(self.quarantine) - len(quarantine)
+        return replace(self, entries=entries, quarantine=quarantine, deleted=deleted)
 
     @property
     def records(self) -> list[Record]:

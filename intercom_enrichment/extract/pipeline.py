@@ -245,7 +245,8 @@ def _run(
         for listing in listings:
             listing.close()
     purged = {obj.table.name: _purge(storage, obj, dims) for obj in job.objects if obj.deleted}
-    return WindowResult(total, files, reason, {k: v for k, v in purged.items() if v.ids})
+    done = {k: v for k, v in purged.items() if v.windows or v.busy}
+    return WindowResult(total, files, reason, done)
 
 
 def _tables(obj: SearchedObject) -> tuple[str, ...]:
@@ -261,7 +262,7 @@ def _purge(storage: Storage, obj: SearchedObject, dims: DimensionSnapshot) -> Pu
     publication (its own files never held them). A purge that fails is retried by the next
     run; it never fails this window."""
     try:
-        result = purge_deleted(storage, (obj.table, obj.parts), _deleted(obj, dims))
+        result = purge_deleted(storage, (obj.table, obj.parts), _deleted(obj, dims), [obj.kind])
     except (OSError, OutputError, ValueError) as exc:
         log.warning(
             "purge of deleted %s failed (%s); the next run retries it", obj.kind, type(exc).__name__
@@ -330,13 +331,18 @@ def _companies(
     writer: WindowWriter,
     parts: list[EnrichmentMetrics],
 ) -> set[str]:
-    """Read the companies once each, in steps; the tables to keep if they are unavailable."""
+    """Read the companies once each, in steps; the tables to keep if they are unavailable. The
+    rows are appended once every step has answered: companies that become unavailable part-way
+    (a 403) keep the window's earlier company files whole, not a part of the new ones."""
+    steps = []
     for first in range(0, len(ids), COMPANIES_PER_STEP):
         records, metrics = executor.companies(ids[first : first + COMPANIES_PER_STEP], lineage, pii)
-        writer.append(records)
         parts.append(metrics)
         if metrics.unavailable:  # e.g. 403: no point asking for the rest
             return {COMPANIES.name}
+        steps.append(records)
+    for records in steps:
+        writer.append(records)
     return set()
 
 

@@ -18,7 +18,6 @@ import json
 import logging
 import os
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from intercom_enrichment.layout import (
@@ -28,7 +27,7 @@ from intercom_enrichment.layout import (
 )
 from intercom_enrichment.objects.registry import TABLES
 from intercom_enrichment.output.storage import Storage
-from intercom_enrichment.output.writer import WINDOW_FILE
+from intercom_enrichment.output.writer import WINDOW_FILE, manifest_fingerprints
 
 log = logging.getLogger(__name__)
 
@@ -121,23 +120,6 @@ def window_changes(storage: Storage, state: RefreshState) -> WindowChanges:
     )
     unchanged = {k: fp for k, fp in folded.items() if listed.get(k) == fp and k not in stale}
     return WindowChanges(runs, stale, unchanged)
-
-
-def manifest_fingerprints(storage: Storage) -> dict[str, str]:
-    """Every window manifest under ``_runs/``: key → fingerprint of its listing entry."""
-    try:
-        entries = storage.fs.ls(storage.path(MANIFEST_DIR), detail=True)
-    except FileNotFoundError:
-        return {}
-    found = {}
-    for entry in entries:
-        name = Path(str(entry.get("name"))).name
-        key = name.removesuffix(".json")
-        if key == name or not WINDOW_KEY.match(key) or entry.get("type") == "directory":
-            continue
-        stamp = entry.get("mtime") or entry.get("LastModified") or entry.get("last_modified")
-        found[key] = f"{entry.get('size')}:{stamp}:{entry.get('ino', '')}:{entry.get('ETag', '')}"
-    return found
 
 
 def _parse(key: str, text: str, fingerprint: str) -> WindowRun | None:

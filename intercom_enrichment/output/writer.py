@@ -15,12 +15,15 @@ import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from intercom_enrichment.layout import (
+    MANIFEST_DIR,
+    WINDOW_KEY,
     data_path,
     lease_path,
     manifest_path,
@@ -97,6 +100,23 @@ def window_files(storage: Storage, table: str, keys: set[str] | None = None) -> 
         match = WINDOW_FILE.match(rel)
         if match and match.group(1) == table and (keys is None or match.group(2) in keys):
             found.append(rel)
+    return found
+
+
+def manifest_fingerprints(storage: Storage) -> dict[str, str]:
+    """Every window manifest under ``_runs/``: key → fingerprint of its listing entry."""
+    try:
+        entries = storage.fs.ls(storage.path(MANIFEST_DIR), detail=True)
+    except FileNotFoundError:
+        return {}
+    found = {}
+    for entry in entries:
+        name = Path(str(entry.get("name"))).name
+        key = name.removesuffix(".json")
+        if key == name or not WINDOW_KEY.match(key) or entry.get("type") == "directory":
+            continue
+        stamp = entry.get("mtime") or entry.get("LastModified") or entry.get("last_modified")
+        found[key] = f"{entry.get('size')}:{stamp}:{entry.get('ino', '')}:{entry.get('ETag', '')}"
     return found
 
 
@@ -247,7 +267,7 @@ class WindowWriter:
     def _publish(
         self, manifest: dict[str, Any], complete: bool, keep: set[str]
     ) -> list[WrittenFile]:
-        kept = self._kept(keep)
+        kept = [k for k in self._kept(keep) if k.path not in self._open]  # never listed twice
         marker = {"status": "publishing", "run_id": self.lease.run_id, "window": self.window.key}
         self.storage.write_text(manifest_path(self.window), json.dumps(marker), self.lease.token)
         written = []
