@@ -50,7 +50,3 @@ CURRENT: tuple[CurrentState, ...] = (
 )
 """Every current table a refresh keeps (``current/``), each with its marts."""
 
-
-def searched(name: str) -> SearchedObject:
-    """The searched object whose table is ``name``."""
-    return next(obj for obj in SEARCHED if obj.table.name == name)
