@@ -55,7 +55,7 @@ from .views import Views, model_sql
 
 # With ``chunk_rows``, a partitioned current table is computed in chunks of about that many
 # candidate rows (at most MAX_CHUNKS), so that its grouping by id holds one chunk
-# (current_conversations.sql). Each chunk scans the candidates again: chunks trade time for
+# (current_partitioned.sql). Each chunk scans the candidates again: chunks trade time for
 # memory, so only a run's own refresh uses them (tasks/marts.py).
 MAX_CHUNKS = 8
 DEFAULT_MEMORY_LIMIT = "512MB"
