@@ -49,4 +49,3 @@ CURRENT: tuple[CurrentState, ...] = (
     COMPANIES_CURRENT,
 )
 """Every current table a refresh keeps (``current/``), each with its marts."""
-
