@@ -16,7 +16,7 @@ from .prefect_server import BIN, prefect_cli, prefect_env, prefect_server, proce
 ROOT = Path(__file__).resolve().parents[1]
 START = datetime(2026, 10, 1, tzinfo=UTC)
 HOURS = 4
-LIMIT = 60  # calls per 10 s
+LIMIT = 90  # calls per 10 s
 
 
 def rows(root: Path, table: str) -> list[dict]:
@@ -79,7 +79,7 @@ def test_fan_out_over_two_workers_matches_a_single_process(sandbox, tmp_path: Pa
     worked = [log.read_text() for log in logs]
     assert all("enrich" in text for text in worked), "both workers ran windows"
     requests = sum(stats["requests"].values())
-    assert requests > 2 * LIMIT  # more than two windows of allowance: the limit bound the run
+    assert requests > 2 * LIMIT, requests  # over two windows of allowance: the limit bound the run
     # Few 429s: the shared budget held two workers together. The target (≤ 2% with a global
     # limit) is a benchmark's (S6 in benchmarks/run.py); with 2 cores shared by the sandbox, a
     # Prefect server and two workers, a test run has measured up to 2.9% (10 of 344).
