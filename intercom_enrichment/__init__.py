@@ -1,4 +1,5 @@
-"""Intercom conversations enriched with their contacts, written as Parquet.
+"""Intercom conversations and tickets, joined with their contacts, companies, teammates and
+statistics, written as Parquet.
 
 Plain Python, no Prefect imports: the client, models, windows, row shaping and the writer live
 here; the Prefect layer (``flows/``, ``tasks/``) adapts them.
