@@ -221,7 +221,7 @@ def test_bad_queries_and_cursors_are_400(client: httpx.Client) -> None:
     unknown_field = {"query": {"field": "created_at", "operator": ">", "value": 1}}
     response = client.post("/conversations/search", json=unknown_field)
     assert response.status_code == 400 and _error(response)[0] == "parameter_invalid"
-    for cursor in ("garbage!", "eyJvZmZzZXQiOiA1fQ", ""):
+    for cursor in ("garbage!", "eyJvZmZzZXQiOiA1fQ"):
         response = client.post("/conversations/search", json=_window_query(START, END, 5, cursor))
         assert response.status_code == 400
         assert _error(response)[0] == "client_error"  # as documented: the code says no "cursor"
@@ -233,6 +233,38 @@ def test_bad_queries_and_cursors_are_400(client: httpx.Client) -> None:
     assert response.status_code == 400 and _error(response)[0] == "client_error"
     response = client.post("/conversations/search", content=b"{not json")
     assert response.status_code == 400
+
+
+def _airbyte_query(since: int, cursor: str = "", per_page: int = 150) -> dict[str, Any]:
+    """The body Airbyte's source-intercom (0.8.3, its manifest's `requester_incremental_search`)
+    sends: ``updated_at > t OR updated_at = t``, ascending, and an empty ``starting_after`` on
+    the first page (its template renders a missing cursor as ``''``)."""
+    either = [
+        {"field": "updated_at", "operator": ">", "value": since},
+        {"field": "updated_at", "operator": "=", "value": since},
+    ]
+    return {
+        "query": {"operator": "OR", "value": either},
+        "sort": {"field": "updated_at", "order": "ascending"},
+        "pagination": {"per_page": per_page, "page": None, "starting_after": cursor},
+    }
+
+
+def test_or_groups_join_ranges_into_one(client: httpx.Client) -> None:
+    since = END - 6 * 3_600
+    at_or_after = {"query": {"field": "updated_at", "operator": ">=", "value": since}}
+    expected = client.post("/conversations/search", json=at_or_after).json()
+    joined = client.post("/conversations/search", json=_airbyte_query(since)).json()
+    assert joined["total_count"] == expected["total_count"] > 0
+    assert joined["conversations"][:20] == expected["conversations"]
+    apart = [
+        {"field": "updated_at", "operator": "<", "value": START + 100},
+        {"field": "updated_at", "operator": ">", "value": START + 5_000},
+    ]
+    response = client.post(
+        "/conversations/search", json={"query": {"operator": "OR", "value": apart}}
+    )
+    assert response.status_code == 400 and _error(response)[0] == "parameter_invalid"
 
 
 def test_duplicate_across_pages() -> None:
@@ -296,6 +328,29 @@ def test_contacts_search_omits_deleted_merged_and_unsearchable(
     assert found == active
     unsearchable = world.contact_id(_status_examples(world)["unsearchable"])
     assert client.get(f"/contacts/{unsearchable}").status_code == 200
+
+
+def test_contacts_search_by_updated_at(sandbox: SandboxServer, client: httpx.Client) -> None:
+    """A query on `updated_at` alone (a contact's date field) answers the searchable contacts
+    updated in its range, oldest first, as Airbyte's contacts stream reads them."""
+    world = sandbox.world
+    stamps = {
+        world.contact_id(j): world.contact(j)["updated_at"]
+        for j in range(world.contact_count)
+        if world.contact_status(j) == "active"
+    }
+    since = sorted(stamps.values())[len(stamps) // 3]
+    found: list[dict[str, Any]] = []
+    cursor = ""
+    for _ in range(10):
+        page = client.post("/contacts/search", json=_airbyte_query(since, cursor, 9)).json()
+        found += page["data"]
+        if "next" not in page["pages"]:
+            break
+        cursor = page["pages"]["next"]["starting_after"]
+    expected = sorted((t, i) for i, t in stamps.items() if t >= since)
+    assert [(c["updated_at"], c["id"]) for c in found] == expected
+    assert len(found) > 40 and page["total_count"] == len(expected)
 
 
 def test_get_contact_statuses(sandbox: SandboxServer, client: httpx.Client) -> None:

@@ -177,8 +177,7 @@ class _Endpoints:
         )
 
     def search_contacts(self, call: Call) -> Response:
-        limit = self.config.contact_search_in_limit
-        return answer(lambda: contacts_response(self.world, call.body, call.version, limit))
+        return answer(lambda: contacts_response(self.world, self.config, call.body, call.version))
 
     def admins(self, call: Call) -> Response:
         return JSONResponse(workspace.admins())

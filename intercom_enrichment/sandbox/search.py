@@ -91,23 +91,40 @@ def decode_cursor(cursor: str, query_fingerprint: str, total: int) -> int:
     return offset
 
 
-def _filters(query: Any, depth: int = 0) -> list[dict[str, Any]]:
-    """The leaf filters of a query: a single filter or (nested) AND groups of filters."""
+def _group(query: Any, depth: int) -> tuple[str, list[Any]]:
+    """An AND or OR group's operator and its items, checked against the documented limits:
+    "max 15 filters for each AND or OR group", "max 2 nested filters" (OpenAPI 2.16, ``POST
+    /tickets/search``; the search endpoints share the `search_request` schema)."""
     if not isinstance(query, dict):
         raise SearchError("parameter_invalid", "query must be an object")
-    if "field" in query:
-        return [query]
-    if query.get("operator") != "AND":
-        raise SearchError("parameter_invalid", "The sandbox supports only AND groups")
-    value = query.get("value")
+    operator, value = query.get("operator"), query.get("value")
+    if operator not in ("AND", "OR"):
+        raise SearchError("parameter_invalid", "A group's operator is AND or OR")
     if not isinstance(value, list) or not value:
-        raise SearchError("parameter_invalid", "An AND group needs a non-empty list of filters")
+        raise SearchError("parameter_invalid", f"An {operator} group needs a non-empty list")
     if len(value) > MAX_FILTERS_PER_GROUP or depth >= 2:
         raise SearchError(
             "parameter_invalid",
             f"At most {MAX_FILTERS_PER_GROUP} filters per group and 2 levels of nesting",
         )
+    return operator, value
+
+
+def _filters(query: Any, depth: int = 0) -> list[dict[str, Any]]:
+    """The leaf filters of a query made of a single filter or (nested) AND groups."""
+    if isinstance(query, dict) and "field" in query:
+        return [query]
+    operator, value = _group(query, depth)
+    if operator != "AND":
+        raise SearchError("parameter_invalid", "The sandbox supports only AND groups here")
     return [leaf for item in value for leaf in _filters(item, depth + 1)]
+
+
+def _fields(query: Any, depth: int = 0) -> set[Any]:
+    """The fields a query's leaves filter on, through AND and OR groups."""
+    if isinstance(query, dict) and "field" in query:
+        return {query.get("field")}
+    return {field for item in _group(query, depth)[1] for field in _fields(item, depth + 1)}
 
 
 def _timestamp(value: Any) -> int:
@@ -121,25 +138,47 @@ def _timestamp(value: Any) -> int:
     raise SearchError("parameter_invalid", f"Invalid timestamp value {value!r}")
 
 
-def time_range(query: Any, strict: bool) -> tuple[int, int]:
-    """The half-open `updated_at` interval ``[lo, hi)`` a conversation query selects.
-
-    ``>``/``<`` include the bound unless `strict`; ``>=``/``<=`` always include it.
-    """
+def _leaf_range(leaf: dict[str, Any], strict: bool) -> tuple[int, int]:
+    if leaf.get("field") != "updated_at":
+        raise SearchError(
+            "parameter_invalid",
+            f"Unsupported field {leaf.get('field')!r}: the sandbox searches on updated_at",
+        )
+    operator, value = leaf.get("operator"), _timestamp(leaf.get("value"))
+    if operator not in _TIME_OPERATORS:
+        raise SearchError("parameter_invalid", f"Unsupported operator {operator!r}")
     lo, hi = -(2**63), 2**63
-    for leaf in _filters(query):
-        if leaf.get("field") != "updated_at":
+    if operator in (">", ">=", "="):
+        lo = value + 1 if operator == ">" and strict else value
+    if operator in ("<", "<=", "="):
+        hi = value if operator == "<" and strict else value + 1
+    return lo, hi
+
+
+def time_range(query: Any, strict: bool, depth: int = 0) -> tuple[int, int]:
+    """The half-open `updated_at` interval ``[lo, hi)`` a query selects.
+
+    ``>``/``<`` include the bound unless `strict`; ``>=``/``<=`` always include it. An AND group
+    intersects its items' intervals; an OR group joins them and must make one interval (as
+    ``updated_at > t OR updated_at = t`` does, the query Airbyte's source-intercom sends): the
+    sandbox answers no other OR.
+    """
+    if isinstance(query, dict) and "field" in query:
+        return _leaf_range(query, strict)
+    operator, value = _group(query, depth)
+    ranges = [time_range(item, strict, depth + 1) for item in value]
+    if operator == "AND":
+        return max(lo for lo, _ in ranges), min(hi for _, hi in ranges)
+    joined = sorted((lo, hi) for lo, hi in ranges if lo < hi)
+    if not joined:
+        return 0, 0
+    lo, hi = joined[0]
+    for a, b in joined[1:]:
+        if a > hi:
             raise SearchError(
-                "parameter_invalid",
-                f"Unsupported field {leaf.get('field')!r}: the sandbox searches on updated_at",
+                "parameter_invalid", "The sandbox answers an OR of ranges that make one range"
             )
-        operator, value = leaf.get("operator"), _timestamp(leaf.get("value"))
-        if operator not in _TIME_OPERATORS:
-            raise SearchError("parameter_invalid", f"Unsupported operator {operator!r}")
-        if operator in (">", ">=", "="):
-            lo = max(lo, value + 1 if operator == ">" and strict else value)
-        if operator in ("<", "<=", "="):
-            hi = min(hi, value if operator == "<" and strict else value + 1)
+        hi = max(hi, b)
     return lo, hi
 
 
@@ -180,7 +219,7 @@ def _pagination(body: dict[str, Any], default: int) -> tuple[int, str | None]:
     cursor = pagination.get("starting_after")
     if cursor is not None and not isinstance(cursor, str):
         raise SearchError(*CURSOR_ERROR)
-    return min(per_page, MAX_PER_PAGE), cursor
+    return min(per_page, MAX_PER_PAGE), cursor or None
 
 
 def _query(body: Any) -> Any:
@@ -257,26 +296,26 @@ def conversations_response(
 
 
 def contacts_response(
-    world: World, body: Any, version: str, in_limit: int | None = None
+    world: World, config: SandboxConfig, body: Any, version: str
 ) -> dict[str, Any]:
-    """The body of POST /contacts/search: searchable contacts among the ids asked for."""
+    """The body of POST /contacts/search: searchable contacts among the ids asked for, or, for a
+    query on ``updated_at`` alone (a date field of the contact model, OpenAPI 2.16 ``POST
+    /contacts/search``), the searchable contacts updated in its range, by ``updated_at``."""
     query = _query(body)
-    if in_limit is not None:
-        for leaf in _filters(query):
-            value = leaf.get("value")
-            if leaf.get("operator") == "IN" and isinstance(value, list) and len(value) > in_limit:
-                raise SearchError(
-                    "parameter_invalid",
-                    f"IN accepts at most {in_limit} values (it is a shortcut for OR)",
-                )
-    ids = contact_ids(query)
     per_page, cursor = _pagination(body, default=50)
-    found = [
-        j
-        for j in (world.contact_index(contact_id) for contact_id in ids)
-        if j is not None and world.contact_status(j) == "active"
-    ]
-    query_fingerprint = fingerprint("contacts", ids)
+    found: Sequence[int]
+    if _fields(query) == {"updated_at"}:
+        lo, hi = time_range(query, strict=config.boundary == "strict")
+        found = world.contacts_updated(lo, hi)
+        query_fingerprint = fingerprint("contacts-updated", lo, hi)
+    else:
+        ids = _contact_ids_within(query, config.contact_search_in_limit)
+        found = [
+            j
+            for j in (world.contact_index(contact_id) for contact_id in ids)
+            if j is not None and world.contact_status(j) == "active"
+        ]
+        query_fingerprint = fingerprint("contacts", ids)
     offset = 0 if cursor is None else decode_cursor(cursor, query_fingerprint, len(found))
     page = paginate(len(found), offset, per_page, repeat_last=False)
     return {
@@ -285,3 +324,16 @@ def contacts_response(
         "total_count": len(found),
         "pages": _pages(page, per_page, query_fingerprint),
     }
+
+
+def _contact_ids_within(query: Any, in_limit: int | None) -> list[str]:
+    """`contact_ids`, with an ``IN`` longer than `in_limit` answered 400."""
+    if in_limit is not None:
+        for leaf in _filters(query):
+            value = leaf.get("value")
+            if leaf.get("operator") == "IN" and isinstance(value, list) and len(value) > in_limit:
+                raise SearchError(
+                    "parameter_invalid",
+                    f"IN accepts at most {in_limit} values (it is a shortcut for OR)",
+                )
+    return contact_ids(query)

@@ -9,6 +9,7 @@ a time range of the search API maps to an index range by arithmetic alone. Ticke
 
 from __future__ import annotations
 
+import bisect
 import dataclasses
 import hashlib
 import random
@@ -50,6 +51,7 @@ class World:
         self.timeline = Timeline(config.start_ts, config.end_ts - config.start_ts, self._n)
         self._conversation_ids = NumberIds(CONVERSATION_ID_BASE, self._n)
         self._contact_ids = HexIds(f"{config.seed & 0xFFFFFFFF:08x}", self._c)
+        self._contacts_by_update: list[tuple[int, int]] | None = None
         # Popularity rank -> contact index is an affine bijection, so popular contacts are
         # spread over the index space rather than being contacts 0, 1, 2...
         self._rank_step = coprime_at_least(self._c, 2_654_435_761 % max(self._c, 1))
@@ -155,6 +157,17 @@ class World:
         if u < cfg.unsearchable_contact_share:
             return "unsearchable"
         return "active"
+
+    def contacts_updated(self, lo_ts: int, hi_ts: int) -> list[int]:
+        """Indices of the searchable contacts with ``lo_ts <= updated_at < hi_ts``, by
+        ``updated_at`` (then index). Every contact is built once, on the first call."""
+        if self._contacts_by_update is None:
+            active = (j for j in range(self._c) if self.contact_status(j) == "active")
+            self._contacts_by_update = sorted((self.contact(j)["updated_at"], j) for j in active)
+        pairs = self._contacts_by_update
+        start = bisect.bisect_left(pairs, (lo_ts, -1))
+        stop = bisect.bisect_left(pairs, (hi_ts, -1))
+        return [j for _, j in pairs[start:stop]]
 
     def canonical_contact(self, j: int) -> int | None:
         """For a merged contact: the active contact it was merged into (None if none exists)."""
