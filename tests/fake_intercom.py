@@ -543,6 +543,11 @@ class FakeIntercom:
     # GET /conversations/deleted (2.16+). See delete().
     deleted: dict[str, tuple[int, bool]] = field(default_factory=dict)
     companies: dict[str, dict[str, Any]] = field(default_factory=dict)  # GET /companies/{id}
+    # POST /companies/list (None: not offered, 404), `company_list_per_page` a page; its
+    # `total_count` is `company_list_total` when set (a workspace over the 10,000 the list shows)
+    company_list: list[dict[str, Any]] | None = None
+    company_list_per_page: int = 3
+    company_list_total: int | None = None
     data_attributes: list[dict[str, Any]] = field(default_factory=list)  # every model
     conversation_attributes: list[dict[str, Any]] = field(default_factory=list)  # 2.16+
     tickets: list[dict[str, Any]] = field(default_factory=list)  # search and GET, 2.16 form
@@ -599,6 +604,8 @@ class FakeIntercom:
                 found = as_of(self.full_conversations[parts[1]], api_version(request))
                 return httpx.Response(200, json=found)
             return error(404, "not_found", "Resource Not Found")
+        if path == "/companies/list" and self.company_list is not None:
+            return self._company_list(request)
         if parts[0] == "companies" and len(parts) == 2:
             if parts[1] not in self.companies:
                 return error(404, "company_not_found", "Company Not Found")
@@ -611,6 +618,14 @@ class FakeIntercom:
         if parts[0] == "contacts" and len(parts) in (2, 3):
             return self._contact(request, parts[1], parts[2] if len(parts) == 3 else None)
         return error(404, "not_found", "Resource Not Found")
+
+    def _company_list(self, request: httpx.Request) -> httpx.Response:
+        assert self.company_list is not None and request.method == "POST"
+        kind = ("list", "data")
+        response = numbered_page(request, self.company_list, kind, self.company_list_per_page)
+        if self.company_list_total is None:
+            return response
+        return httpx.Response(200, json={**response.json(), "total_count": self.company_list_total})
 
     def _contact(self, request: httpx.Request, cid: str, sub: str | None) -> httpx.Response:
         if cid in self.merged:

@@ -1,5 +1,6 @@
-"""Companies: every company the window's contacts reference, read once by id (requests ≤ 1.1 ×
-the companies referenced), a company that answers 404 counted and never invented, every
+"""Companies: every company the window's contacts reference, read once (by id, or picked out of
+the workspace's list when that takes fewer requests; requests ≤ 1.1 × the companies
+referenced), a company that answers 404 counted and never invented, every
 referenced company once in ``current/companies``, and ``company_daily`` attributing each
 conversation to each company of its primary contact."""
 
@@ -17,6 +18,7 @@ from intercom_enrichment.api.settings import IntercomSettings
 from intercom_enrichment.extract.enrich import EnrichOptions
 from intercom_enrichment.extract.pipeline import AsyncioExecutor, WindowJob, run_pipeline
 from intercom_enrichment.marts import refresh
+from intercom_enrichment.objects.companies import LIST_LIMIT, LIST_WORTH
 from intercom_enrichment.windows import Window
 
 from .fake_intercom import FakeIntercom, company, contact, conversation
@@ -35,7 +37,7 @@ def run(settings: IntercomSettings, out: Path, transport: Any = None) -> Any:
         return run_pipeline(settings, job, executor)
 
 
-def test_every_referenced_company_once_by_id(sandbox, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_every_referenced_company_once(sandbox, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     server = sandbox(conversations=500, contacts=150, tickets=60, many_tags_share=0.2)
     settings = IntercomSettings(token=SecretStr(server.token), base_url=server.url)
     result = run(settings, tmp_path)
@@ -43,7 +45,8 @@ def test_every_referenced_company_once_by_id(sandbox, tmp_path: Path) -> None:  
     referenced = {c for row in table(tmp_path, "contacts") for c in row["company_ids"] or []}
     rows = table(tmp_path, "companies")
     assert sorted(r["company_id"] for r in rows) == sorted(referenced)  # each once
-    requests = result.metrics.requests_by_endpoint["companies.get"]
+    by_endpoint = result.metrics.requests_by_endpoint
+    requests = by_endpoint.get("companies.get", 0) + by_endpoint.get("companies.list", 0)
     assert requests <= 1.1 * len(referenced)
     assert (
         result.metrics.companies_referenced == len(referenced) == result.metrics.companies_fetched
@@ -112,7 +115,11 @@ def test_companies_that_become_unavailable_part_way_keep_the_earlier_files_whole
     before = read_manifest(Storage(str(tmp_path)), WINDOW)
     assert before is not None
     companies_before = [f for f in before["files"] if f["table"] == "companies"]
-    blocked = sandbox(**world, faults=(FaultRule("companies.get", "403", probability=0.3),))
+    faults = (  # the list refused too, or it would bring every company without a GET
+        FaultRule("companies.list", "403", probability=1.0),
+        FaultRule("companies.get", "403", probability=0.3),
+    )
+    blocked = sandbox(**world, faults=faults)
     settings = IntercomSettings(token=SecretStr(blocked.token), base_url=blocked.url)
     result = run(settings, tmp_path)
     assert result.incomplete is None and result.metrics.unavailable
@@ -124,3 +131,99 @@ def test_companies_that_become_unavailable_part_way_keep_the_earlier_files_whole
     refresh(str(tmp_path))
     current = pq.read_table(tmp_path / "current" / "companies.parquet").to_pylist()
     assert len(current) == len({r["company_id"] for r in current}) == len(rows)
+
+
+def _without_lineage(root: Path) -> list[dict[str, Any]]:
+    rows = [
+        {k: v for k, v in r.items() if k not in ("window_start", "window_end", "extracted_at")}
+        for r in table(root, "companies")
+    ]
+    return sorted(rows, key=lambda r: str(r["company_id"]))
+
+
+def test_the_list_brings_what_by_id_would_in_fewer_requests(  # type: ignore[no-untyped-def]
+    sandbox, tmp_path: Path
+) -> None:
+    """``POST /companies/list`` picks the same rows out of the workspace as one GET per id, in
+    far fewer requests; a list refused (403) or failing part-way (500s) costs nothing but
+    requests: the companies it does not bring are read by id."""
+    from intercom_enrichment.sandbox import FaultRule
+
+    world = {"conversations": 500, "contacts": 150, "tickets": 0, "companies": 200}
+    runs = {
+        "listed": (),
+        "refused": (FaultRule("companies.list", "403", probability=1.0),),
+        "flaky": (FaultRule("companies.list", "500", probability=0.4),),
+    }
+    results, rows = {}, {}
+    for name, faults in runs.items():
+        server = sandbox(**world, faults=faults)
+        settings = IntercomSettings(token=SecretStr(server.token), base_url=server.url)
+        results[name] = run(settings, tmp_path / name)
+        assert results[name].incomplete is None
+        rows[name] = _without_lineage(tmp_path / name)
+    referenced = results["listed"].metrics.companies_referenced
+    assert referenced > 100 and len(rows["listed"]) == referenced
+    assert rows["listed"] == rows["refused"] == rows["flaky"]
+    listed = results["listed"].metrics.requests_by_endpoint
+    assert listed["companies.list"] >= 2 and "companies.get" not in listed
+    assert listed["companies.list"] < referenced / 4
+    assert results["refused"].metrics.requests_by_endpoint["companies.get"] == referenced
+
+
+def test_what_the_list_leaves_out_or_garbles_is_read_by_id(tmp_path: Path) -> None:
+    """A list that misses a wanted company, garbles one (a record that does not validate) and
+    repeats one across pages: those two are read by id, every company is written once."""
+    start = int(WINDOW.start.timestamp())
+    ids = [f"co{k:02d}" for k in range(LIST_WORTH + 5)]
+    person = contact("c1")
+    person["companies"] = {
+        "type": "list",
+        "data": [{"type": "company", "id": i} for i in ids],
+        "has_more": False,
+        "total_count": len(ids),
+    }
+    everyone = {i: company(i) for i in ids}
+    garbled = {**everyone["co01"], "created_at": "yesterday"}
+    shown = [everyone["co00"], garbled, *(everyone[i] for i in ids[3:]), everyone["co05"]]
+    fake = FakeIntercom(
+        [conversation(1, start + 60, ["c1"])],
+        contacts={"c1": person},
+        companies=everyone,
+        company_list=shown,  # co02 left out, co01 garbled, co05 twice
+        company_list_per_page=10,
+    )
+    settings = IntercomSettings(token=SecretStr(fake.token), base_url="http://fake.test")
+    result = run(settings, tmp_path, fake.transport())
+    assert result.incomplete is None
+    assert sorted(r["company_id"] for r in table(tmp_path, "companies")) == ids
+    gets = sorted(r for r in fake.requests if r.startswith("GET /companies/"))
+    assert gets == ["GET /companies/co01", "GET /companies/co02"]
+    assert fake.requests.count("POST /companies/list") == 3
+
+
+def test_a_workspace_over_the_lists_reach_is_read_by_id(tmp_path: Path) -> None:
+    """Over 10,000 companies the list cannot show them all: after its first page, by id."""
+    start = int(WINDOW.start.timestamp())
+    ids = [f"co{k:02d}" for k in range(LIST_WORTH + 5)]
+    person = contact("c1")
+    person["companies"] = {
+        "type": "list",
+        "data": [{"type": "company", "id": i} for i in ids],
+        "has_more": False,
+        "total_count": len(ids),
+    }
+    everyone = {i: company(i) for i in ids}
+    fake = FakeIntercom(
+        [conversation(1, start + 60, ["c1"])],
+        contacts={"c1": person},
+        companies=everyone,
+        company_list=list(everyone.values()),
+        company_list_total=LIST_LIMIT + 1,
+    )
+    settings = IntercomSettings(token=SecretStr(fake.token), base_url="http://fake.test")
+    result = run(settings, tmp_path, fake.transport())
+    assert result.incomplete is None
+    assert sorted(r["company_id"] for r in table(tmp_path, "companies")) == ids
+    assert fake.requests.count("POST /companies/list") == 1
+    assert sum(r.startswith("GET /companies/") for r in fake.requests) == len(ids) - 3

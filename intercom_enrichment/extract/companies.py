@@ -1,12 +1,17 @@
-"""The companies a window's contacts reference, each read once by id (``objects/companies.py``
-says why by id): ``GET /companies/{id}``; 404 → gone (counted, no row); a record that does not
-validate → quarantined; 403 and the like (``errors.UNAVAILABLE``) → companies unavailable for
-the run (reported; the window's earlier company files are kept); a transient failure after the
-retries → counted, and the window is incomplete (a rerun repairs it).
+"""The companies a window's contacts reference, each read once: picked out of ``POST
+/companies/list`` when listing the workspace takes fewer requests (``listed``), the rest by id
+(``objects/companies.py`` says when and why). By id: ``GET /companies/{id}``; 404 → gone
+(counted, no row); a record that does not validate → quarantined; 403 and the like
+(``errors.UNAVAILABLE``) → companies unavailable for the run (reported; the window's earlier
+company files are kept); a transient failure after the retries → counted, and the window is
+incomplete (a rerun repairs it). The list only saves requests: any failure of it, a page it
+does not answer, a shape it does not have or a company it leaves out is read by id instead.
 """
 
+import logging
+import math
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,12 +23,23 @@ from intercom_enrichment.concurrency import gather_all
 from intercom_enrichment.errors import UNAVAILABLE, IntercomError, NotFound
 from intercom_enrichment.metrics import EnrichmentMetrics
 from intercom_enrichment.objects.common import Lineage
-from intercom_enrichment.objects.companies import COMPANIES, GET_COMPANY, KIND, Company, company_row
+from intercom_enrichment.objects.companies import (
+    COMPANIES,
+    GET_COMPANY,
+    KIND,
+    LIST_COMPANIES,
+    LIST_KEYS,
+    LIST_LIMIT,
+    LIST_WORTH,
+    Company,
+    company_row,
+)
 from intercom_enrichment.output.writer import BatchRecords
 from intercom_enrichment.quality.pii import PiiPolicy
 from intercom_enrichment.quality.quarantine import quarantine_record
 
 COMPANIES_PER_STEP = 500  # ids fetched by one step (a task of the flow)
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -40,7 +56,7 @@ async def fetch_companies(
 ) -> tuple[BatchRecords, EnrichmentMetrics]:
     """The rows of the companies ``ids`` (distinct), and what fetching them counted."""
     found = _Found()
-    rows: dict[str, dict[str, Any]] = {}
+    rows = {i: company_row(c, lineage) for i, c in (await listed(client, ids)).items()}
 
     async def one(company_id: str) -> None:
         try:
@@ -63,7 +79,7 @@ async def fetch_companies(
             return
         rows[company_id] = company_row(company, lineage)
 
-    await gather_all(*(one(i) for i in ids))
+    await gather_all(*(one(i) for i in ids if i not in rows))
     found.rows = [rows[i] for i in ids if i in rows]  # in the order asked: reruns write alike
     pii.apply(found.rows, COMPANIES.personal, COMPANIES.free_form)
     records = BatchRecords(
@@ -80,3 +96,74 @@ async def fetch_companies(
         **client.stats.metric_fields(),
     )
     return records, metrics
+
+
+async def listed(client: IntercomClient, ids: Collection[str]) -> dict[str, Company]:
+    """The companies among ``ids`` that ``POST /companies/list`` brings, validated, when its
+    pages are fewer than the ids its first page leaves; ``{}`` (or the first page's) when by
+    id is cheaper, the workspace is over ``LIST_LIMIT`` or the list fails in any way."""
+    wanted = set(ids)
+    if len(wanted) < LIST_WORTH:
+        return {}
+    found: dict[str, Company] = {}
+    first = await _list_page(client, 1)
+    if isinstance(first, IntercomError):
+        log.info("companies list: HTTP %s; the companies are read by id", first.status)
+        return found
+    _pick(first, wanted, found)
+    total, count, per_page = _page_counts(first)
+    if total is None or count is None or per_page is None:
+        return found  # nothing to decide by: by id
+    cheaper = total - 1 < len(wanted) - len(found)
+    if count > LIST_LIMIT or total > math.ceil(LIST_LIMIT / per_page) or not cheaper:
+        return found
+    for body in await gather_all(*(_list_page(client, page) for page in range(2, total + 1))):
+        if isinstance(body, IntercomError):
+            log.info("companies list: HTTP %s; that page's companies are read by id", body.status)
+        else:
+            _pick(body, wanted, found)
+    return found
+
+
+async def _list_page(client: IntercomClient, page: int) -> dict[str, Any] | IntercomError:
+    """One page of the list. An error is returned, not raised (the list only saves requests: a
+    403 or 404 to it says nothing of ``GET /companies/{id}``), except a 401 or a server that is
+    not Intercom, which end the run as anywhere else."""
+    params = {**LIST_COMPANIES.params, "page": str(page)}
+    try:
+        return await client.request(
+            LIST_COMPANIES.key, "POST", LIST_COMPANIES.path, lists=LIST_KEYS, params=params
+        )
+    except UNAVAILABLE as exc:
+        return exc
+    except RUN_FATAL:
+        raise
+    except IntercomError as exc:
+        return exc
+
+
+def _pick(body: dict[str, Any], wanted: set[str], found: dict[str, Company]) -> None:
+    """The wanted companies of one list page that validate (the others are read by id)."""
+    for raw in body[LIST_KEYS[0]]:
+        if isinstance(raw, dict) and raw.get("id") in wanted:
+            try:
+                company = Company.model_validate(raw)
+            except ValidationError:
+                continue
+            found.setdefault(raw["id"], company)
+
+
+def _page_counts(body: dict[str, Any]) -> tuple[int | None, int | None, int | None]:
+    """``pages.total_pages``, ``total_count`` and ``pages.per_page`` where each is a positive
+    integer, else None."""
+    pages = body.get("pages")
+    pages = pages if isinstance(pages, dict) else {}
+
+    def positive(value: Any) -> int | None:
+        return value if type(value) is int and value >= 1 else None
+
+    return (
+        positive(pages.get("total_pages")),
+        positive(body.get("total_count")),
+        positive(pages.get("per_page")),
+    )

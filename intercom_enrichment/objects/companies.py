@@ -1,13 +1,16 @@
 """Companies: who the customers' organisations are. One row per distinct company the window's
-contacts reference (``contacts.company_ids``), each read by id with ``GET /companies/{id}``
-(the Intercom id; OpenAPI 2.16:6203, schema ``company`` 2.16:24955; 404
-``company_not_found`` — the company is gone: counted, never invented).
+contacts reference (``contacts.company_ids``), read with ``GET /companies/{id}`` (the Intercom
+id; OpenAPI 2.16:6203, schema ``company`` 2.16:24955; 404 ``company_not_found`` — the company
+is gone: counted, never invented), or, when that takes fewer requests, picked out of ``POST
+/companies/list`` (``listAllCompanies``, 2.16:6739; schema ``company_list``, whose ``data`` are
+``company`` objects too).
 
-Why by id (docs/design.md, measured by benchmarks/companies.py): a window references a few
-hundred or thousand of a workspace's companies; ``GET /companies/scroll`` and ``POST
-/companies/list`` read the whole workspace (one open scroll per app, expiring after a minute
-idle; the list stops at 10,000 and leaves out companies without users), so by id costs one
-request per referenced company and no more.
+Why by id first (docs/design.md, measured by benchmarks/companies.py): a window references a
+few hundred or thousand of a workspace's companies; the list reads the whole workspace, "sorted
+by the `last_request_at` field" (so it shifts while it is read), leaves out "companies who have
+no associated users" and stops at 10,000. So the list is used only when the workspace holds at
+most ``LIST_LIMIT`` companies and its pages are fewer than the ids still wanted; whatever it
+does not bring is read by id, so it can save requests but never lose a company.
 """
 
 from typing import Annotated, Any
@@ -104,6 +107,10 @@ COMPANIES = Table(
 )
 COMPANIES_CURRENT = CurrentState(COMPANIES, partitioned=False)
 GET_COMPANY = Endpoint("companies.get", "/companies/{id}")
+LIST_COMPANIES = Endpoint("companies.list", "/companies/list", {"per_page": "50"})
+LIST_LIMIT = 10_000  # "a limit of 10,000 Companies that can be returned" (2.16, listAllCompanies)
+LIST_KEYS = ("data",)  # company_list
+LIST_WORTH = 20  # fewer ids are read by id without asking: the list's first page would cost 5%+
 KIND = "company"
 
 

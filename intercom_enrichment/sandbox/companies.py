@@ -11,7 +11,15 @@ the schema ``contact_attached_companies``: the list is under ``companies`` (the 
 shows ``data``; the schema wins) and its items are whole company objects; ``pages`` is a
 ``pages_link`` whose ``next`` is the next page's URL, null on the last page.
 
-Where the spec is silent: ``user_count`` is a seeded number, not the number of sandbox contacts
+``POST /companies/list`` (descriptions/2.16, ``listAllCompanies``; schema ``company_list``)
+answers ``{type: list, data: [company], pages, total_count}``: ``page`` and ``per_page`` are query
+parameters (default 15), sorted by ``last_request_at``, descending unless ``order=asc``; "a limit
+of 10,000 Companies that can be returned", so pages stop there while ``total_count`` is the
+whole count. Every sandbox company has a seeded ``user_count`` of at least 1, so none is left
+out as a company "who have no associated users".
+
+Where the spec is silent: the largest ``per_page`` of the list (the sandbox answers at most 50);
+ ``user_count`` is a seeded number, not the number of sandbox contacts
 naming the company (counting them would mean generating every contact); a company without a
 plan has ``plan: {}`` as the spec's example shows.
 """
@@ -28,6 +36,9 @@ from .timeline import HexIds
 from .vocab import CONTACT_TAGS
 
 COMPANIES_PER_PAGE = 15  # default per_page of GET /contacts/{id}/companies in the sandbox
+LIST_DEFAULT_PER_PAGE = 15  # POST /companies/list: "Defaults to 15" (descriptions/2.16)
+LIST_MAX_PER_PAGE = 50  # the sandbox's choice: the spec names no maximum
+LIST_LIMIT = 10_000  # "a limit of 10,000 Companies that can be returned" (descriptions/2.16)
 NOTES_SINCE = "2.16"
 _NAMES = ("Acme", "Globex", "Initech", "Umbrella", "Hooli", "Soylent", "Tyrell", "Wonka")
 _SUFFIXES = ("Inc", "Ltd", "GmbH", "Labs", "Group", "Systems")
@@ -42,6 +53,7 @@ class Companies:
         self._seed, self._count, self._now = config.seed, config.company_count, config.start_ts
         prefix = f"{(config.seed & 0xFFFFFFFF) ^ 0x5A5A5A5A:08x}"  # never a contact's
         self._ids = HexIds(prefix, self._count)
+        self._by_last_request: list[int] | None = None
 
     @property
     def count(self) -> int:
@@ -102,6 +114,25 @@ class Companies:
         if not at_least(version, NOTES_SINCE):
             del record["notes"]
         return record
+
+    def listing(self, version: str, query: dict[str, str], url: str) -> dict[str, Any]:
+        """``POST /companies/list``: one page of every company, by ``last_request_at``."""
+        if self._by_last_request is None:  # every company is built once, on the first call
+            stamps = [(self.company(k, version)["last_request_at"], k) for k in range(self._count)]
+            self._by_last_request = [k for _, k in sorted(stamps, reverse=True)]
+        order = self._by_last_request[:LIST_LIMIT]
+        if query.get("order") == "asc":
+            order = self._by_last_request[::-1][:LIST_LIMIT]
+        page = positive_param(query.get("page"), 1)
+        asked = positive_param(query.get("per_page"), LIST_DEFAULT_PER_PAGE, "per_page")
+        per_page = min(asked, LIST_MAX_PER_PAGE)
+        window, pages = page_numbers(len(order), page, per_page, f"{url}?per_page={per_page}&page=")
+        return {
+            "type": "list",
+            "data": [self.company(k, version) for k in order[window]],
+            "pages": pages,
+            "total_count": self._count,
+        }
 
 
 def _custom_attributes(rng: random.Random) -> dict[str, Any]:

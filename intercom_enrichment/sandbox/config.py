@@ -41,6 +41,7 @@ ENDPOINTS: tuple[str, ...] = (
     "ticket_types.list",
     "ticket_states.list",
     "companies.get",
+    "companies.list",
     "conversations.deleted",
     "conversations.attributes",
     "data_attributes.list",

@@ -13,6 +13,7 @@ description (Intercom-OpenAPI descriptions/<v>) does not have it, an endpoint an
 | GET /ticket_types | ticket_types.list | 2.9 |
 | GET /ticket_states | ticket_states.list | 2.12 |
 | GET /companies/{company_id} | companies.get | every version |
+| POST /companies/list | companies.list | every version |
 | GET /conversations/deleted | conversations.deleted | 2.16 |
 | GET /conversations/attributes | conversations.attributes | 2.16 |
 | GET /data_attributes | data_attributes.list | every version |
@@ -72,6 +73,8 @@ def object_routes(world: World) -> list[Route]:
         ("GET", "/ticket_states", "ticket_states.list",
          since("2.12", lambda c: answer(lambda: ticket_records.ticket_states(now, c.version)))),
         ("GET", "/companies/{company_id}", "companies.get", get_company),
+        ("POST", "/companies/list", "companies.list",
+         lambda c: answer(lambda: world.companies.listing(c.version, _query(c), _url(c)))),
         ("GET", "/conversations/deleted", "conversations.deleted", since("2.16", deleted)),
         ("GET", "/conversations/attributes", "conversations.attributes",
          since("2.16", lambda c: answer(lambda: conversation_attributes(_query(c), now)))),
