@@ -8,7 +8,6 @@ size was being found), the single GETs (only the contacts search cannot return: 
 merged, unsearchable), and the searches an oracle that knew the limit would send per batch.
 """
 
-import asyncio
 import math
 import sys
 import tempfile
@@ -37,7 +36,7 @@ def one(limit: int | None, conversations: int, contacts: int) -> dict[str, objec
         window = Window(config.window_start, config.window_end)
         job = WindowJob(window, out, BATCH_SIZE, EnrichOptions())
         settings = IntercomSettings(token=SecretStr(server.token), base_url=server.url)
-        metrics, _ = asyncio.run(run_window(settings, job))
+        metrics = run_window(settings, job).metrics
         snapshot = server.stats.snapshot()
     size = metrics.contact_search_chunk_size or CONTACT_SEARCH_MAX_IDS
     batches = math.ceil(conversations / BATCH_SIZE)

@@ -71,7 +71,7 @@ def start_sandbox(conversations: int, contacts: int, days: float, rate_limit: in
         text=True,
     )
     assert proc.stdout is not None
-    values = {}
+    values: dict[str, str] = {}
     while len(values) < 2:
         line = proc.stdout.readline()
         if not line:
@@ -128,7 +128,7 @@ def row(name: str, wall: float, result: dict, limit: int, rss: float | None, par
         "requests": requests,
         "by endpoint": ", ".join(f"{k} {v}" for k, v in sorted(by.items())),
         "429s": result.get("api_rate_limited", result.get("rate_limited", 0)),
-        "conv/s": f"{conversations / wall:.0f}",
+        "conv/s": f"{(conversations or 0) / wall:.0f}",
         "wall ÷ bound": f"{wall / bound:.2f}" if bound else "-",
         "peak RSS MB": f"{rss:.0f}" if rss else "-",
     }

@@ -8,6 +8,7 @@ with the distinct primary contacts of its conversations.
 """
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -44,7 +45,7 @@ class History:
     count: int = 0
 
 
-def _pick(rng: np.random.Generator, values: list[str | None], n: int) -> pa.Array:
+def _pick(rng: np.random.Generator, values: Sequence[str | None], n: int) -> pa.Array:
     return pa.array(values, pa.string()).take(pa.array(rng.integers(0, len(values), n)))
 
 
