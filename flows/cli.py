@@ -34,6 +34,7 @@ from intercom_enrichment.output.storage import Storage
 from intercom_enrichment.quality.pii import PiiPolicy
 from intercom_enrichment.signals import interruptible
 from intercom_enrichment.windows import Window, check_not_future, parse_instant
+from intercom_enrichment_flows.early_server import EarlyServer, serving
 
 app = typer.Typer(
     add_completion=False,
@@ -103,9 +104,10 @@ def run_flow(
     options: RunOptions,
     task_runner: str = "threads",
     dask_address: str | None = None,
+    early: EarlyServer | None = None,
 ) -> dict[str, Any]:
     """Run ``enrich-conversations`` for ``window`` in this process (batch tasks on threads or
-    Dask)."""
+    Dask), against ``early`` if Prefect would start a temporary server."""
     _quiet_prefect()
     from intercom_enrichment_flows.enrich_conversations import with_task_runner
 
@@ -113,13 +115,14 @@ def run_flow(
         flow = with_task_runner(task_runner, dask_address)
     except ConfigError as exc:
         _fail(str(exc), EXIT_USAGE)
-    return _run(flow, start=window.start, end=window.end, **options.model_dump())
+    return _run(flow, early, start=window.start, end=window.end, **options.model_dump())
 
 
-def _run(flow: Any, **params: Any) -> dict[str, Any]:
-    """Run a flow; map failures to one-line errors and exit codes."""
+def _run(flow: Any, early: EarlyServer | None = None, **params: Any) -> dict[str, Any]:
+    """Run a flow (against ``early`` in embedded mode: ``early_server.serving``); map failures to
+    one-line errors and exit codes."""
     try:
-        with _prefect_startup_bound():
+        with _prefect_startup_bound(), serving(early):
             return dict(flow(**params))
     except (ConfigError, OutputError) as exc:
         _fail(str(exc), EXIT_USAGE)
@@ -217,8 +220,10 @@ def run(
     The token comes from INTERCOM_ACCESS_TOKEN; the API from INTERCOM_BASE_URL or
     INTERCOM_REGION (us, eu, au).
     """
+    _quiet_prefect()  # before the early server starts: it inherits the environment
+    early = EarlyServer.start()  # boots while the pre-flight runs
     window = _preflight(start, end, options, task_runner)
-    result = run_flow(window, options, task_runner, dask_address)
+    result = run_flow(window, options, task_runner, dask_address, early)
     typer.echo(f"wrote {len(result['files'])} files for {result['window']} to {options.output}")
 
 
@@ -254,6 +259,8 @@ def backfill(
     backfill resumes where it stopped."""
     if every not in ("1h", "1d"):
         _fail(f"--every must be 1h or 1d, not {every!r}", EXIT_USAGE)
+    _quiet_prefect()  # before the early server starts: it inherits the environment
+    early = EarlyServer.start()  # boots while the pre-flight runs
     window = _preflight(start, end, options, task_runner)
     _quiet_prefect()
     from tqdm import tqdm
@@ -272,6 +279,7 @@ def backfill(
         try:
             result = _run(
                 backfill_conversations,
+                early,
                 start=window.start,
                 end=window.end,
                 every=every,
