@@ -383,6 +383,8 @@ def demo(
 ) -> None:
     """Start the sandbox, enrich its day of conversations with parts, and show the result."""
     _need_sandbox()
+    _quiet_prefect()
+    early = EarlyServer.start()  # boots while the sandbox starts
     from intercom_enrichment.demo import print_summary
     from intercom_enrichment.sandbox import SandboxConfig, SandboxServer
 
@@ -395,7 +397,7 @@ def demo(
         _environ(INTERCOM_BASE_URL=server.url, INTERCOM_ACCESS_TOKEN=server.token),
     ):
         typer.echo(f"sandbox serving {conversations} conversations at {server.url}")
-        result = run_flow(window, options)
+        result = run_flow(window, options, early=early)
     print_summary(result, output)
 
 
