@@ -227,3 +227,44 @@ def test_a_workspace_over_the_lists_reach_is_read_by_id(tmp_path: Path) -> None:
     assert sorted(r["company_id"] for r in table(tmp_path, "companies")) == ids
     assert fake.requests.count("POST /companies/list") == 1
     assert sum(r.startswith("GET /companies/") for r in fake.requests) == len(ids) - 3
+
+
+def test_companies_unavailable_at_a_later_step_leave_the_earlier_files_whole(
+    tmp_path: Path, monkeypatch: Any
+) -> None:
+    """Each step's rows are written as it answers; a later step that finds companies
+    unavailable drops what this run staged of them, so the window keeps its earlier file."""
+    from datetime import timedelta
+
+    from intercom_enrichment.extract import pipeline
+    from intercom_enrichment.metrics import EnrichmentMetrics
+    from intercom_enrichment.objects.common import Lineage
+    from intercom_enrichment.objects.companies import COMPANIES, Company, company_row
+    from intercom_enrichment.output.storage import Storage
+    from intercom_enrichment.output.writer import BatchRecords, WindowWriter
+    from intercom_enrichment.quality.pii import PiiPolicy
+
+    lineage = Lineage(WINDOW, WINDOW.end + timedelta(hours=1))
+
+    def rows(*ids: str) -> BatchRecords:
+        made = [company_row(Company.model_validate(company(i)), lineage) for i in ids]
+        return BatchRecords(rows={COMPANIES.name: made})
+
+    class Executor:
+        def companies(self, ids: Any, lineage: Any, pii: Any) -> Any:
+            if ids == ["co2"]:
+                return BatchRecords(), EnrichmentMetrics(unavailable={"companies: 403": 1})
+            return rows(*ids), EnrichmentMetrics()
+
+    storage = Storage(str(tmp_path))
+    earlier = WindowWriter(storage, WINDOW, [COMPANIES.name])
+    earlier.append(rows("co0"))
+    earlier.publish({})
+    monkeypatch.setattr(pipeline, "COMPANIES_PER_STEP", 1)
+    writer = WindowWriter(storage, WINDOW, [COMPANIES.name])
+    parts: list[EnrichmentMetrics] = []
+    ids = ["co1", "co2"]
+    keep = pipeline._companies(Executor(), ids, lineage, PiiPolicy(), writer, parts)  # type: ignore[arg-type]
+    assert keep == {COMPANIES.name} and len(parts) == 2
+    writer.publish({}, keep=keep)
+    assert [r["company_id"] for r in table(tmp_path, "companies")] == ["co0"]

@@ -331,17 +331,16 @@ def _companies(
     writer: WindowWriter,
     parts: list[EnrichmentMetrics],
 ) -> set[str]:
-    """Read the companies once each, in steps; the tables to keep if they are unavailable. The
-    rows are appended once every step has answered: companies that become unavailable part-way
-    (a 403) keep the window's earlier company files whole, not a part of the new ones."""
-    steps = []
+    """Read the companies once each, in steps, each step's rows written as it answers (memory
+    follows the step, not the window); the tables to keep if they are unavailable. Companies
+    that become unavailable part-way (a 403) drop what this run staged of them, so the window's
+    earlier company files stay whole, not a part of the new ones."""
     for first in range(0, len(ids), COMPANIES_PER_STEP):
         records, metrics = executor.companies(ids[first : first + COMPANIES_PER_STEP], lineage, pii)
         parts.append(metrics)
         if metrics.unavailable:  # e.g. 403: no point asking for the rest
+            writer.drop(COMPANIES.name)
             return {COMPANIES.name}
-        steps.append(records)
-    for records in steps:
         writer.append(records)
     return set()
 

@@ -235,6 +235,17 @@ class WindowWriter:
         for writer, _ in self._open.values():
             writer.close()
 
+    def drop(self, table: str) -> None:
+        """Discard what this run has staged of ``table`` (files, row counts, keys seen): the
+        window's published files of it are then kept or removed by ``publish`` as if this run
+        had written none."""
+        for rel in [r for r in self._open if r.split("/", 1)[0] == table]:
+            writer, staged = self._open.pop(rel)
+            writer.close()
+            self.storage.discard(staged)
+            self._rows.pop(rel, None)
+        self._seen.pop(table, None)
+
     def abort(self) -> None:
         """Drop everything staged and give the lease back; published files stay as they were."""
         try:
