@@ -54,7 +54,8 @@ class Sampler:
             try:
                 return original(*args, **kwargs)
             finally:
-                self.peaks.remove(peak)
+                # by identity: nested calls can hold equal peaks
+                self.peaks = [p for p in self.peaks if p is not peak]
                 print(
                     f"| {label} | {before:.0f} | {rss_mb():.0f} | {peak[0]:.0f} "
                     f"| {time.perf_counter() - started:.2f} |",
@@ -104,7 +105,7 @@ def main() -> None:
     then_report_pools(flow_module, "run_pipeline")
     sampler.around(flow_module, "run_pipeline", "window: list, enrich, write")
     sampler.around(marts_task, "refresh", "refresh (after release_memory)")
-    for step in ("_current_conversations", "_current_contacts", "_current_parts"):
+    for step in ("_file", "_partitioned", "_marts"):
         sampler.around(runner._Refresh, step, f"  refresh {step.strip('_')}")
     sampler.around(staging.Stager, "partitioned", "    partitioned query")
     try:

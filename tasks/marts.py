@@ -22,9 +22,11 @@ REPORT_DAYS = 14
 # the run's peak went from 837 to 692 MB (docs/performance.md).
 RUN_MEMORY_LIMIT = "256MB"
 RUN_THREADS = 1
-# …and computes current conversations in chunks of 50,000 rows (marts/runner.py): in a
-# 200,000-conversation window's run the refresh's peak was 388 MB instead of 407, for 0.8 s.
-RUN_CHUNK_ROWS = 50_000
+# …and computes current conversations in chunks of 25,000 rows (marts/runner.py): in a
+# 200,000-conversation window's run (benchmarks/memory_phases.py, 2026-12-06) the refresh's
+# partitioned query peaked at 479 MB instead of 493 with 50,000-row chunks, for 1.9 s more;
+# a window of 20,000 is one chunk either way.
+RUN_CHUNK_ROWS = 25_000
 
 
 @task(name="refresh-marts", persist_result=False, cache_policy=NO_CACHE)
