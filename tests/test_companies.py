@@ -171,11 +171,10 @@ def test_the_list_brings_what_by_id_would_in_fewer_requests(  # type: ignore[no-
     assert results["refused"].metrics.requests_by_endpoint["companies.get"] == referenced
 
 
-def test_what_the_list_leaves_out_or_garbles_is_read_by_id(tmp_path: Path) -> None:
-    """A list that misses a wanted company, garbles one (a record that does not validate) and
-    repeats one across pages: those two are read by id, every company is written once."""
-    start = int(WINDOW.start.timestamp())
-    ids = [f"co{k:02d}" for k in range(LIST_WORTH + 5)]
+def _one_contact_naming_companies(n: int) -> tuple[list[str], dict[str, Any], dict[str, Any]]:
+    """Ids, companies by id, and FakeIntercom's arguments for one conversation whose contact
+    names ``n`` companies, every one of which GET /companies/{id} serves."""
+    ids = [f"co{k:02d}" for k in range(n)]
     person = contact("c1")
     person["companies"] = {
         "type": "list",
@@ -184,12 +183,23 @@ def test_what_the_list_leaves_out_or_garbles_is_read_by_id(tmp_path: Path) -> No
         "total_count": len(ids),
     }
     everyone = {i: company(i) for i in ids}
+    start = int(WINDOW.start.timestamp())
+    world = {
+        "conversations": [conversation(1, start + 60, ["c1"])],
+        "contacts": {"c1": person},
+        "companies": everyone,
+    }
+    return ids, everyone, world
+
+
+def test_what_the_list_leaves_out_or_garbles_is_read_by_id(tmp_path: Path) -> None:
+    """A list that misses a wanted company, garbles one (a record that does not validate) and
+    repeats one across pages: those two are read by id, every company is written once."""
+    ids, everyone, world = _one_contact_naming_companies(LIST_WORTH + 5)
     garbled = {**everyone["co01"], "created_at": "yesterday"}
     shown = [everyone["co00"], garbled, *(everyone[i] for i in ids[3:]), everyone["co05"]]
     fake = FakeIntercom(
-        [conversation(1, start + 60, ["c1"])],
-        contacts={"c1": person},
-        companies=everyone,
+        **world,
         company_list=shown,  # co02 left out, co01 garbled, co05 twice
         company_list_per_page=10,
     )
@@ -204,20 +214,9 @@ def test_what_the_list_leaves_out_or_garbles_is_read_by_id(tmp_path: Path) -> No
 
 def test_a_workspace_over_the_lists_reach_is_read_by_id(tmp_path: Path) -> None:
     """Over 10,000 companies the list cannot show them all: after its first page, by id."""
-    start = int(WINDOW.start.timestamp())
-    ids = [f"co{k:02d}" for k in range(LIST_WORTH + 5)]
-    person = contact("c1")
-    person["companies"] = {
-        "type": "list",
-        "data": [{"type": "company", "id": i} for i in ids],
-        "has_more": False,
-        "total_count": len(ids),
-    }
-    everyone = {i: company(i) for i in ids}
+    ids, everyone, world = _one_contact_naming_companies(LIST_WORTH + 5)
     fake = FakeIntercom(
-        [conversation(1, start + 60, ["c1"])],
-        contacts={"c1": person},
-        companies=everyone,
+        **world,
         company_list=list(everyone.values()),
         company_list_total=LIST_LIMIT + 1,
     )
