@@ -193,14 +193,16 @@ def _one_contact_naming_companies(n: int) -> tuple[list[str], dict[str, Any], di
 
 
 def test_what_the_list_leaves_out_or_garbles_is_read_by_id(tmp_path: Path) -> None:
-    """A list that misses a wanted company, garbles one (a record that does not validate) and
-    repeats one across pages: those two are read by id, every company is written once."""
+    """A list that misses a wanted company, garbles one (a record that does not validate),
+    repeats one across pages and holds items that are no company (an id that is a list or an
+    object, a string): the two are read by id, every company is written once."""
     ids, everyone, world = _one_contact_naming_companies(LIST_WORTH + 5)
     garbled = {**everyone["co01"], "created_at": "yesterday"}
-    shown = [everyone["co00"], garbled, *(everyone[i] for i in ids[3:]), everyone["co05"]]
+    odd = [{"type": "company", "id": ["co02"]}, {"id": {}}, "not an object"]
+    shown = [everyone["co00"], garbled, *(everyone[i] for i in ids[3:]), everyone["co05"], *odd]
     fake = FakeIntercom(
         **world,
-        company_list=shown,  # co02 left out, co01 garbled, co05 twice
+        company_list=shown,  # co02 left out, co01 garbled, co05 twice, odd items
         company_list_per_page=10,
     )
     settings = IntercomSettings(token=SecretStr(fake.token), base_url="http://fake.test")
@@ -253,7 +255,9 @@ def test_companies_unavailable_at_a_later_step_leave_the_earlier_files_whole(
         def companies(self, ids: Any, lineage: Any, pii: Any) -> Any:
             if ids == ["co2"]:
                 return BatchRecords(), EnrichmentMetrics(unavailable={"companies: 403": 1})
-            return rows(*ids), EnrichmentMetrics()
+            found = rows(*ids)
+            found.quarantine.append({"kind": "company", "id": "bad", "reasons": "name: …"})
+            return found, EnrichmentMetrics()
 
     storage = Storage(str(tmp_path))
     earlier = WindowWriter(storage, WINDOW, [COMPANIES.name])
@@ -267,3 +271,4 @@ def test_companies_unavailable_at_a_later_step_leave_the_earlier_files_whole(
     assert keep == {COMPANIES.name} and len(parts) == 2
     writer.publish({}, keep=keep)
     assert [r["company_id"] for r in table(tmp_path, "companies")] == ["co0"]
+    assert not list(tmp_path.rglob("*quarantine*"))  # nothing of the dropped steps either

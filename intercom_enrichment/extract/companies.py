@@ -117,11 +117,15 @@ async def listed(client: IntercomClient, ids: Collection[str]) -> dict[str, Comp
     cheaper = total - 1 < len(wanted) - len(found)
     if count > LIST_LIMIT or total > math.ceil(LIST_LIMIT / per_page) or not cheaper:
         return found
-    for body in await gather_all(*(_list_page(client, page) for page in range(2, total + 1))):
+
+    async def page(number: int) -> None:  # picked as it arrives: no page is held for the rest
+        body = await _list_page(client, number)
         if isinstance(body, IntercomError):
             log.info("companies list: HTTP %s; that page's companies are read by id", body.status)
         else:
             _pick(body, wanted, found)
+
+    await gather_all(*(page(number) for number in range(2, total + 1)))
     return found
 
 
@@ -145,12 +149,12 @@ async def _list_page(client: IntercomClient, page: int) -> dict[str, Any] | Inte
 def _pick(body: dict[str, Any], wanted: set[str], found: dict[str, Company]) -> None:
     """The wanted companies of one list page that validate (the others are read by id)."""
     for raw in body[LIST_KEYS[0]]:
-        if isinstance(raw, dict) and raw.get("id") in wanted:
+        company_id = raw.get("id") if isinstance(raw, dict) else None
+        if isinstance(company_id, str) and company_id in wanted and company_id not in found:
             try:
-                company = Company.model_validate(raw)
+                found[company_id] = Company.model_validate(raw)
             except ValidationError:
                 continue
-            found.setdefault(raw["id"], company)
 
 
 def _page_counts(body: dict[str, Any]) -> tuple[int | None, int | None, int | None]:

@@ -334,14 +334,18 @@ def _companies(
     """Read the companies once each, in steps, each step's rows written as it answers (memory
     follows the step, not the window); the tables to keep if they are unavailable. Companies
     that become unavailable part-way (a 403) drop what this run staged of them, so the window's
-    earlier company files stay whole, not a part of the new ones."""
+    earlier company files stay whole, not a part of the new ones; their quarantined records are
+    written only once every step has answered, for the same reason."""
+    quarantine: list[dict[str, Any]] = []  # small: written once every step has answered
     for first in range(0, len(ids), COMPANIES_PER_STEP):
         records, metrics = executor.companies(ids[first : first + COMPANIES_PER_STEP], lineage, pii)
         parts.append(metrics)
         if metrics.unavailable:  # e.g. 403: no point asking for the rest
             writer.drop(COMPANIES.name)
             return {COMPANIES.name}
-        writer.append(records)
+        writer.append(BatchRecords(rows=records.rows))
+        quarantine += records.quarantine
+    writer.append(BatchRecords(quarantine=quarantine))
     return set()
 
 
