@@ -106,7 +106,9 @@ def minimal_requests(result: dict, include_parts: bool) -> int:
     """Listing pages (a ticket search too, empty here) + ⌈distinct contacts ÷ 150⌉ + fallbacks
     (+ one GET per conversation), plus what the documented API leaves no way around: one request
     a dimension snapshot (`objects.registry.SNAPSHOTS`), the full tag and company lists of
-    contacts whose embedded lists say ``has_more``, and one GET per referenced company."""
+    contacts whose embedded lists say ``has_more``, and the companies: one GET each, or the
+    list's pages where the run read them from ``POST /companies/list`` (each step must read
+    the whole list: the API filters it by nothing)."""
     by = result["requests_by_endpoint"]
     pages = math.ceil(result["conversations_listed"] / 150) + by.get("tickets.search", 0)
     bulk = math.ceil(result["contacts_unique"] / 150)
@@ -114,6 +116,8 @@ def minimal_requests(result: dict, include_parts: bool) -> int:
     lists = sum(by.get(k, 0) for k in ("contacts.tags", "contacts.companies"))
     dimensions = sum(by.get(key, 0) for key in {s.endpoint.key for s in SNAPSHOTS})
     companies = result.get("companies_referenced", 0)
+    if by.get("companies.list", 0):
+        companies = min(companies, by["companies.list"] + by.get("companies.get", 0))
     return pages + bulk + by.get("contacts.get", 0) + parts + lists + dimensions + companies
 
 

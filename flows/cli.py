@@ -79,12 +79,13 @@ def _window(start: str, end: str) -> Window:
     return Window(parse_instant(start), parse_instant(end))
 
 
-def _preflight(start: str, end: str, options: RunOptions, task_runner: str) -> Window:
-    """Every check before any work: dates, task runner, token, output, and one GET /me."""
-    from intercom_enrichment_flows.enrich_conversations import check_task_runner
-
+def _preflight(
+    start: str, end: str, options: RunOptions, task_runner: str
+) -> tuple[Window, EarlyServer | None]:
+    """Every check before any work: dates, token, output, task runner, and one GET /me. In
+    embedded mode Prefect's temporary server starts once the local checks have passed, and
+    boots while the rest run (``early_server``)."""
     try:
-        check_task_runner(task_runner)
         window = _window(start, end)
         check_not_future(window.end, datetime.now(UTC))
         settings = IntercomSettings.from_env()
@@ -92,11 +93,19 @@ def _preflight(start: str, end: str, options: RunOptions, task_runner: str) -> W
         Storage(options.output).check_writable()
     except (ConfigError, OutputError) as exc:
         _fail(str(exc), EXIT_USAGE)
+    _quiet_prefect()  # before the early server starts: it inherits the environment
+    early = EarlyServer.start()
+    from intercom_enrichment_flows.enrich_conversations import check_task_runner
+
+    try:
+        check_task_runner(task_runner)
+    except ConfigError as exc:
+        _fail(str(exc), EXIT_USAGE)
     try:
         asyncio.run(check_access(settings))
     except IntercomError as exc:
         _fail(str(exc), EXIT_USAGE if isinstance(exc, FatalError) else EXIT_FAILED)
-    return window
+    return window, early
 
 
 def run_flow(
@@ -220,9 +229,7 @@ def run(
     The token comes from INTERCOM_ACCESS_TOKEN; the API from INTERCOM_BASE_URL or
     INTERCOM_REGION (us, eu, au).
     """
-    _quiet_prefect()  # before the early server starts: it inherits the environment
-    early = EarlyServer.start()  # boots while the pre-flight runs
-    window = _preflight(start, end, options, task_runner)
+    window, early = _preflight(start, end, options, task_runner)
     result = run_flow(window, options, task_runner, dask_address, early)
     typer.echo(f"wrote {len(result['files'])} files for {result['window']} to {options.output}")
 
@@ -259,10 +266,7 @@ def backfill(
     backfill resumes where it stopped."""
     if every not in ("1h", "1d"):
         _fail(f"--every must be 1h or 1d, not {every!r}", EXIT_USAGE)
-    _quiet_prefect()  # before the early server starts: it inherits the environment
-    early = EarlyServer.start()  # boots while the pre-flight runs
-    window = _preflight(start, end, options, task_runner)
-    _quiet_prefect()
+    window, early = _preflight(start, end, options, task_runner)
     from tqdm import tqdm
 
     from intercom_enrichment.windows import make_windows, parse_every

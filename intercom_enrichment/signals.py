@@ -152,16 +152,33 @@ async def cancellable() -> AsyncIterator[None]:
         scope._unregister(task)
 
 
+# Called, without waiting, just before a forced exit (which skips ``atexit``): e.g. terminating
+# a child process this run started (the CLI's early temporary server).
+_before_forced_exit: list[Callable[[], None]] = []
+
+
+def before_forced_exit(hook: Callable[[], None]) -> None:
+    """Run ``hook`` (it must not block) if the process is forced to exit."""
+    _before_forced_exit.append(hook)
+
+
+def _exit_now(code: int) -> None:
+    for hook in list(_before_forced_exit):
+        with contextlib.suppress(Exception):
+            hook()
+    os._exit(code)
+
+
 def _force_exit(scope: StopScope) -> None:
     sys.stderr.write(f"intercom-enrich: error: {scope.reason()} (forced after the grace period)\n")
     sys.stderr.flush()
-    os._exit(scope.exit_code())
+    _exit_now(scope.exit_code())
 
 
 def _handler(scope: StopScope) -> Callable[[int, object], None]:
     def on_signal(signum: int, _frame: object) -> None:
         if scope.stopped:  # a second signal: stop waiting
-            os._exit(128 + signum)
+            _exit_now(128 + signum)
         scope.request_stop(signum)
         timer = threading.Timer(SHUTDOWN_GRACE.default, _force_exit, args=(scope,))
         timer.daemon = True

@@ -5,6 +5,7 @@ user names — in the environment or in a profile — is used instead, untouched
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import httpx
@@ -84,17 +85,19 @@ def test_a_server_a_profile_names_is_the_one_the_run_reports_to(sandbox, tmp_pat
 def test_the_environment_of_the_early_server_is_prefects_own(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """The same switches Prefect's own temporary server gets (its UI off, ephemeral mode): a
-    Prefect release that changes them fails here."""
+    """The same command and switches Prefect's own temporary server gets (its UI off,
+    ephemeral mode): a Prefect release that changes them fails here."""
     from prefect.server.api.server import SubprocessASGIServer
     from prefect.settings import get_current_settings
 
-    from intercom_enrichment_flows.early_server import SERVER_ENV
+    from intercom_enrichment_flows.early_server import SERVER_ENV, server_command
 
     captured: dict[str, str] = {}
+    command: list[str] = []
 
     def record(args: list[str], env: dict[str, str], **kw: object) -> None:
         captured.update({k: v for k, v in env.items() if os.environ.get(k) != v})
+        command.extend(args)
         raise RuntimeError("recorded")
 
     monkeypatch.setattr(subprocess, "Popen", record)
@@ -104,3 +107,66 @@ def test_the_environment_of_the_early_server_is_prefects_own(
     # environment, profile and files).
     settings = get_current_settings().to_environment_variables(exclude_unset=True)
     assert {k: v for k, v in captured.items() if k not in settings} == SERVER_ENV
+    assert command == server_command(1)
+
+
+def test_a_server_named_in_a_profile_or_a_settings_file_means_no_early_start(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("PREFECT_HOME", str(home))
+    monkeypatch.chdir(tmp_path)
+    from intercom_enrichment_flows.early_server import _names_a_server
+
+    assert not _names_a_server()
+    (home / "profiles.toml").write_text(
+        'active = "mine"\n[profiles.mine]\nPREFECT_API_URL = "http://127.0.0.1:9/api"\n'
+    )
+    assert _names_a_server() and EarlyServer.start() is None
+    (home / "profiles.toml").write_text('active = "mine"\n[profiles.mine]\n')
+    assert not _names_a_server()
+    (tmp_path / "prefect.toml").write_text('[api]\nurl = "http://127.0.0.1:9/api"\n')
+    assert _names_a_server()
+
+
+def test_a_stop_while_it_boots_stops_it() -> None:
+    from intercom_enrichment.errors import Interrupted
+    from intercom_enrichment.signals import request_stop, run_scope
+
+    server = EarlyServer()
+    with run_scope():
+        request_stop()
+        with pytest.raises(Interrupted):
+            server.wait(60)
+    assert server._proc is None
+
+
+@pytest.mark.slow
+def test_a_forced_exit_takes_the_server_down_too(tmp_path: Path) -> None:
+    """A forced exit (a second signal, or the grace period out) skips atexit: the server is
+    sent SIGTERM before it."""
+    code = (
+        "from intercom_enrichment_flows.early_server import EarlyServer\n"
+        "from intercom_enrichment import signals\n"
+        "s = EarlyServer(); s.wait(120); print(s._proc.pid, flush=True)\n"
+        "signals._exit_now(3)\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=180
+    )
+    assert proc.returncode == 3, proc.stderr[-2000:]
+    pid = int(proc.stdout.split()[0])
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and _running(pid):
+        time.sleep(0.2)
+    assert not _running(pid)
+
+
+def _running(pid: int) -> bool:
+    """Whether ``pid`` exists and has not exited (a zombie waits only to be reaped)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state != "Z"

@@ -6,6 +6,11 @@ cursor that does not decode, or that belongs to another query, is answered with 
 documented cursor error: 400 ``client_error``, "Invalid starting_after param…" (the code does
 not say "cursor"). An ``id IN [...]`` contact search longer than the configured limit is
 answered 400 ``parameter_invalid``.
+
+Not modelled: the 2.16 description of ``POST /contacts/search`` matches a contact's timestamp
+fields "by calendar day" (``=`` the whole day, ``>`` from the next day; ``>=``, ``<=`` and ``!=``
+on dates are errors). The sandbox matches contacts' ``updated_at`` to the second, as it does
+conversations'; a client that relies on day matching is not tested by it.
 """
 
 from __future__ import annotations
