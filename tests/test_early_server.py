@@ -26,16 +26,18 @@ def _alive(server: EarlyServer) -> bool:
 
 @pytest.mark.slow
 def test_it_serves_the_api_the_flow_is_pointed_at_and_stops() -> None:
-    from prefect.settings import get_current_settings
+    from prefect.settings import PREFECT_API_URL, get_current_settings, temporary_settings
 
     server = EarlyServer()
-    try:
-        with serving(server):
-            assert get_current_settings().api.url == server.api_url
-            assert _alive(server)
-        assert get_current_settings().api.url is None  # the block's setting only
-    finally:
-        server.stop()
+    # No API URL, as for the CLI in embedded mode (the session's Prefect harness sets one).
+    with temporary_settings(restore_defaults={PREFECT_API_URL}):
+        try:
+            with serving(server):
+                assert get_current_settings().api.url == server.api_url
+                assert _alive(server)
+            assert get_current_settings().api.url is None  # the block's setting only
+        finally:
+            server.stop()
     assert not _alive(server)
 
 
