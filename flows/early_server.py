@@ -87,7 +87,8 @@ def _toml(name: str) -> dict[str, Any]:
     return tomllib.loads(Path(name).read_text()) if Path(name).is_file() else {}
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A port on 127.0.0.1 that was free a moment ago."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
@@ -97,7 +98,7 @@ class EarlyServer:
     """A temporary Prefect API server in a subprocess of this one."""
 
     def __init__(self) -> None:
-        self.port = _free_port()
+        self.port = free_port()
         self._proc: subprocess.Popen[bytes] | None = self._spawn()
         self._respawns = 0
         atexit.register(self.stop)
@@ -123,7 +124,7 @@ class EarlyServer:
 
     def wait(self, bound: float) -> None:
         """Return once the server answers ``/health``; RuntimeError after ``bound`` seconds or
-        if it exits (one new port if uvicorn found its port taken)."""
+        if it exits (at most MAX_RESPAWNS new ports if uvicorn found its port taken)."""
         deadline = time.monotonic() + bound
         with httpx.Client(timeout=2.0) as client:
             while time.monotonic() < deadline:
@@ -134,7 +135,7 @@ class EarlyServer:
                 code = self._proc.poll()
                 if code == PORT_TAKEN and self._respawns < MAX_RESPAWNS:
                     self._respawns += 1
-                    self.port = _free_port()
+                    self.port = free_port()
                     self._proc = self._spawn()
                 elif code is not None:
                     self.stop()
