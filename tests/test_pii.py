@@ -13,9 +13,13 @@ from pydantic import SecretStr
 
 from intercom_enrichment.api.settings import IntercomSettings
 from intercom_enrichment.errors import ConfigError
+from intercom_enrichment.extract.dimensions import DimensionSnapshot
 from intercom_enrichment.extract.enrich import EnrichOptions
+from intercom_enrichment.extract.listing import Listing
 from intercom_enrichment.extract.pipeline import WindowJob, run_window
+from intercom_enrichment.objects.conversations import CONVERSATION
 from intercom_enrichment.output.storage import Storage
+from intercom_enrichment.output.writer import BatchRecords
 from intercom_enrichment.quality.pii import PiiPolicy
 from intercom_enrichment.windows import Window
 from intercom_enrichment_tasks.publish import summary_markdown
@@ -41,6 +45,20 @@ def test_hash_without_a_key_is_refused() -> None:
     with pytest.raises(ConfigError, match="keep, hash or drop"):
         PiiPolicy.from_env("mask", {})
     assert PiiPolicy.from_env("hash", {"INTERCOM_PII_HMAC_KEY": KEY}).key is not None
+
+
+def test_what_carries_people_s_data_shows_none_of_it_in_its_repr() -> None:
+    person = {"id": "1", "email": "joe@bloggs.com", "name": "Joe Bloggs"}
+    batch = BatchRecords(rows={"contacts": [person, person]}, quarantine=[person])
+    listing = Listing.unavailable_for(CONVERSATION, "HTTP 403")
+    listing.quarantine.append(person)
+    dims = DimensionSnapshot(kept={"admins": [person]})
+    try:
+        texts = [repr(batch), repr(listing), repr(dims)]
+    finally:
+        listing.close()
+    assert not [t for t in texts if "bloggs" in t.lower()]
+    assert repr(batch) == "BatchRecords(rows={'contacts': 2}, quarantine=1)"
 
 
 def test_quarantined_raw_records_are_omitted_unless_kept() -> None:

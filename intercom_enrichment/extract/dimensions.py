@@ -42,7 +42,7 @@ log = logging.getLogger(__name__)
 @dataclass
 class DimensionSnapshot:
     # rows read of the snapshots the run needs (``Snapshot.in_memory``), complete or not
-    kept: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    kept: dict[str, list[dict[str, Any]]] = field(default_factory=dict, repr=False)  # names
     rows: dict[str, int] = field(default_factory=dict)  # published tables → rows
     invalid: dict[str, int] = field(default_factory=dict)  # table → records skipped
     incomplete: list[str] = field(default_factory=list)  # tables not replaced (cut short)

@@ -47,7 +47,8 @@ class Listing:
     obj: SearchedObject
     entries: ListedEntries
     spill: RecordSpill
-    quarantine: list[dict[str, Any]] = field(default_factory=list)  # items that failed validation
+    # items that failed validation (people's data: kept out of the repr, like BatchRecords')
+    quarantine: list[dict[str, Any]] = field(default_factory=list, repr=False)
     pages: int = 0
     cursor_restarts: int = 0
     unavailable: str | None = None  # why the object could not be listed at all (e.g. HTTP 403)

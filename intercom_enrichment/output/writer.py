@@ -43,11 +43,21 @@ from .storage import Storage, discard_staging
 @dataclass
 class BatchRecords:
     """Rows of one batch, by table name (``objects.registry.TABLES``), plus the records that
-    failed validation."""
+    failed validation.
+
+    Its ``repr`` counts rows and shows none: rows hold people's data, and a repr can reach a log
+    or an error message. It is also cheap: Python 3.11's ``asyncio.Runner`` formats the repr of
+    each finished main task's result (``signal.getsignal`` on its SIGINT handler), which took
+    1.75 s of S1's plain pipeline while it printed every row (py-spy, ``benchmarks.phases``).
+    """
 
     rows: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     quarantine: list[dict[str, Any]] = field(default_factory=list)
     carried: Any = None  # contacts later batches reuse (a ContactLookup); not written
+
+    def __repr__(self) -> str:
+        rows = {table: len(rows) for table, rows in self.rows.items()}
+        return f"BatchRecords(rows={rows}, quarantine={len(self.quarantine)})"
 
     def of(self, table: str) -> list[dict[str, Any]]:
         """The rows of ``table`` (a list this batch appends to)."""
