@@ -24,7 +24,7 @@ from intercom_enrichment.api.settings import IntercomSettings
 from intercom_enrichment.errors import ConfigError, IntercomEnrichmentError
 from intercom_enrichment.extract.enrich import EnrichOptions
 from intercom_enrichment.extract.pipeline import BATCHES_IN_FLIGHT, WindowJob, run_pipeline
-from intercom_enrichment.memory import limit_malloc_arenas
+from intercom_enrichment.memory import limit_malloc_arenas, settle_startup_heap
 from intercom_enrichment.objects.registry import SEARCHED
 from intercom_enrichment.options import (
     RUN_DEFAULTS,
@@ -145,6 +145,7 @@ def enrich_conversations(
     """One window: list, enrich with contacts, write Parquet and the manifest."""
     options = RunOptions.pick(locals())
     limit_malloc_arenas()  # before the batch tasks' threads start (memory.py)
+    settle_startup_heap()  # imports are done: the collector stops walking them (memory.py)
     started = datetime.now(UTC)
     window = resolve_window(
         start,
