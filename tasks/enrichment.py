@@ -7,11 +7,13 @@ says, because they hold personal data that the PII policy has not (yet) protecte
 """
 
 import asyncio
+from collections import deque
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from prefect import get_run_logger, task, unmapped
+from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
+from prefect.futures import PrefectFuture
 from prefect.tasks import exponential_backoff
 
 from intercom_enrichment.api.settings import IntercomSettings
@@ -167,8 +169,9 @@ def reduce_metrics(parts: list[EnrichmentMetrics]) -> EnrichmentMetrics:
 
 
 class TaskExecutor:
-    """``run_pipeline``'s steps as Prefect tasks: the listing task, ``enrich-batch`` mapped over
-    a bounded number of batches at a time (results taken in batch order), ``reduce-metrics``."""
+    """``run_pipeline``'s steps as Prefect tasks: the listing task, ``enrich-batch`` submitted
+    over the batches with a bounded number in flight (results taken in batch order),
+    ``reduce-metrics``."""
 
     def __init__(
         self,
@@ -188,19 +191,27 @@ class TaskExecutor:
     def enrich(
         self, batches: Sequence[Batch[Any]], lineage: Lineage, options: EnrichOptions
     ) -> Iterator[BatchResult]:
-        step = self.batches_in_flight
-        for first in range(0, len(batches), step):
-            futures = enrich_object_batch.map(
-                unmapped(self.settings),
-                batches[first : first + step],
-                unmapped(lineage),
-                unmapped(options),
-                unmapped(self.global_limit),
+        """A window of ``batches_in_flight`` batches slides over the batches: the next is
+        submitted as soon as the oldest has answered and been handed on, not once a whole group
+        has (a group waited for its slowest batch). Results are taken in batch order, so reruns
+        write the same files; at most ``batches_in_flight`` batches' records are in memory, plus
+        the one being written."""
+        pending: deque[PrefectFuture[BatchResult]] = deque()
+        taken = 0
+        for batch in batches:
+            if len(pending) == self.batches_in_flight:
+                yield pending.popleft().result()
+                taken += 1
+                if taken % self.batches_in_flight == 0:
+                    release_memory()  # the batches written so far: give their pages back
+            pending.append(
+                enrich_object_batch.submit(
+                    self.settings, batch, lineage, options, self.global_limit
+                )
             )
-            for future in futures:  # in batch order, so reruns write the same files
-                yield future.result()
-            del futures
-            release_memory()  # the group's records are written: give their pages back
+        while pending:  # in batch order, so reruns write the same files
+            yield pending.popleft().result()
+        release_memory()
 
     def companies(self, ids: Sequence[str], lineage: Lineage, pii: PiiPolicy) -> BatchResult:
         return fetch_companies_task(self.settings, ids, lineage, pii, self.global_limit)

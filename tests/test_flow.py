@@ -2,14 +2,17 @@
 
 import asyncio
 import base64
+import gc
 import json
 import pickle
+import time
 from pathlib import Path
 
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 import pytest
 
+from intercom_enrichment.extract.enrich import EnrichOptions
 from intercom_enrichment.objects.registry import DIMENSIONS, TABLES
 from intercom_enrichment.sandbox import FaultRule
 
@@ -98,6 +101,7 @@ def test_flow_writes_the_contract_and_publishes_artifacts(world, tmp_path: Path)
             return {a.key for a in found if a.key}
 
     assert {"enrichment-metrics-adhoc", "enrichment-summary-adhoc"} <= asyncio.run(artifacts())
+    assert gc.get_freeze_count() > 0  # the flow settled the startup heap (memory.py)
 
 
 def test_rerun_of_a_window_gives_the_same_files(world, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
@@ -261,3 +265,47 @@ def test_no_record_reaches_result_storage_even_when_persisting_by_default(
         text = repr(stored_result(path))
         assert not any(e in text for e in emails), path  # a contact's email
         assert not any(i in text for i in ids), path  # a listed conversation
+
+
+def test_batches_slide_through_a_bounded_window_and_come_back_in_order(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The next batch starts as soon as the oldest has been handed on, not once a whole group
+    has: batch 2 starts while the slow batch 1 still runs. Never more than two in flight."""
+    from prefect import flow
+
+    from intercom_enrichment.api.settings import IntercomSettings
+    from intercom_enrichment.extract.batching import Batch
+    from intercom_enrichment.metrics import EnrichmentMetrics
+    from intercom_enrichment.objects.common import Lineage
+    from intercom_enrichment.output.writer import BatchRecords
+    from intercom_enrichment.windows import Window, parse_instant
+    from intercom_enrichment_tasks import enrichment
+
+    spans: dict[int, list[float]] = {}
+    running: list[int] = []
+    most = [0]
+
+    async def enrich_batch(client, batch, **_: object):  # type: ignore[no-untyped-def]
+        spans[batch.index] = [time.monotonic()]
+        running.append(batch.index)
+        most[0] = max(most[0], len(running))
+        await asyncio.sleep(1.5 if batch.index == 1 else 0.05)
+        running.remove(batch.index)
+        spans[batch.index].append(time.monotonic())
+        return BatchRecords(rows={"n": [{"index": batch.index}]}), EnrichmentMetrics()
+
+    monkeypatch.setattr(enrichment, "enrich_batch", enrich_batch)
+    settings = IntercomSettings.from_env({"INTERCOM_ACCESS_TOKEN": "t"})
+    window = Window(parse_instant("2026-10-01T00:00:00Z"), parse_instant("2026-10-02T00:00:00Z"))
+    executor = enrichment.TaskExecutor(settings, None, batches_in_flight=2)
+
+    @flow
+    def slide() -> list[int]:
+        batches = [Batch(i, [], []) for i in range(5)]
+        got = executor.enrich(batches, Lineage(window, window.start), EnrichOptions())
+        return [records.rows["n"][0]["index"] for records, _ in got]
+
+    assert slide() == [0, 1, 2, 3, 4]
+    assert most[0] == 2
+    assert spans[2][0] < spans[1][1]  # batch 2 did not wait for the slow batch 1
