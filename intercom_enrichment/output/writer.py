@@ -195,7 +195,7 @@ class WindowWriter:
         """Append a batch's rows, each table's to the partition its declaration says
         (``Table.day``): a parent's rows first, so that children find their parent's day."""
         day_of: dict[str, dict[Any, date]] = {}  # table → key → day of its rows in this batch
-        by_file: dict[str, list[dict[str, Any]]] = {}
+        by_file: dict[tuple[str, date], list[dict[str, Any]]] = {}
         for name in sorted(records.rows, key=lambda n: TABLES[n].parent is not None):
             table = TABLES[name]
             if name not in self.tables:
@@ -205,9 +205,9 @@ class WindowWriter:
             for row in rows:
                 day = self._day(table, row, day_of)
                 days[row[table.key[0]]] = day
-                by_file.setdefault(self.file_path(name, day), []).append(row)
-        for rel, rows in by_file.items():
-            self._write(rel, to_table(rows, TABLES[rel.split("/", 1)[0]].schema))
+                by_file.setdefault((name, day), []).append(row)
+        for (name, day), rows in by_file.items():
+            self._write(self.file_path(name, day), to_table(rows, TABLES[name].schema))
         self._quarantine.extend(
             json.dumps(q, sort_keys=True, default=str) for q in records.quarantine
         )
