@@ -343,7 +343,7 @@ class IntercomClient:
         body = await self.request(
             "contacts.segments", "GET", f"/contacts/{segment}/segments", lists=("data",)
         )
-        return _items(body, ("data",))
+        return list_items(body, ("data",))
 
     async def get_contact_tags(self, contact_id: str) -> list[dict[str, Any]]:
         """Every tag of a contact, with names (``GET /contacts/{id}/tags``: a ``list``, unpaged;
@@ -352,7 +352,7 @@ class IntercomClient:
         body = await self.request(
             "contacts.tags", "GET", f"/contacts/{segment}/tags", lists=("data",)
         )
-        return _items(body, ("data",))
+        return list_items(body, ("data",))
 
     async def get_contact_companies(self, contact_id: str) -> tuple[list[dict[str, Any]], bool]:
         """(companies, complete) of a contact: ``GET /contacts/{id}/companies`` is paged by page
@@ -395,13 +395,10 @@ class IntercomClient:
                 lists=keys,
                 params={**(params or {}), "page": page, "per_page": per_page},
             )
-            items = _items(body, keys)
+            items = list_items(body, keys)
             found.extend(items)
-            pages = body.get("pages")
-            pages = pages if isinstance(pages, dict) else {}
-            total = pages.get("total_pages")
-            total_pages = total if isinstance(total, int) and not isinstance(total, bool) else None
-            done = page >= total_pages if total_pages is not None else not pages.get("next")
+            total = total_pages(body)
+            done = page >= total if total is not None else not _pages(body).get("next")
             if not items or done:
                 return found, True
         return found, False
@@ -425,7 +422,7 @@ class IntercomClient:
         for _ in range(LIST_MAX_PAGES):
             query = {**(params or {}), **({"starting_after": cursor} if cursor else {})}
             body = await self.request(endpoint, "GET", path, lists=keys, params=query or None)
-            found.extend(_items(body, keys))
+            found.extend(list_items(body, keys))
             cursor = _next_cursor(body)
             if not cursor or cursor in seen:
                 return found, True
@@ -464,16 +461,35 @@ def list_key(body: dict[str, Any], keys: tuple[str, ...]) -> str | None:
     return next((k for k in keys if isinstance(body.get(k), list)), None)
 
 
-def _items(body: dict[str, Any], keys: tuple[str, ...]) -> list[dict[str, Any]]:
+def list_items(body: dict[str, Any], keys: tuple[str, ...]) -> list[dict[str, Any]]:
     """The objects of the list under the first of ``keys`` that holds one (``request``'s
-    ``lists`` made sure one does)."""
+    ``lists`` made sure one does); what is not an object is left out."""
     key = list_key(body, keys)
     return [i for i in body[key] if isinstance(i, dict)] if key else []
 
 
-def _next_cursor(body: dict[str, Any]) -> str | None:
+def _pages(body: dict[str, Any]) -> dict[str, Any]:
+    """The body's ``pages`` object, or ``{}`` where it has none."""
     pages = body.get("pages")
-    nxt = pages.get("next") if isinstance(pages, dict) else None
+    return pages if isinstance(pages, dict) else {}
+
+
+def total_pages(body: dict[str, Any]) -> int | None:
+    """``pages.total_pages`` of a page-numbered list where it is an integer, else None."""
+    return _integer(_pages(body).get("total_pages"))
+
+
+def per_page(body: dict[str, Any]) -> int | None:
+    """``pages.per_page`` of a page-numbered list where it is an integer, else None."""
+    return _integer(_pages(body).get("per_page"))
+
+
+def _integer(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _next_cursor(body: dict[str, Any]) -> str | None:
+    nxt = _pages(body).get("next")
     cursor = nxt.get("starting_after") if isinstance(nxt, dict) else None
     return cursor if isinstance(cursor, str) and cursor else None
 

@@ -17,7 +17,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from intercom_enrichment.api.client import IntercomClient
+from intercom_enrichment.api.client import IntercomClient, list_items, per_page, total_pages
 from intercom_enrichment.api.contact_search import RUN_FATAL
 from intercom_enrichment.concurrency import gather_all
 from intercom_enrichment.errors import UNAVAILABLE, IntercomError, NotFound
@@ -151,8 +151,8 @@ async def _list_page(client: IntercomClient, page: int) -> dict[str, Any] | Inte
 
 def _pick(body: dict[str, Any], wanted: set[str], found: dict[str, Company]) -> None:
     """The wanted companies of one list page that validate (the others are read by id)."""
-    for raw in body[LIST_KEYS[0]]:
-        company_id = raw.get("id") if isinstance(raw, dict) else None
+    for raw in list_items(body, LIST_KEYS):
+        company_id = raw.get("id")
         if isinstance(company_id, str) and company_id in wanted and company_id not in found:
             try:
                 found[company_id] = Company.model_validate(raw)
@@ -163,14 +163,10 @@ def _pick(body: dict[str, Any], wanted: set[str], found: dict[str, Company]) -> 
 def _page_counts(body: dict[str, Any]) -> tuple[int | None, int | None, int | None]:
     """``pages.total_pages``, ``total_count`` and ``pages.per_page`` where each is a positive
     integer, else None."""
-    pages = body.get("pages")
-    pages = pages if isinstance(pages, dict) else {}
 
-    def positive(value: Any) -> int | None:
-        return value if type(value) is int and value >= 1 else None
+    def positive(value: int | None) -> int | None:
+        return value if value is not None and value >= 1 else None
 
-    return (
-        positive(pages.get("total_pages")),
-        positive(body.get("total_count")),
-        positive(pages.get("per_page")),
-    )
+    count = body.get("total_count")
+    count = count if isinstance(count, int) and not isinstance(count, bool) else None
+    return positive(total_pages(body)), positive(count), positive(per_page(body))
