@@ -198,19 +198,26 @@ class TaskExecutor:
         the one being written."""
         pending: deque[PrefectFuture[BatchResult]] = deque()
         taken = 0
-        for batch in batches:
-            if len(pending) == self.batches_in_flight:
-                yield pending.popleft().result()
-                taken += 1
-                if taken % self.batches_in_flight == 0:
-                    release_memory()  # the batches written so far: give their pages back
-            pending.append(
-                enrich_object_batch.submit(
-                    self.settings, batch, lineage, options, self.global_limit
+        try:
+            for batch in batches:
+                if len(pending) == self.batches_in_flight:
+                    yield pending.popleft().result()
+                    taken += 1
+                    if taken % self.batches_in_flight == 0:
+                        release_memory()  # the batches written so far: give their pages back
+                pending.append(
+                    enrich_object_batch.submit(
+                        self.settings, batch, lineage, options, self.global_limit
+                    )
                 )
-            )
-        while pending:  # in batch order, so reruns write the same files
-            yield pending.popleft().result()
+            while pending:  # in batch order, so reruns write the same files
+                yield pending.popleft().result()
+        finally:
+            # A batch failed or the writer stopped: the batches still in flight end before
+            # the window gives up (their records come from the listing's spill, which the
+            # pipeline then removes). Each is bounded by the client's timeouts and waits.
+            for future in pending:
+                future.wait()
         release_memory()
 
     def companies(self, ids: Sequence[str], lineage: Lineage, pii: PiiPolicy) -> BatchResult:

@@ -2,11 +2,13 @@
 
 import asyncio
 import base64
-import gc
 import json
 import pickle
+import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
@@ -35,10 +37,16 @@ def read(root: Path, table: str):  # type: ignore[no-untyped-def]
     return ds.dataset(root / table, format="parquet", partitioning="hive").to_table()
 
 
-def test_flow_writes_the_contract_and_publishes_artifacts(world, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_flow_writes_the_contract_and_publishes_artifacts(
+    world, tmp_path: Path, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
     from prefect.client.orchestration import get_client
 
+    from intercom_enrichment_flows import enrich_conversations as flow_module
     from intercom_enrichment_flows.enrich_conversations import enrich_conversations
+
+    settled: list[bool] = []  # the flow settles the startup heap (memory.py), each run asks
+    monkeypatch.setattr(flow_module, "settle_startup_heap", lambda: settled.append(True))
 
     server = world(conversations=600, contacts=200)
     cfg = server.world.config
@@ -101,7 +109,7 @@ def test_flow_writes_the_contract_and_publishes_artifacts(world, tmp_path: Path)
             return {a.key for a in found if a.key}
 
     assert {"enrichment-metrics-adhoc", "enrichment-summary-adhoc"} <= asyncio.run(artifacts())
-    assert gc.get_freeze_count() > 0  # the flow settled the startup heap (memory.py)
+    assert settled == [True]
 
 
 def test_rerun_of_a_window_gives_the_same_files(world, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
@@ -267,45 +275,95 @@ def test_no_record_reaches_result_storage_even_when_persisting_by_default(
         assert not any(i in text for i in ids), path  # a listed conversation
 
 
-def test_batches_slide_through_a_bounded_window_and_come_back_in_order(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    """The next batch starts as soon as the oldest has been handed on, not once a whole group
-    has: batch 2 starts while the slow batch 1 still runs. Never more than two in flight."""
-    from prefect import flow
-
+def _fake_batches(monkeypatch: pytest.MonkeyPatch, behave) -> Any:  # type: ignore[no-untyped-def]
+    """``TaskExecutor`` with two batches in flight whose ``enrich_batch`` is ``behave(index)``
+    (a coroutine function), and what it needs to run batches 0…4 in a flow."""
     from intercom_enrichment.api.settings import IntercomSettings
-    from intercom_enrichment.extract.batching import Batch
     from intercom_enrichment.metrics import EnrichmentMetrics
-    from intercom_enrichment.objects.common import Lineage
     from intercom_enrichment.output.writer import BatchRecords
-    from intercom_enrichment.windows import Window, parse_instant
     from intercom_enrichment_tasks import enrichment
 
-    spans: dict[int, list[float]] = {}
-    running: list[int] = []
-    most = [0]
-
     async def enrich_batch(client, batch, **_: object):  # type: ignore[no-untyped-def]
-        spans[batch.index] = [time.monotonic()]
-        running.append(batch.index)
-        most[0] = max(most[0], len(running))
-        await asyncio.sleep(1.5 if batch.index == 1 else 0.05)
-        running.remove(batch.index)
-        spans[batch.index].append(time.monotonic())
+        await behave(batch.index)
         return BatchRecords(rows={"n": [{"index": batch.index}]}), EnrichmentMetrics()
 
     monkeypatch.setattr(enrichment, "enrich_batch", enrich_batch)
     settings = IntercomSettings.from_env({"INTERCOM_ACCESS_TOKEN": "t"})
+    return enrichment.TaskExecutor(settings, None, batches_in_flight=2)
+
+
+def _run_five(executor) -> Iterator[int]:  # type: ignore[no-untyped-def]
+    from intercom_enrichment.extract.batching import Batch
+    from intercom_enrichment.objects.common import Lineage
+    from intercom_enrichment.windows import Window, parse_instant
+
     window = Window(parse_instant("2026-10-01T00:00:00Z"), parse_instant("2026-10-02T00:00:00Z"))
-    executor = enrichment.TaskExecutor(settings, None, batches_in_flight=2)
+    batches = [Batch(i, [], []) for i in range(5)]
+    for records, _ in executor.enrich(batches, Lineage(window, window.start), EnrichOptions()):
+        yield records.rows["n"][0]["index"]
+
+
+def test_batches_slide_through_a_bounded_window_and_come_back_in_order(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The next batch starts as soon as the oldest has been handed on, not once a whole group
+    has: batch 1 waits until batch 2 has started (groups of two would never start it). Never
+    more than two in flight."""
+    from prefect import flow
+
+    lock = threading.Lock()
+    running: set[int] = set()
+    most = [0]
+    batch_2_started = threading.Event()
+    saw: list[bool] = []  # batch 1 saw batch 2 start while it ran
+
+    async def behave(index: int) -> None:
+        with lock:
+            running.add(index)
+            most[0] = max(most[0], len(running))
+        if index == 2:
+            batch_2_started.set()
+        if index == 1:  # polled, bounded: on groups of two this gives up after 10 s
+            for _ in range(1000):
+                if batch_2_started.is_set():
+                    saw.append(True)
+                    break
+                await asyncio.sleep(0.01)
+        with lock:
+            running.discard(index)
+
+    executor = _fake_batches(monkeypatch, behave)
 
     @flow
     def slide() -> list[int]:
-        batches = [Batch(i, [], []) for i in range(5)]
-        got = executor.enrich(batches, Lineage(window, window.start), EnrichOptions())
-        return [records.rows["n"][0]["index"] for records, _ in got]
+        return list(_run_five(executor))
 
     assert slide() == [0, 1, 2, 3, 4]
-    assert most[0] == 2
-    assert spans[2][0] < spans[1][1]  # batch 2 did not wait for the slow batch 1
+    assert most[0] <= 2
+    assert saw == [True] and not running
+
+
+def test_a_failed_batch_lets_the_batches_in_flight_end_before_the_window_gives_up(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """They read the listing's spill, which the pipeline removes once the window fails."""
+    from prefect import flow
+
+    ended: dict[int, float] = {}
+
+    async def behave(index: int) -> None:
+        if index == 1:
+            raise RuntimeError("batch 1 failed")
+        await asyncio.sleep(0.5)
+        ended[index] = time.monotonic()
+
+    executor = _fake_batches(monkeypatch, behave)
+
+    @flow
+    def fail() -> float:
+        with pytest.raises(RuntimeError, match="batch 1 failed"):
+            list(_run_five(executor))
+        return time.monotonic()
+
+    gave_up = fail()
+    assert 2 in ended and ended[2] <= gave_up  # batch 2 was in flight when batch 1 failed
