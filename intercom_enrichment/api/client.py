@@ -484,6 +484,11 @@ def per_page(body: dict[str, Any]) -> int | None:
     return _integer(_pages(body).get("per_page"))
 
 
+def total_count(body: dict[str, Any]) -> int | None:
+    """A list's ``total_count`` where it is an integer, else None."""
+    return _integer(body.get("total_count"))
+
+
 def _integer(value: Any) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 

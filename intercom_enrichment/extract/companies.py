@@ -17,7 +17,13 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from intercom_enrichment.api.client import IntercomClient, list_items, per_page, total_pages
+from intercom_enrichment.api.client import (
+    IntercomClient,
+    list_items,
+    per_page,
+    total_count,
+    total_pages,
+)
 from intercom_enrichment.api.contact_search import RUN_FATAL
 from intercom_enrichment.concurrency import gather_all
 from intercom_enrichment.errors import UNAVAILABLE, IntercomError, NotFound
@@ -114,11 +120,11 @@ async def listed(client: IntercomClient, ids: Collection[str]) -> dict[str, Comp
         log.info("companies list: HTTP %s; the companies are read by id", first.status)
         return found
     _pick(first, wanted, found)
-    total, count, per_page = _page_counts(first)
-    if total is None or count is None or per_page is None:
+    total, count, size = _page_counts(first)
+    if total is None or count is None or size is None:
         return found  # nothing to decide by: by id
     cheaper = total - 1 < len(wanted) - len(found)
-    if count > LIST_LIMIT or total > math.ceil(LIST_LIMIT / per_page) or not cheaper:
+    if count > LIST_LIMIT or total > math.ceil(LIST_LIMIT / size) or not cheaper:
         return found
 
     async def page(number: int) -> None:  # picked as it arrives: no page is held for the rest
@@ -167,6 +173,4 @@ def _page_counts(body: dict[str, Any]) -> tuple[int | None, int | None, int | No
     def positive(value: int | None) -> int | None:
         return value if value is not None and value >= 1 else None
 
-    count = body.get("total_count")
-    count = count if isinstance(count, int) and not isinstance(count, bool) else None
-    return positive(total_pages(body)), positive(count), positive(per_page(body))
+    return positive(total_pages(body)), positive(total_count(body)), positive(per_page(body))
