@@ -21,9 +21,8 @@ backfills); `benchmarks.refresh --sizes 1000000` 740 → 671 MB, at the same spe
 Python's cyclic garbage collector costs time too: each full collection walks every object the
 process holds, and a run holds the hundreds of thousands its imports made (Prefect, pandas,
 pyarrow, pydantic's schemas), which never become garbage. ``settle_startup_heap`` moves them
-out of the collector's sight (``gc.freeze``) once per process, at the first window, and lets
-the youngest generation fill longer between collections. Measured on S1 with a running server
-(``benchmarks.collector --no-settle``): 1.95–1.98 s in the collector without, 0.52–0.79 s with.
+out of the collector's sight (``gc.freeze``) once per process, at the first window. Measured on
+S1 with a running server (``benchmarks.collector --no-settle``): COLLECTOR_FIGURES.
 The full collection every few batches (``release_memory``) stays: without it S4's
 200,000-conversation window peaked at 794 MB instead of 415.
 """
@@ -61,27 +60,26 @@ def limit_malloc_arenas(arenas: int = 2) -> None:
         mallopt(M_ARENA_MAX, arenas)
 
 
-GC_YOUNG_THRESHOLD = 20_000  # container allocations between collections of the youngest
-# generation (Python's default is 700: a window's rows are millions of short-lived containers)
-
-
 _settled = False
 _settling = threading.Lock()  # a backfill starts its first windows in threads at once
 
 
 def settle_startup_heap() -> None:
     """Once per process: the collector stops examining the objects alive now (imports,
-    settings), and young collections run less often. A frozen object freed by reference
-    counting is still freed, but a cycle among frozen objects is never collected: hence once,
-    before a process's first window, never between windows. No collection runs first: the
-    garbage alive at that moment (from the imports) is small, and is kept."""
+    settings). A frozen object freed by reference counting is still freed, but a cycle among
+    frozen objects is never collected: hence once, before a process's first window, never
+    between windows. No collection runs first: the garbage alive at that moment (from the
+    imports) is small, and is kept.
+
+    The young generation keeps Python's thresholds: collecting it every 20,000 allocations
+    instead of 700 saved a little more time, but S5's backfill of 20,000-conversation windows
+    then peaked at 459 and 472 MB, 1.20× and 1.21× its 5,000-conversation peak, against 449 MB
+    and 1.19× without (``benchmarks.run --only S5``)."""
     global _settled
     with _settling:
         if _settled:
             return
         gc.freeze()
-        _, older, oldest = gc.get_threshold()
-        gc.set_threshold(GC_YOUNG_THRESHOLD, older, oldest)
         _settled = True
 
 
