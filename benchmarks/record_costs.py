@@ -1,0 +1,112 @@
+"""What one listed conversation costs the process, step by step, in microseconds.
+
+    .venv/bin/python -m benchmarks.record_costs [--pages 2]
+
+The conversations come from the sandbox (S1's world: 20,000 conversations, 6,000 contacts),
+read through its search like the listing reads them; each step is then timed on all of them,
+in this process, best of five: parsing a page's body, the writability check
+(``guards.unwritable_reason``: ``json.dumps``, the 19-digit search, the bracket count),
+validation into ``Conversation`` with and without that check, and the spill's pickling round
+trip (``spill.RecordSpill``). Prints a table.
+"""
+
+import argparse
+import json
+import pickle
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+
+from intercom_enrichment.objects import common
+from intercom_enrichment.objects.conversations import Conversation
+from intercom_enrichment.quality import guards
+from intercom_enrichment.sandbox import SandboxConfig, SandboxServer
+
+START = datetime(2026, 10, 1, tzinfo=UTC)
+SEARCH = {
+    "query": {"field": "updated_at", "operator": ">", "value": 0},
+    "pagination": {"per_page": 150},
+}
+
+
+def pages(count: int) -> list[bytes]:
+    """``count`` raw search pages of S1's conversations, in the listing's order."""
+    config = SandboxConfig(conversations=20_000, contacts=6_000, tickets=0)
+    bodies: list[bytes] = []
+    with SandboxServer(config) as server:
+        headers = {"Authorization": f"Bearer {server.token}", "Accept": "application/json"}
+        query: dict[str, Any] = json.loads(json.dumps(SEARCH))
+        with httpx.Client(base_url=server.url, headers=headers, timeout=30) as client:
+            for _ in range(count):
+                response = client.post("/conversations/search", json=query)
+                response.raise_for_status()
+                bodies.append(response.content)
+                cursor = (response.json().get("pages") or {}).get("next") or {}
+                if not cursor.get("starting_after"):
+                    break
+                query["pagination"]["starting_after"] = cursor["starting_after"]
+    return bodies
+
+
+def best(step: Callable[[], object], per: int) -> float:
+    """Microseconds of ``step`` per item (``per`` items a call), best of five."""
+    times = []
+    for _ in range(5):
+        began = time.perf_counter()
+        step()
+        times.append(time.perf_counter() - began)
+    return min(times) / per * 1e6
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--pages", type=int, default=2)
+    args = parser.parse_args()
+    bodies = pages(args.pages)
+    items = [i for body in bodies for i in json.loads(body)["conversations"]]
+    n = len(items)
+    texts = [json.dumps(i, ensure_ascii=False, allow_nan=False) for i in items]
+    models = [Conversation.model_validate(i) for i in items]
+    blobs = [pickle.dumps(m, protocol=pickle.HIGHEST_PROTOCOL) for m in models]
+    rows = [
+        ("parse the page bodies (json.loads)", best(lambda: [json.loads(b) for b in bodies], n)),
+        ("writability check", best(lambda: [guards.unwritable_reason(i) for i in items], n)),
+        (
+            "… of which json.dumps",
+            best(lambda: [json.dumps(i, ensure_ascii=False, allow_nan=False) for i in items], n),
+        ),
+        (
+            "… of which the 19-digit search",
+            best(lambda: [guards._LONG_NUMBER.search(t) for t in texts], n),
+        ),
+        (
+            "validate, with the check",
+            best(lambda: [Conversation.model_validate(i) for i in items], n),
+        ),
+    ]
+    checked = common.unwritable_reason
+    common.unwritable_reason = lambda record: None  # the model's check, off for one row
+    try:
+        rows.append(
+            (
+                "validate, without the check",
+                best(lambda: [Conversation.model_validate(i) for i in items], n),
+            )
+        )
+    finally:
+        common.unwritable_reason = checked
+    rows += [
+        ("pickle (spill add)", best(lambda: [pickle.dumps(m, protocol=5) for m in models], n)),
+        ("unpickle (spill read)", best(lambda: [pickle.loads(b) for b in blobs], n)),
+    ]
+    print(f"{n} conversations of S1, {sum(map(len, texts)) // n} characters of JSON each\n")
+    print("| step | µs a conversation |\n|---|---|")
+    for name, micros in rows:
+        print(f"| {name} | {micros:.1f} |")
+
+
+if __name__ == "__main__":
+    main()
