@@ -133,6 +133,8 @@ def _nested(depth: int, leaf: Any = 1) -> Any:
         {"id": "1", "body": "plain", "n": 2**63 - 1, "m": -(2**63)},  # int64's own bounds
         {"n": 2**63},  # one beyond
         {"l": [1, 2**64, "x"]},
+        {"l": [2**64]},  # each place a number can start: after "[", "[-", " ", " -"
+        [-(2**64), 1],
         {"n": -(2**63) - 1},
         {"digits": "12345678901234567890123"},  # 19+ digits in a string: fine
         {"f": 1.2345678901234567e300, "g": -0.0},
@@ -144,16 +146,23 @@ def _nested(depth: int, leaf: Any = 1) -> Any:
         _nested(32),  # the deepest allowed (the innermost container at depth 31)
         _nested(33),
         _nested(33, "\ud800"),  # two rules broken: the exact walk decides
+        {"s": "a 1234567890123456789012 b", "n": [10**30]},  # digits in a string, then not
         [],
         "just a string",
         None,
+        2**64,  # a lone number: nothing before its digits
     ],
 )
 def test_the_fast_guard_agrees_with_the_exact_walk(record: Any) -> None:
-    """The C-speed path of ``unwritable_reason`` answers exactly as the value-by-value walk."""
-    from intercom_enrichment.quality.guards import _exact_reason
+    """The C-speed path of ``unwritable_reason`` answers exactly as the value-by-value walk;
+    the text it returns for a writable record is that record, exactly."""
+    from intercom_enrichment.quality.guards import _exact_reason, writable_json
 
     assert unwritable_reason(record) == _exact_reason(record)
+    reason, text = writable_json(record)
+    assert (reason, text == b"") == (_exact_reason(record), reason is not None)
+    if reason is None:
+        assert json.loads(text) == record
     assert all(is_plain_id(i) for i in ("215", "6543abcdef0123456789abcd", "ext-1_a"))
     bad = ("", "..", ".", "a/b", "a b", "1\x00", "1\r\n", "%2e%2e", "9" * 129, 12, None, "é")
     assert not any(is_plain_id(i) for i in bad)

@@ -52,12 +52,26 @@ def timestamp_reason(value: int) -> str | None:
 # A number of 19 digits or more: the only way an integer beyond int64 (9223372036854775807, 19
 # digits) can appear in ``json.dumps`` text of a container, where every number follows ``[`` or a
 # separator's space (floats print at most 17 significant digits). Digits inside a string match
-# only after a space or ``[`` there too; such a record merely takes the exact walk.
-_LONG_NUMBER = re.compile(r"[\[ ]-?[0-9]{19}")
+# only after a space or ``[`` there too; such a record merely takes the exact walk. Four searches
+# that each start with a literal are three times faster than one that starts with a character
+# class ``[\[ ]``, and than a search for 19 digits anywhere, which ids such as the sandbox's
+# contact ids (``"000000070000000000000500"``) match in nearly every conversation
+# (benchmarks/record_costs.py).
+_LONG_NUMBERS = tuple(
+    re.compile(prefix + rb"[0-9]{19}") for prefix in (rb" ", rb" -", rb"\[", rb"\[-")
+)
+_SEARCHES = tuple(pattern.search for pattern in _LONG_NUMBERS)
 
 
 def unwritable_reason(record: Any) -> str | None:
-    """Why ``record`` (parsed JSON) cannot be written exactly, or None when it can.
+    """Why ``record`` (parsed JSON) cannot be written exactly, or None when it can
+    (``writable_json``)."""
+    return writable_json(record)[0]
+
+
+def writable_json(record: Any) -> tuple[str | None, bytes]:
+    """``(why record cannot be written exactly, b"")``, or ``(None, its JSON text as UTF-8)``:
+    the check's own encoding, which is what the listing's spill keeps (``extract/spill.py``).
 
     The common case, a record that breaks no rule, is decided at C speed: ``json.dumps`` with
     ``allow_nan=False`` and a UTF-8 encode of its text find non-finite numbers and lone
@@ -67,18 +81,19 @@ def unwritable_reason(record: Any) -> str | None:
     (``_exact_reason``), which names the rule broken. Profiled on the 20,000 conversations of
     S1 (cProfile around ``run_window``): 4.5 s → 1.4 s (docs/performance.md).
     """
-    if not isinstance(record, dict | list):
-        return _exact_reason(record)
+    if not isinstance(record, dict | list):  # a lone number has no ``[`` or space before it
+        reason = _exact_reason(record)
+        return (reason, b"") if reason else (None, json.dumps(record).encode("utf-8"))
     try:
-        text = json.dumps(record, ensure_ascii=False, allow_nan=False)
-        text.encode("utf-8")
+        data = json.dumps(record, ensure_ascii=False, allow_nan=False).encode("utf-8")
     except (ValueError, TypeError, RecursionError):  # UnicodeEncodeError is a ValueError
-        return _exact_reason(record)
-    if _LONG_NUMBER.search(text):  # maybe only digits in a string: let the walk decide
-        return _exact_reason(record)
-    if text.count("[") + text.count("{") < MAX_NESTING:  # brackets in strings only add
-        return None
-    return _nesting_reason(record)
+        return _exact_reason(record) or "not encodable as JSON", b""
+    reason = None
+    if any(search(data) for search in _SEARCHES):  # maybe digits in a string only
+        reason = _exact_reason(record)
+    elif data.count(b"[") + data.count(b"{") >= MAX_NESTING:  # brackets in strings only add
+        reason = _nesting_reason(record)
+    return (reason, b"") if reason else (None, data)
 
 
 def _nesting_reason(record: Any) -> str | None:
