@@ -1,6 +1,7 @@
 """Listing returns every conversation of [start, end) exactly once, whatever the server's habits."""
 
 import asyncio
+import json
 import pickle
 from datetime import UTC, datetime
 
@@ -139,6 +140,39 @@ def test_a_very_active_contact_does_not_make_a_batch_grow_with_the_window() -> N
         assert {c.contact_ids[0] for c in b.records} == {"whale"}
 
 
+def test_the_spill_gives_back_what_the_listing_validated_without_checking_it_twice() -> None:
+    """The spill keeps each record's checked JSON text: reading it back gives the record the
+    listing validated, field for field (Unicode, extreme numbers, free-form attributes), and
+    does not run the whole-record check a second time."""
+    from intercom_enrichment.extract.spill import RecordSpill
+    from intercom_enrichment.objects import common
+    from intercom_enrichment.quality.guards import writable_json
+
+    raw = conversation(1, START + 1, ["p1", "p2"])
+    raw["custom_attributes"] = {
+        "emoji": "😀 é \u2028",
+        "big": 2**63 - 1,
+        "small": -(2**63),
+        "float": 1.2345678901234567e300,
+        "nested": {"a": [1, {"b": None, "c": -0.0}]},
+    }
+    reason, text = writable_json(raw)
+    assert reason is None
+    spill = RecordSpill(Conversation)
+    calls: list[object] = []
+    original = common.unwritable_reason
+    try:
+        location = spill.add(text)
+        common.unwritable_reason = lambda record: calls.append(record)  # type: ignore[assignment,func-returns-value,return-value]
+        read = spill.read(*location)
+    finally:
+        common.unwritable_reason = original
+        spill.close()
+    assert read == Conversation.model_validate(raw)
+    assert read.model_dump() == Conversation.model_validate(raw).model_dump()
+    assert calls == []
+
+
 def test_a_spilled_batch_reads_its_conversations_only_when_reached() -> None:
     """Batches wait on the API holding ids only; their conversations are read from the spill
     one at a time, from any thread, and a batch shipped to another process carries them."""
@@ -151,11 +185,12 @@ def test_a_spilled_batch_reads_its_conversations_only_when_reached() -> None:
         SpilledBatches,
     )
 
-    spill = RecordSpill()
-    convs = [_conv(i, [f"p{i % 40}"]) for i in range(600)]
+    spill = RecordSpill(Conversation)
+    raws = [conversation(i, START + i, [f"p{i % 40}"]) for i in range(600)]
+    convs = [Conversation.model_validate(raw) for raw in raws]
     listed = ListedEntries()
-    for c in convs:
-        listed.add(c.id, c.updated_at, c.contact_ids, spill.add(c))
+    for c, raw in zip(convs, raws, strict=True):
+        listed.add(c.id, c.updated_at, c.contact_ids, spill.add(json.dumps(raw).encode()))
     batches = SpilledBatches(
         plan_positions(listed.contacts, batch_size=200), [(CONVERSATION, spill, listed)]
     )

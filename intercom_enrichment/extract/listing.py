@@ -26,9 +26,9 @@ from intercom_enrichment.api.client import IntercomClient
 from intercom_enrichment.api.settings import SEARCH_PAGE_SIZE
 from intercom_enrichment.concurrency import gather_all
 from intercom_enrichment.errors import BadRequest, InvalidCursor
-from intercom_enrichment.objects.common import Record, SearchPage
+from intercom_enrichment.objects.common import CHECKED, Record, SearchPage
 from intercom_enrichment.objects.declaration import SearchedObject
-from intercom_enrichment.quality.guards import quarantine_id, timestamp_reason
+from intercom_enrichment.quality.guards import quarantine_id, timestamp_reason, writable_json
 from intercom_enrichment.quality.quarantine import quarantine_record
 from intercom_enrichment.windows import Window
 
@@ -56,7 +56,7 @@ class Listing:
 
     @classmethod
     def unavailable_for(cls, obj: SearchedObject, why: str) -> "Listing":
-        spill = RecordSpill()
+        spill = RecordSpill(obj.model)
         return cls(obj, ListedEntries().sorted_by_id(), spill, unavailable=why)
 
     def without(self, ids: frozenset[str]) -> "Listing":
@@ -89,9 +89,13 @@ class _Collector:
 
     def add(self, page: SearchPage, owner: Window) -> None:
         self.pages += 1
+        model = self.obj.model
         for item in page.items:
+            reason, data = writable_json(item)
             try:
-                record: Any = self.obj.model.model_validate(item)
+                if reason:  # the model's own check raises it, with the usual error
+                    model.model_validate(item)
+                record: Any = model.model_validate(item, context=CHECKED)
             except ValidationError as exc:
                 if _outside(item, owner):
                     continue  # the neighbouring window's to quarantine, not this one's
@@ -102,7 +106,7 @@ class _Collector:
             if not owner.contains(record.updated_at):
                 continue
             # every version: ``sorted_by_id`` keeps the latest (the spill holds a few twice)
-            location = self.spill.add(record)
+            location = self.spill.add(data)  # the checked text: no second encoding
             self.listed.add(record.id, record.updated_at, record.contact_ids, location)
 
 
@@ -168,7 +172,7 @@ async def list_window(
 
     The caller owns the returned ``Listing`` and closes it (its spill file) when done.
     """
-    sink = _Collector(obj, RecordSpill())
+    sink = _Collector(obj, RecordSpill(obj.model))
     try:
         await _list_into(sink, client, window, per_page, max_parallel, pages_per_subwindow)
     except BaseException:

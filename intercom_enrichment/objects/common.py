@@ -16,7 +16,15 @@ from datetime import UTC, datetime
 from typing import Annotated, Any, Protocol
 
 import pyarrow as pa
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    model_validator,
+)
 
 from intercom_enrichment.quality.guards import is_plain_id, timestamp_reason, unwritable_reason
 
@@ -100,14 +108,22 @@ Unix = Annotated[int, BeforeValidator(_unix), AfterValidator(_in_range)]
 PlainId = Annotated[str, BeforeValidator(_id), AfterValidator(_plain)]  # ids that enter URLs
 
 
+# The validation context of a record whose raw form has passed ``guards.writable_json`` already
+# (the listing checks it, and its spill keeps that text): the whole-record check is not repeated.
+CHECKED = object()
+
+
 class Record(BaseModel):
-    """A top-level object of a response: checked whole against ``guards`` before its fields."""
+    """A top-level object of a response: checked whole against ``guards`` before its fields,
+    unless validated with ``context=CHECKED``."""
 
     model_config = ConfigDict(extra="ignore", frozen=True)
 
     @model_validator(mode="before")
     @classmethod
-    def _writable(cls, data: Any) -> Any:
+    def _writable(cls, data: Any, info: ValidationInfo) -> Any:
+        if info.context is CHECKED:
+            return data
         reason = unwritable_reason(data)
         if reason:
             raise ValueError(reason)
