@@ -315,6 +315,7 @@ def _enrich(
             for contact in records.rows.get(CONTACTS.name, ()):
                 companies.update(contact["company_ids"] or ())
             writer.append(records)
+            records.release()  # written: whoever holds the task's result holds no rows
             parts.append(metrics)
 
     enrich(SpilledBatches(owners, sources))
@@ -345,6 +346,7 @@ def _companies(
             return {COMPANIES.name}
         writer.append(BatchRecords(rows=records.rows))
         quarantine += records.quarantine
+        records.release()
     writer.append(BatchRecords(quarantine=quarantine))
     return set()
 

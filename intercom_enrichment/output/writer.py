@@ -63,6 +63,16 @@ class BatchRecords:
         """The rows of ``table`` (a list this batch appends to)."""
         return self.rows.setdefault(table, [])
 
+    def release(self) -> None:
+        """Drop the rows, once written. A task runner may hold on to a task's result: Prefect
+        3.9's future and the future it wraps refer to each other (a done-callback), so a
+        finished batch's state, and these rows with it, stayed until the next full collection
+        (``gc.DEBUG_SAVEALL`` in S1: 44,000–78,000 objects each time ``release_memory`` ran,
+        0.09–0.16 s each). Released, they are freed at once."""
+        self.rows = {}
+        self.quarantine = []
+        self.carried = None
+
 
 WINDOW_FILE = window_file_pattern(tuple(TABLES))  # a window file: its table and key
 
