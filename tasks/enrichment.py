@@ -192,24 +192,29 @@ class TaskExecutor:
         self, batches: Sequence[Batch[Any]], lineage: Lineage, options: EnrichOptions
     ) -> Iterator[BatchResult]:
         """A window of ``batches_in_flight`` batches slides over the batches: the next is
-        submitted as soon as the oldest has answered and been handed on, not once a whole group
+        submitted as soon as the oldest has answered, before that one is handed on to be
+        written (so ``batches_in_flight`` stay in flight while it is), not once a whole group
         has (a group waited for its slowest batch). Results are taken in batch order, so reruns
         write the same files; at most ``batches_in_flight`` batches' records are in memory, plus
         the one being written."""
         pending: deque[PrefectFuture[BatchResult]] = deque()
         taken = 0
+
+        def submit(batch: Batch[Any]) -> PrefectFuture[BatchResult]:
+            return enrich_object_batch.submit(
+                self.settings, batch, lineage, options, self.global_limit
+            )
+
         try:
             for batch in batches:
-                if len(pending) == self.batches_in_flight:
-                    yield pending.popleft().result()
+                full = len(pending) == self.batches_in_flight
+                oldest = pending.popleft().result() if full else None
+                pending.append(submit(batch))  # before the oldest is written, not after
+                if oldest is not None:
+                    yield oldest
                     taken += 1
                     if taken % self.batches_in_flight == 0:
                         release_memory()  # the batches written so far: give their pages back
-                pending.append(
-                    enrich_object_batch.submit(
-                        self.settings, batch, lineage, options, self.global_limit
-                    )
-                )
             while pending:  # in batch order, so reruns write the same files
                 yield pending.popleft().result()
         finally:

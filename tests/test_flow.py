@@ -343,6 +343,33 @@ def test_batches_slide_through_a_bounded_window_and_come_back_in_order(
     assert saw == [True] and not running
 
 
+def test_the_next_batch_is_in_flight_while_the_oldest_is_written(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The oldest batch's answer is handed on only once the next batch is submitted, so two
+    stay in flight while it is written: batch 2 starts while the consumer still holds batch 0
+    (submitted after the hand-on, it would wait for the consumer; bounded at 10 s)."""
+    from prefect import flow
+
+    started = {index: threading.Event() for index in range(5)}
+
+    async def behave(index: int) -> None:
+        started[index].set()
+
+    executor = _fake_batches(monkeypatch, behave)
+
+    @flow
+    def consume() -> list[int | bool]:
+        seen: list[int | bool] = []
+        for index in _run_five(executor):
+            seen.append(index)
+            if index == 0:  # the generator is suspended here, as while a batch is written
+                seen.append(started[2].wait(timeout=10))
+        return seen
+
+    assert consume() == [0, True, 1, 2, 3, 4]
+
+
 def test_a_failed_batch_lets_the_batches_in_flight_end_before_the_window_gives_up(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
