@@ -199,17 +199,15 @@ class TaskExecutor:
         the one being written."""
         pending: deque[PrefectFuture[BatchResult]] = deque()
         taken = 0
-
-        def submit(batch: Batch[Any]) -> PrefectFuture[BatchResult]:
-            return enrich_object_batch.submit(
-                self.settings, batch, lineage, options, self.global_limit
-            )
-
         try:
             for batch in batches:
                 full = len(pending) == self.batches_in_flight
                 oldest = pending.popleft().result() if full else None
-                pending.append(submit(batch))  # before the oldest is written, not after
+                pending.append(  # before the oldest is written, not after
+                    enrich_object_batch.submit(
+                        self.settings, batch, lineage, options, self.global_limit
+                    )
+                )
                 if oldest is not None:
                     yield oldest
                     taken += 1
