@@ -169,6 +169,43 @@ def test_the_fast_guard_agrees_with_the_exact_walk(record: Any) -> None:
     assert INTERCOM_ID_PATTERN.pattern
 
 
+# (a JSON text, whether ``parse_json`` may read it with orjson: no long integer literal, nothing
+# orjson refuses)
+TEXTS = [
+    (b'{"a": 1, "b": [1.5, -0.0, "x", true], "c": null, "d": {"e": 1e-7}}', True),
+    (b'{"digits": "12345678901234567890123", "emoji": "\\ud83d\\ude00 \xc3\xa9"}', True),
+    (b'{"n": 123456789012345678901234567890}', False),  # orjson: a float
+    (b'{"n":[1,\n 18446744073709551616]}', False),  # after "," and a line break
+    (b'{"n": [-9223372036854775809]}', False),  # after "[" and a minus
+    (b'{"n": 9223372036854775807, "m": -9223372036854775808}', False),  # int64's bounds
+    (b"[12345678901234567890]", False),
+    (b" 12345678901234567890", False),  # a lone number: nothing before its digits
+    (b'{"x": NaN}', False),
+    (b'{"x": -Infinity}', False),
+    (b'{"x": 1e400}', False),  # json: inf
+    (b'{"s": "ok \\ud800"}', False),  # a lone surrogate
+    (b'\xef\xbb\xbf{"a": 1}', False),  # a byte-order mark
+    (b'{"deep": ' + b"[" * 40 + b"]" * 40 + b"}", True),  # nesting is the record's fault
+]
+
+
+@pytest.mark.parametrize("text, strict", TEXTS, ids=range(len(TEXTS)))
+def test_parse_json_reads_each_text_as_json_does(text: bytes, strict: bool) -> None:
+    """orjson reads a text only when it gives exactly ``json.loads``'s values (it reads an
+    integer beyond 64 bits as a float, and refuses NaN, overflow and lone surrogates); what it
+    read is a ``StrictObject``, whose items only nesting can make unwritable."""
+    from intercom_enrichment.quality.guards import StrictObject, parse_json, writable_json
+
+    got, expected = parse_json(text), json.loads(text)
+    assert json.dumps(got) == json.dumps(expected)  # types too: 1 and 1.0 print apart
+    assert isinstance(got, StrictObject) == (strict and isinstance(expected, dict))
+    if isinstance(got, StrictObject):
+        for item in got.values():
+            reason, data = writable_json(item, strict=True)
+            assert reason == unwritable_reason(item)
+            assert reason is not None or json.loads(data) == item
+
+
 def _contacts_of(world, target_contact: int) -> set[str]:  # type: ignore[no-untyped-def]
     return {
         world.conversation_id(i)

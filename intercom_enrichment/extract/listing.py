@@ -91,7 +91,7 @@ class _Collector:
         self.pages += 1
         model = self.obj.model
         for item in page.items:
-            reason, data = writable_json(item)
+            reason, data = writable_json(item, strict=page.strict)
             try:
                 if reason:  # the model's own check raises it, with the usual error
                     model.model_validate(item)

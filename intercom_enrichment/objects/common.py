@@ -26,7 +26,12 @@ from pydantic import (
     model_validator,
 )
 
-from intercom_enrichment.quality.guards import is_plain_id, timestamp_reason, unwritable_reason
+from intercom_enrichment.quality.guards import (
+    StrictObject,
+    is_plain_id,
+    timestamp_reason,
+    unwritable_reason,
+)
 
 # -- column types of the contract (docs/data-contract.md) -------------------------------------
 
@@ -229,11 +234,14 @@ class Pages(Model):
 class SearchPage(Model):
     """One page of a search (``POST /conversations/search``, ``/tickets/search``,
     ``/contacts/search``): its items stay raw until validated one by one. The list is required,
-    under the key the object declares: a body without it is not a page (never an empty one)."""
+    under the key the object declares: a body without it is not a page (never an empty one).
+    ``strict``: the body was a ``guards.StrictObject``, whose items only nesting can make
+    unwritable."""
 
     items: list[dict[str, Any]]
     total_count: int | None = None
     pages: Pages | None = None
+    strict: bool = False
 
     @classmethod
     def of(cls, body: dict[str, Any], list_key: str) -> "SearchPage":
@@ -242,6 +250,7 @@ class SearchPage(Model):
                 "items": body.get(list_key),
                 "total_count": body.get("total_count"),
                 "pages": body.get("pages"),
+                "strict": isinstance(body, StrictObject),
             }
         )
 
