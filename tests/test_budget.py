@@ -215,6 +215,20 @@ def test_a_window_is_spent_evenly_not_in_one_burst() -> None:
     assert sum(t >= 5.0 for t in granted) >= 40  # the second half is not left empty
 
 
+def test_a_busy_moment_may_run_a_tenth_of_the_window_ahead_of_the_pace() -> None:
+    """A batch that wants many calls at once (its contacts' GETs) gets up to a tenth of the
+    window's allowance at once (``BURST_SHARE``), not ten calls and then the pace."""
+    clock = Clock(0.0)
+    budget = RateBudget(clock=clock, burst=10, skew_margin=0.1)
+    budget.reserve()
+    budget.observe(RateHeaders(limit=1666, remaining=1666, reset=10.0))
+    at_once = 0
+    while budget.reserve() == 0:
+        at_once += 1
+    assert 160 <= at_once <= 185  # about a tenth (the pace slows a little as it is spent)
+    assert len(_spend(budget, clock, 10.0)) + at_once <= 1666  # still within the window
+
+
 def test_callers_that_share_the_window_back_off_together() -> None:
     """Remaining falls twice as fast as our own calls explain: another caller of the app spends
     as much as we do. We then pace to half of what is left, and notice it."""
