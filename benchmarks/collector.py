@@ -1,13 +1,15 @@
 """How long S1's whole CLI run with a running Prefect server spends in Python's cyclic garbage
-collector (``memory.settle_startup_heap`` is the lever).
+collector (``memory.settle_startup_heap`` and ``memory.collector_paused`` are the levers).
 
-    .venv/bin/python -m benchmarks.collector [--repeat 3] [--no-settle]
+    .venv/bin/python -m benchmarks.collector [--repeat 3] [--no-settle] [--no-pause]
 
 Each run is ``intercom-enrich run`` in a fresh process against a fresh S1 sandbox (20,000
 conversations, 6,000 contacts, latency 20–60 ms, 1,666 calls per 10 s) on a fresh rate window;
 the process is started through a small wrapper that sums every collection's duration
 (``gc.callbacks``) and prints it at exit. ``--no-settle`` makes ``settle_startup_heap`` a no-op,
-as it was before the lever: runs with and without it alternate, so both see the same machine.
+as it was before that lever, and ``--no-pause`` ``collector_paused`` (automatic collections
+while a window is listed and enriched, as before that lever): runs with both levers and
+without one alternate, so all see the same machine.
 Prints a table: wall seconds, seconds in the collector (of which full collections), collections
 per generation.
 """
@@ -43,19 +45,23 @@ if sys.argv[1] == "no-settle":
     memory.settle_startup_heap = lambda: None
     import intercom_enrichment_flows.enrich_conversations as flow
     flow.settle_startup_heap = memory.settle_startup_heap
+if sys.argv[1] == "no-pause":  # before the pipeline imports it
+    import contextlib
+    import intercom_enrichment.memory as memory
+    memory.collector_paused = contextlib.nullcontext
 atexit.register(lambda: print("GC " + json.dumps(spent), file=sys.stderr))
 from intercom_enrichment_flows.cli import main
 main(sys.argv[2:])
 """
 
 
-def one(env: dict[str, str], settle: bool, output: Path) -> dict[str, float]:
+def one(env: dict[str, str], mode: str, output: Path) -> dict[str, float]:
     sb = start_sandbox(20_000, 6_000, 1, CALLS_PER_10S)
     try:
         wait_for_fresh_rate_window()
         window = ["--start", START.isoformat(), "--end", (START + timedelta(days=1)).isoformat()]
         job = {**env, "INTERCOM_BASE_URL": sb.url, "INTERCOM_ACCESS_TOKEN": sb.token}
-        command = [sys.executable, "-c", WRAPPER, "settle" if settle else "no-settle",
+        command = [sys.executable, "-c", WRAPPER, mode,
                    "run", *window, "--output", str(output)]  # fmt: skip
         began = time.perf_counter()
         proc = subprocess.run(command, cwd=ROOT, env=job, capture_output=True, text=True,
@@ -74,9 +80,15 @@ def one(env: dict[str, str], settle: bool, output: Path) -> dict[str, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--no-settle", action="store_true", help="also run without the lever")
+    parser.add_argument("--no-settle", action="store_true", help="also run without settling")
+    parser.add_argument("--no-pause", action="store_true", help="also run without the pause")
     args = parser.parse_args()
-    modes = [True, False] if args.no_settle else [True]
+    modes = [
+        "both",
+        *(["no-settle"] if args.no_settle else []),
+        *(["no-pause"] if args.no_pause else []),
+    ]
+    names = {"both": "settled, paused", "no-settle": "not settled", "no-pause": "not paused"}
     rows: list[tuple[str, dict[str, float]]] = []
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
@@ -84,9 +96,9 @@ def main() -> None:
         with prefect_server(root / "home") as api:
             env = prefect_env(root / "home", api, PREFECT_LOGGING_LEVEL="WARNING")
             for k in range(args.repeat):
-                for settle in modes:
-                    out = root / f"out-{k}-{settle}"
-                    rows.append(("settled" if settle else "not settled", one(env, settle, out)))
+                for mode in modes:
+                    out = root / f"out-{k}-{mode}"
+                    rows.append((names[mode], one(env, mode, out)))
     print("| run | wall s | in the collector s | of which full s | collections (0/1/2) |")
     print("|---|---|---|---|---|")
     for name, r in rows:

@@ -4,11 +4,14 @@
 
 The conversations come from the sandbox (S1's world: 20,000 conversations, 6,000 contacts),
 read through its search like the listing reads them; each step is then timed on all of them,
-in this process, best of five: parsing a page's body, the writability check
-(``guards.writable_json``: ``json.dumps``, the 19-digit search, the bracket count), validation
-into ``Conversation`` with that check and without it (``CHECKED``: the text passed it already),
-and reading a record back from the spill (``spill.RecordSpill``, which keeps the check's text);
-for comparison, the pickling round trip the spill made until it kept that text. Prints a table.
+in this process, best of five: parsing a page's body (``guards.parse_json``: orjson when it
+reads the text exactly, as on these pages; ``json.loads`` otherwise), the writability check
+of a record of such a page (``strict``: orjson's encoding and a bracket count) and of any other
+(``json.dumps``, the 19-digit searches, the bracket count), validation into ``Conversation``
+with that check and without it (``CHECKED``: the text passed it already), and reading a record
+back from the spill (``spill.RecordSpill``, which keeps the check's text, with orjson); for
+comparison, ``json`` in their place and the pickling round trip the spill made until it kept
+the text. Prints a table.
 """
 
 import argparse
@@ -75,10 +78,17 @@ def main() -> None:
     blobs = [pickle.dumps(m, protocol=pickle.HIGHEST_PROTOCOL) for m in models]
     spill = RecordSpill(Conversation)
     try:
-        locations = [spill.add(text) for text in texts]
+        spilled = [guards.writable_json(i, strict=True)[1] for i in items]  # as S1's listing
+        locations = [spill.add(text) for text in spilled]
         steps: dict[str, Callable[[], object]] = {
-            "parse the page bodies (json.loads)": lambda: [json.loads(b) for b in bodies],
-            "writability check (guards.writable_json)": lambda: list(
+            "parse the page bodies (guards.parse_json)": lambda: list(
+                map(guards.parse_json, bodies)
+            ),
+            "(parse them with json.loads)": lambda: [json.loads(b) for b in bodies],
+            "writability check of a page orjson read (strict)": lambda: [
+                guards.writable_json(i, strict=True) for i in items
+            ],
+            "writability check of any other (guards.writable_json)": lambda: list(
                 map(guards.writable_json, items)
             ),
             "… of which json.dumps and encode": lambda: [
@@ -91,8 +101,11 @@ def main() -> None:
             "validate, checked already (CHECKED)": lambda: [
                 Conversation.model_validate(i, context=CHECKED) for i in items
             ],
-            "spill: read back (json.loads, validate CHECKED)": lambda: [
+            "spill: read back (orjson, validate CHECKED)": lambda: [
                 spill.read(*at) for at in locations
+            ],
+            "(read back with json.loads)": lambda: [
+                Conversation.model_validate(json.loads(t), context=CHECKED) for t in spilled
             ],
             "(the spill before: pickle a record)": lambda: [
                 pickle.dumps(m, protocol=pickle.HIGHEST_PROTOCOL) for m in models
@@ -102,6 +115,7 @@ def main() -> None:
         rows = [(name, best(step, n)) for name, step in steps.items()]
     finally:
         spill.close()
+    assert all(isinstance(guards.parse_json(b), guards.StrictObject) for b in bodies)
     print(f"{n} conversations of S1, {sum(map(len, texts)) // n} bytes of JSON each\n")
     print("| step | µs a conversation |\n|---|---|")
     for name, micros in rows:

@@ -29,7 +29,6 @@ from intercom_enrichment.extract.pipeline import (
     list_measured,
     snapshot_measured,
 )
-from intercom_enrichment.memory import release_memory
 from intercom_enrichment.metrics import EnrichmentMetrics
 from intercom_enrichment.objects.common import Lineage
 from intercom_enrichment.objects.declaration import SearchedObject, Snapshot
@@ -198,7 +197,6 @@ class TaskExecutor:
         write the same files; at most ``batches_in_flight`` batches' records are in memory, plus
         the one being written."""
         pending: deque[PrefectFuture[BatchResult]] = deque()
-        taken = 0
         try:
             for batch in batches:
                 full = len(pending) == self.batches_in_flight
@@ -210,9 +208,6 @@ class TaskExecutor:
                 )
                 if oldest is not None:
                     yield oldest
-                    taken += 1
-                    if taken % self.batches_in_flight == 0:
-                        release_memory()  # the batches written so far: give their pages back
             while pending:  # in batch order, so reruns write the same files
                 yield pending.popleft().result()
         finally:
@@ -221,7 +216,6 @@ class TaskExecutor:
             # pipeline then removes). Each is bounded by the client's timeouts and waits.
             for future in pending:
                 future.wait()
-        release_memory()
 
     def companies(self, ids: Sequence[str], lineage: Lineage, pii: PiiPolicy) -> BatchResult:
         return fetch_companies_task(self.settings, ids, lineage, pii, self.global_limit)

@@ -28,6 +28,7 @@ from intercom_enrichment.api.client import IntercomClient
 from intercom_enrichment.api.settings import SEARCH_PAGE_SIZE, IntercomSettings
 from intercom_enrichment.concurrency import gather_all
 from intercom_enrichment.errors import UNAVAILABLE, OutputError
+from intercom_enrichment.memory import collector_paused, release_memory
 from intercom_enrichment.metrics import EnrichmentMetrics
 from intercom_enrichment.objects.common import Lineage
 from intercom_enrichment.objects.companies import COMPANIES
@@ -191,7 +192,7 @@ def run_pipeline(
     Anything raised before publication leaves the published files as they were.
     """
     started = started or datetime.now(UTC)
-    with Storage(job.output) as storage:
+    with Storage(job.output) as storage, collector_paused():  # memory.py: release_memory
         storage.check_writable()
         return _run(settings, job, executor, storage, flow_run_id, started)
 
@@ -309,7 +310,7 @@ def _enrich(
     known = ContactLookup()  # what owner batches hand on to continuation batches
 
     def enrich(batches: SpilledBatches) -> None:
-        for records, metrics in executor.enrich(batches, lineage, options):
+        for written, (records, metrics) in enumerate(executor.enrich(batches, lineage, options), 1):
             if records.carried is not None:
                 known.update(records.carried)
             for contact in records.rows.get(CONTACTS.name, ()):
@@ -317,6 +318,9 @@ def _enrich(
             writer.append(records)
             records.release()  # written: whoever holds the task's result holds no rows
             parts.append(metrics)
+            if written % BATCHES_IN_FLIGHT == 0:
+                release_memory()  # the batches written so far: the collector's one pass
+        release_memory()
 
     enrich(SpilledBatches(owners, sources))
     if continuations:
