@@ -81,3 +81,61 @@ def test_a_written_batch_keeps_no_rows_for_whoever_holds_the_task_result(
     assert all(not records.rows and records.carried is None for records in returned)
     written = ds.dataset(tmp_path / "conversations", partitioning="hive").count_rows()
     assert written == result.metrics.count("conversations_written") > 0
+
+
+def test_while_a_window_runs_only_the_full_collection_every_few_batches_runs(
+    sandbox, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    """``collector_paused``: no collection that allocation triggers (young generations, every
+    700 objects) while the window is listed and enriched; ``release_memory``'s full collection
+    every four batches (and at the end) does their work. The collector is on again after."""
+    import gc
+
+    server = sandbox(conversations=600, contacts=150, tickets=20)
+    settings = IntercomSettings(token=SecretStr(server.token), base_url=server.url)
+    generations: list[int] = []
+
+    def record(phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            generations.append(info["generation"])
+
+    class Watched(AsyncioExecutor):
+        def list_window(self, obj, window):  # type: ignore[no-untyped-def]
+            if record not in gc.callbacks:  # from the first listing on
+                gc.callbacks.append(record)
+            return super().list_window(obj, window)
+
+    window = Window(server.config.window_start, server.config.window_end)
+    assert gc.isenabled()
+    try:
+        with Watched(settings, budget=RateBudget()) as executor:
+            job = WindowJob(window, str(tmp_path), 50, EnrichOptions())
+            result = run_pipeline(settings, job, executor)
+    finally:
+        gc.callbacks.remove(record)
+    assert result.incomplete is None and result.metrics.count("conversations_written") == 600
+    assert generations and set(generations) == {2}  # 600 / 50: every four batches, the end
+    assert len(generations) >= 600 // 50 // 4
+    assert gc.isenabled()
+
+
+def test_windows_that_overlap_resume_the_collector_only_when_the_last_ends() -> None:
+    """A backfill runs a few windows at once, in threads: the first to end must not switch
+    the collector back on under the others; a collector that was off stays off."""
+    import gc
+
+    from intercom_enrichment.memory import collector_paused
+
+    assert gc.isenabled()
+    with collector_paused():
+        with collector_paused():
+            assert not gc.isenabled()
+        assert not gc.isenabled()
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        with collector_paused():
+            pass
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
