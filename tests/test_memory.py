@@ -119,23 +119,28 @@ def test_while_a_window_runs_only_the_full_collection_every_few_batches_runs(
     assert gc.isenabled()
 
 
-def test_windows_that_overlap_resume_the_collector_only_when_the_last_ends() -> None:
-    """A backfill runs a few windows at once, in threads: the first to end must not switch
-    the collector back on under the others; a collector that was off stays off."""
+def test_windows_that_overlap_run_with_the_collector_on() -> None:
+    """A window alone pauses the collector; a second one at once (a backfill's, in threads)
+    turns it back on until both end, so that overlapping windows never leave it off for the
+    whole backfill; a collector that was off stays off."""
     import gc
 
     from intercom_enrichment.memory import collector_paused
 
     assert gc.isenabled()
     with collector_paused():
-        with collector_paused():
-            assert not gc.isenabled()
         assert not gc.isenabled()
+        with collector_paused():
+            assert gc.isenabled()
+        assert gc.isenabled()
     assert gc.isenabled()
+    with collector_paused():
+        assert not gc.isenabled()  # alone again: paused again
     gc.disable()
     try:
-        with collector_paused():
-            pass
+        for _ in range(2):
+            with collector_paused(), collector_paused():
+                assert not gc.isenabled()
         assert not gc.isenabled()
     finally:
         gc.enable()
