@@ -171,3 +171,31 @@ def test_a_merged_contact_and_its_canonical_are_one_row_per_window(sandbox, tmp_
     ids = ds.dataset(tmp_path / "contacts", format="parquet", partitioning="hive").to_table()
     contact_ids = ids.column("contact_id").to_pylist()
     assert len(contact_ids) == len(set(contact_ids)) > 0
+
+
+def test_a_contact_s_columns_are_made_once_for_all_its_conversations(sandbox, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """A busy contact has many conversations: its columns (custom attributes encoded to JSON
+    among them) are made once a batch, not once a conversation; every row still carries them."""
+    from intercom_enrichment.extract import enrich
+
+    server = sandbox(conversations=400, contacts=40, no_contact_share=0.1)
+    cfg = server.world.config
+    calls: list[object] = []
+    made = enrich.contact_details
+
+    def counted(contact, *args, **kw):  # type: ignore[no-untyped-def]
+        calls.append(contact.id if contact is not None else None)
+        return made(contact, *args, **kw)
+
+    monkeypatch.setattr(enrich, "contact_details", counted)
+    rows, contacts, _, metrics = enrich_all(
+        server, Window(cfg.window_start, cfg.window_end), EnrichOptions(), batch_size=1000
+    )
+    assert len(rows) == 400 and metrics.count("conversations_written") == 400
+    conversation_calls = len(calls) - len(contacts)  # contact_row makes its own
+    primaries = {(r["contact_id"] if r["contact_id"] else None) for r in rows}
+    assert conversation_calls <= len(primaries) + 1  # once a contact (and once for none)
+    by_contact = {c["contact_id"]: c for c in contacts}
+    for row in rows:
+        if row["contact_id"] in by_contact:
+            assert row["contact_email"] == by_contact[row["contact_id"]]["email"]

@@ -141,12 +141,21 @@ async def enrich_batch(
             full_company_ids=view.full_company_ids.get(contact.id),
         )
 
+    shaped: dict[str | None, dict[str, Any]] = {}  # primary contact → its columns (read-only)
+
     def details(record: Searched) -> dict[str, Any]:
+        """The primary contact's columns, made once a contact: a busy contact has hundreds of
+        conversations, and its custom attributes are encoded to JSON (``json_text``)."""
         primary = record.contact_ids[0] if record.contact_ids else None
-        contact = view.found.get(primary) if primary else None
-        if contact is None or primary is None:
-            return contact_details(None)
-        return contact_details(contact, segments_of(primary), lists_of(contact))
+        columns = shaped.get(primary)
+        if columns is None:
+            contact = view.found.get(primary) if primary else None
+            if contact is None or primary is None:
+                columns = contact_details(None)
+            else:
+                columns = contact_details(contact, segments_of(primary), lists_of(contact))
+            shaped[primary] = columns
+        return columns
 
     counts: Counter[str] = Counter()
     for (obj, group), parts in zip(batch.groups, fetched, strict=True):
