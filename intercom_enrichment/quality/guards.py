@@ -90,17 +90,16 @@ def writable_json(record: Any, *, strict: bool = False) -> tuple[str | None, byt
     """
     if strict:
         data = orjson.dumps(record)
-        deep = data.count(b"[") + data.count(b"{") >= MAX_NESTING and _nesting_reason(record)
-        return (deep, b"") if deep else (None, data)
-    if not isinstance(record, dict | list):  # a lone number has no ``[`` or space before it
+    elif not isinstance(record, dict | list):  # a lone number has no ``[`` or space before it
         reason = _exact_reason(record)
         return (reason, b"") if reason else (None, json.dumps(record).encode("utf-8"))
-    try:
-        data = json.dumps(record, ensure_ascii=False, allow_nan=False).encode("utf-8")
-    except (ValueError, TypeError, RecursionError):  # UnicodeEncodeError is a ValueError
-        return _exact_reason(record) or "not encodable as JSON", b""
+    else:
+        try:
+            data = json.dumps(record, ensure_ascii=False, allow_nan=False).encode("utf-8")
+        except (ValueError, TypeError, RecursionError):  # UnicodeEncodeError is a ValueError
+            return _exact_reason(record) or "not encodable as JSON", b""
     reason = None
-    if any(search(data) for search in _SEARCHES):  # maybe digits in a string only
+    if not strict and any(search(data) for search in _SEARCHES):  # maybe digits in a string
         reason = _exact_reason(record)
     elif data.count(b"[") + data.count(b"{") >= MAX_NESTING:  # brackets in strings only add
         reason = _nesting_reason(record)
