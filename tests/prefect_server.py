@@ -53,12 +53,25 @@ def prefect_server(home: Path) -> Iterator[str]:
             raise TimeoutError("prefect server did not start in 90 s")
         yield api
     finally:
+        _send_pending_logs()
         os.killpg(proc.pid, 15)
         try:
             proc.wait(timeout=20)
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, 9)
         log.close()
+
+
+def _send_pending_logs() -> None:
+    """Send the logs this process's flows queued for a server while it is still up.
+
+    Prefect sends them in the background and drains its queue only at exit: the queue of a
+    server that is gone is retried against it, and ``APILogHandler.aflush()`` in a later test
+    waits on it (43 s in a whole run, before this)."""
+    if "prefect.logging.handlers" in sys.modules:
+        from prefect.logging.handlers import APILogWorker
+
+        APILogWorker.drain_all(timeout=30)
 
 
 def prefect_cli(env: dict[str, str], *args: str, cwd: Path | None = None) -> str:

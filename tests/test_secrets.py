@@ -66,16 +66,14 @@ async def _prefect_texts(flow_run_ids: list[UUID]) -> dict[str, str]:
             if len(page) < 200:
                 break
         texts["api logs"] = "\n".join(f"{log.name} {log.message}" for log in logs)
-        artifacts = await client.read_artifacts()
+        # These runs' artifacts only: the session's database holds every test's.
+        runs_filter = FlowRunFilter(id=FlowRunFilterId(any_=flow_run_ids))
+        artifacts = await client.read_artifacts(flow_run_filter=runs_filter)
         texts["artifacts"] = "\n".join(
             f"{a.key} {a.type} {a.description} {a.data}" for a in artifacts
         )
-        runs = await client.read_flow_runs(
-            flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=flow_run_ids))
-        )
-        tasks = await client.read_task_runs(
-            flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=flow_run_ids))
-        )
+        runs = await client.read_flow_runs(flow_run_filter=runs_filter)
+        tasks = await client.read_task_runs(flow_run_filter=runs_filter)
         texts["flow runs"] = "\n".join(r.model_dump_json() for r in runs)
         texts["task runs"] = "\n".join(t.model_dump_json() for t in tasks)
     return texts
