@@ -24,7 +24,7 @@ def client_for(settings: IntercomSettings, global_limit: str | None) -> Intercom
 
 
 class GlobalLimitGate:
-    """A ``RequestGate`` for ``IntercomClient``; one per event loop (per task run)."""
+    """A ``RequestGate`` for ``IntercomClient``; one per client (per task run), used in one loop."""
 
     def __init__(self, name: str, chunk: int = DEFAULT_CHUNK) -> None:
         self.name = name

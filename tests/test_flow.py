@@ -394,3 +394,37 @@ def test_a_failed_batch_lets_the_batches_in_flight_end_before_the_window_gives_u
 
     gave_up = fail()
     assert 2 in ended and ended[2] <= gave_up  # batch 2 was in flight when batch 1 failed
+
+
+def test_the_batches_of_a_run_share_one_event_loop(
+    world, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[no-untyped-def]
+    """Each enrich-batch task runs in a thread of the task runner, its coroutine on the
+    process's shared loop: one loop for every batch, not one per task thread, which would take
+    turns at the GIL (shared_loop.py)."""
+    import intercom_enrichment_tasks.enrichment as enrichment
+    from intercom_enrichment_flows.enrich_conversations import enrich_conversations
+
+    loops: list[int] = []
+    task_threads: set[int] = set()
+    original = enrichment.enrich_batch
+    original_run = enrichment.run_on_shared_loop
+
+    async def recorded(*args: Any, **kwargs: Any) -> Any:
+        loops.append(id(asyncio.get_running_loop()))
+        return await original(*args, **kwargs)
+
+    def run(coroutine: Any) -> Any:
+        task_threads.add(threading.get_ident())
+        return original_run(coroutine)
+
+    monkeypatch.setattr(enrichment, "enrich_batch", recorded)
+    monkeypatch.setattr(enrichment, "run_on_shared_loop", run)
+    server = world(conversations=300, contacts=120)
+    cfg = server.world.config
+    enrich_conversations(
+        start=cfg.window_start, end=cfg.window_end, output=str(tmp_path), batch_size=50
+    )
+    assert len(loops) >= 4  # batches
+    assert len(set(loops)) == 1, f"{len(set(loops))} loops for {len(loops)} batches"
+    assert len(task_threads) >= 2  # the task runner's threads did hand them over

@@ -6,9 +6,11 @@ budget spends that allowance without probing by failure: each request reserves o
 none is left it waits until the window's reset (plus a small margin for clock skew), and every
 response corrects the count.
 
-Batch tasks run in separate threads, each with its own event loop, so the state is guarded by a
-``threading.Lock`` and waiting is left to the caller (``await asyncio.sleep(delay)``): the budget
-itself never sleeps. One budget exists per app and process (``shared_budget``).
+A window's steps run in more than one thread, each with its own event loop (the listing in the
+flow's, the batches on the shared loop's, a backfill's windows side by side), so the state is
+guarded by a ``threading.Lock`` and waiting is left to the caller (``await
+asyncio.sleep(delay)``): the budget itself never sleeps. One budget exists per app and process
+(``shared_budget``).
 """
 
 import threading
