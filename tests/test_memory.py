@@ -1,6 +1,7 @@
 """Arrow's allocator: glibc's malloc (which ``memory.release_memory`` trims) unless the
 environment chose one."""
 
+import itertools
 import os
 import subprocess
 import sys
@@ -144,3 +145,41 @@ def test_windows_that_overlap_run_with_the_collector_on() -> None:
         assert not gc.isenabled()
     finally:
         gc.enable()
+
+
+def test_each_company_step_is_followed_by_a_full_collection(
+    sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[no-untyped-def]
+    """The companies are read in steps while the collector is paused: each step's garbage is
+    collected before the next step, not left to pile up until the window ends."""
+    import gc
+
+    from intercom_enrichment.extract import pipeline
+
+    monkeypatch.setattr(pipeline, "COMPANIES_PER_STEP", 5)
+    server = sandbox(conversations=200, contacts=60)
+    settings = IntercomSettings(token=SecretStr(server.token), base_url=server.url)
+    full: list[int] = []
+    seen_at_step: list[int] = []
+
+    def record(phase: str, info: dict[str, int]) -> None:
+        if phase == "start" and info["generation"] == 2:
+            full.append(1)
+
+    class Watched(AsyncioExecutor):
+        def companies(self, ids, lineage, pii):  # type: ignore[no-untyped-def]
+            seen_at_step.append(len(full))
+            return super().companies(ids, lineage, pii)
+
+    window = Window(server.config.window_start, server.config.window_end)
+    gc.callbacks.append(record)
+    try:
+        with Watched(settings, budget=RateBudget()) as executor:
+            job = WindowJob(window, str(tmp_path), 50, EnrichOptions())
+            result = run_pipeline(settings, job, executor)
+    finally:
+        gc.callbacks.remove(record)
+    assert result.incomplete is None
+    assert len(seen_at_step) >= 3, seen_at_step  # several steps
+    pairs = itertools.pairwise(seen_at_step)
+    assert all(later > earlier for earlier, later in pairs), seen_at_step

@@ -351,6 +351,10 @@ def _companies(
         writer.append(BatchRecords(rows=records.rows))
         quarantine += records.quarantine
         records.release()
+        # The collector is paused while a window runs alone (memory.collector_paused): a
+        # step's garbage (its thousands of responses) is collected here, or it piles up over
+        # the steps (S4's 200,000 window: 363 → 467 MB over its six steps).
+        release_memory()
     writer.append(BatchRecords(quarantine=quarantine))
     return set()
 
