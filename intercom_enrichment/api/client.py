@@ -197,11 +197,14 @@ class IntercomClient:
                 async with asyncio.timeout(self.settings.timeout_seconds):
                     async with self._http.stream(method, path, **kw) as streamed:
                         now = time.time()
+                        refused = streamed.status_code == 429
                         self.budget.observe(
                             rate_headers(streamed.headers, now=now, settings=self.settings),
-                            rate_limited=streamed.status_code == 429,
+                            rate_limited=refused,
                         )
                         reserved = False
+                        # Counted with its headers: a 429 whose body then times out was one.
+                        self.stats.rate_limited += refused
                         content = await read_body(streamed, settings=self.settings, **where)
             except TimeoutError:
                 raise TransportError(
@@ -225,11 +228,9 @@ class IntercomClient:
         response = complete(streamed, content)
         now = time.time()
         error = classify(response, now=now)
-        if isinstance(error, RateLimited):
-            self.stats.rate_limited += 1
-            if error.retry_at is not None:
-                self._check_wait(error.retry_at - now, error)
-                self.budget.block_until(error.retry_at)
+        if isinstance(error, RateLimited) and error.retry_at is not None:
+            self._check_wait(error.retry_at - now, error)
+            self.budget.block_until(error.retry_at)
         if error is not None:
             raise error
         return json_object(content, status=response.status_code, **where)
