@@ -84,6 +84,14 @@ def test_a_written_batch_keeps_no_rows_for_whoever_holds_the_task_result(
     assert written == result.metrics.count("conversations_written") > 0
 
 
+def _run_window(server, settings, executor: type[AsyncioExecutor], tmp_path: Path):  # type: ignore[no-untyped-def]
+    """The sandbox's window through ``run_pipeline`` on ``executor``, in batches of 50."""
+    window = Window(server.config.window_start, server.config.window_end)
+    with executor(settings, budget=RateBudget()) as running:
+        job = WindowJob(window, str(tmp_path), 50, EnrichOptions())
+        return run_pipeline(settings, job, running)
+
+
 def test_while_a_window_runs_only_the_full_collection_every_few_batches_runs(
     sandbox, tmp_path: Path
 ) -> None:  # type: ignore[no-untyped-def]
@@ -106,12 +114,9 @@ def test_while_a_window_runs_only_the_full_collection_every_few_batches_runs(
                 gc.callbacks.append(record)
             return super().list_window(obj, window)
 
-    window = Window(server.config.window_start, server.config.window_end)
     assert gc.isenabled()
     try:
-        with Watched(settings, budget=RateBudget()) as executor:
-            job = WindowJob(window, str(tmp_path), 50, EnrichOptions())
-            result = run_pipeline(settings, job, executor)
+        result = _run_window(server, settings, Watched, tmp_path)
     finally:
         gc.callbacks.remove(record)
     assert result.incomplete is None and result.metrics.count("conversations_written") == 600
@@ -171,12 +176,9 @@ def test_each_company_step_is_followed_by_a_full_collection(
             seen_at_step.append(len(full))
             return super().companies(ids, lineage, pii)
 
-    window = Window(server.config.window_start, server.config.window_end)
     gc.callbacks.append(record)
     try:
-        with Watched(settings, budget=RateBudget()) as executor:
-            job = WindowJob(window, str(tmp_path), 50, EnrichOptions())
-            result = run_pipeline(settings, job, executor)
+        result = _run_window(server, settings, Watched, tmp_path)
     finally:
         gc.callbacks.remove(record)
     assert result.incomplete is None
